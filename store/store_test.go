@@ -1,0 +1,218 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/roster"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+func newCreator(name, email string, followers int64, niches ...string) roster.Creator {
+	return roster.Creator{
+		Name: name, Email: email, Timezone: "Europe/London",
+		Handles:   map[string]string{"instagram": name + ".ig"},
+		Followers: followers, AvgEngagement: followers / 50, Niches: niches,
+	}
+}
+
+func TestCreatorRoundTrip(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	created, err := s.CreateCreator(ctx, newCreator("ada", "ada@example.com", 48_000, "tech"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.ID == "" || created.Tier != roster.TierMicro || created.EngagementRate != 0.02 {
+		t.Fatalf("created %+v", created)
+	}
+	got, err := s.Creator(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Email != "ada@example.com" || got.Handles["instagram"] != "ada.ig" || !got.CreatedAt.Equal(created.CreatedAt) {
+		t.Fatalf("read back %+v", got)
+	}
+	if _, err := s.Creator(ctx, "0190a0a0-0000-7000-8000-000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+func TestCreatorEmailIsUniqueIgnoringCase(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	if _, err := s.CreateCreator(ctx, newCreator("ada", "ada@example.com", 1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CreateCreator(ctx, newCreator("ada2", "ADA@example.com", 1))
+	var conflict *store.ConflictError
+	if !errors.As(err, &conflict) || conflict.Field != "email" {
+		t.Fatalf("duplicate email: %v", err)
+	}
+}
+
+func TestUpdateCreatorWritesNothingWhenChangeFails(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	c, err := s.CreateCreator(ctx, newCreator("ada", "ada@example.com", 5_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.CreateCreator(ctx, newCreator("bob", "bob@example.com", 5_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	refused := errors.New("refused")
+	if _, err := s.UpdateCreator(ctx, c.ID, func(c *roster.Creator) error { c.Followers = 2_000_000; return refused }); !errors.Is(err, refused) {
+		t.Fatalf("failing change: %v", err)
+	}
+	if _, err := s.UpdateCreator(ctx, other.ID, func(o *roster.Creator) error { o.Email = "ada@example.com"; return nil }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("email taken: %v", err)
+	}
+	got, _ := s.Creator(ctx, c.ID)
+	if got.Followers != 5_000 {
+		t.Fatalf("failed change was written: %+v", got)
+	}
+
+	updated, err := s.UpdateCreator(ctx, c.ID, func(c *roster.Creator) error { c.Followers = 2_000_000; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updated.Tier != roster.TierMega || !updated.UpdatedAt.After(c.UpdatedAt) {
+		t.Fatalf("updated %+v", updated)
+	}
+}
+
+func TestListCreatorsFiltersAndPages(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	for i := range 7 {
+		c := newCreator(fmt.Sprintf("creator%d", i), fmt.Sprintf("c%d@example.com", i), int64(i)*40_000, "food")
+		if i%2 == 0 {
+			c.Niches = []string{"travel"}
+		}
+		if _, err := s.CreateCreator(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	special := newCreator("Zoë 100%", "z@example.com", 1, "travel")
+	special.Handles = map[string]string{"tiktok": "zoe_travels"}
+	if _, err := s.CreateCreator(ctx, special); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		filter store.CreatorFilter
+		want   int
+	}{
+		{"all", store.CreatorFilter{}, 8},
+		{"tier", store.CreatorFilter{Tier: roster.TierMid}, 4}, // 120k, 160k, 200k, 240k
+		{"niche", store.CreatorFilter{Niche: "travel"}, 5},
+		{"name", store.CreatorFilter{Query: "CREATOR3"}, 1},
+		{"handle", store.CreatorFilter{Query: "zoe_trav"}, 1},
+		{"percent is literal", store.CreatorFilter{Query: "100%"}, 1},
+		{"underscore is literal", store.CreatorFilter{Query: "r_"}, 0},
+		{"combined", store.CreatorFilter{Niche: "food", Tier: roster.TierMid}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var all []roster.Creator
+			f := tt.filter
+			f.Limit = 3
+			for pages := 0; ; pages++ {
+				list, next, err := s.ListCreators(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, list...)
+				if next == "" {
+					break
+				}
+				if pages > 5 {
+					t.Fatal("pagination does not end")
+				}
+				f.After = next
+			}
+			if len(all) != tt.want {
+				t.Fatalf("got %d creators, want %d", len(all), tt.want)
+			}
+			seen := map[string]bool{}
+			for _, c := range all {
+				if seen[c.ID] {
+					t.Fatalf("creator %s listed twice", c.ID)
+				}
+				seen[c.ID] = true
+			}
+		})
+	}
+}
+
+func TestCampaignRoundTrip(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	c := campaigns.Campaign{Name: "Spring", Brand: "Acme", SenderEmail: "collabs@acme.test"}
+	c.Timings.ReplyWait = campaigns.Duration(2 * time.Second)
+	c.Brief.Deliverables = []campaigns.Deliverable{{Platform: "instagram", Format: "reel", Count: 2}}
+	c.ApplyDefaults()
+	created, err := s.CreateCampaign(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Campaign(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Timings.ReplyWait.Std() != 2*time.Second || got.Timings.ContractExpiry.Std() != 7*campaigns.Day ||
+		len(got.Brief.Deliverables) != 1 || got.DisclosureText != "#ad" {
+		t.Fatalf("read back %+v", got)
+	}
+	list, next, err := s.ListCampaigns(ctx, "", 10)
+	if err != nil || len(list) != 1 || next != "" {
+		t.Fatalf("list: %v %d %q", err, len(list), next)
+	}
+}
+
+func TestRecordCollaborationIgnoresOlderStages(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	cr, _ := s.CreateCreator(ctx, newCreator("ada", "ada@example.com", 1))
+	c := campaigns.Campaign{Name: "x", Brand: "y", SenderEmail: "a@b.test"}
+	c.ApplyDefaults()
+	ca, _ := s.CreateCampaign(ctx, c)
+
+	at := time.Now()
+	rec := func(stage string, seq int) {
+		t.Helper()
+		err := s.RecordCollaboration(ctx, store.Collaboration{ID: "collab-1", CampaignID: ca.ID, CreatorID: cr.ID, Stage: stage, StageSeq: seq, UpdatedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec("outreach", 1)
+	rec("cancelled", 2)
+	rec("outreach", 1) // a retried first activity arriving late
+	list, _, err := s.ListCollaborations(ctx, store.CollaborationFilter{CampaignID: ca.ID, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Stage != "cancelled" {
+		t.Fatalf("got %+v", list)
+	}
+	if list, _, _ := s.ListCollaborations(ctx, store.CollaborationFilter{Stage: "outreach", Limit: 10}); len(list) != 0 {
+		t.Fatalf("stage filter: %+v", list)
+	}
+	err = s.RecordCollaboration(ctx, store.Collaboration{ID: "collab-2", CampaignID: ca.ID, CreatorID: "0190a0a0-0000-7000-8000-000000000000", Stage: "outreach", StageSeq: 1, UpdatedAt: at})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown creator: %v", err)
+	}
+}
