@@ -26,8 +26,10 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
-		sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -50,7 +52,8 @@ type Options struct {
 	// database files alike.
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// LogLevel is the server's own log level ("debug", "info", "warn", "error");
-	// empty means "warn" because the server is chatty at info.
+	// empty means "error": below that the server reports routine conditions of a
+	// single-process setup (no Nexus HTTP port, membership churn) as if they mattered.
 	LogLevel string
 }
 
@@ -71,7 +74,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.Retention = 365 * 24 * time.Hour
 	}
 	if opts.LogLevel == "" {
-		opts.LogLevel = "warn"
+		opts.LogLevel = "error"
 	}
 	host, frontendPort, err := frontendHostPort(opts.FrontendAddress)
 	if err != nil {
@@ -102,7 +105,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	cfg, err := serverConfig(sqlCfg, host, frontendPort)
+	cfg, hosts, err := serverConfig(sqlCfg, host, frontendPort)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +113,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
+		// Static membership: ringpop would remember the previous run's random ports in the
+		// database file and refuse calls ("Not enough hosts") after a restart.
+		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
 			// Search attributes added at start must be visible to the very next start call.
@@ -236,10 +242,17 @@ func (s *Server) waitForFrontend(ctx context.Context) (client.Client, error) {
 
 const clusterName = "active"
 
-func serverConfig(sqlCfg *config.SQL, host string, frontendPort int) (*config.Config, error) {
+func serverConfig(sqlCfg *config.SQL, host string, frontendPort int) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
 	ports, err := freePorts(host, 8)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	addr := func(port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+	hosts := map[primitives.ServiceName]static.Hosts{
+		primitives.FrontendService: static.SingleLocalHost(addr(frontendPort)),
+		primitives.HistoryService:  static.SingleLocalHost(addr(ports[2])),
+		primitives.MatchingService: static.SingleLocalHost(addr(ports[4])),
+		primitives.WorkerService:   static.SingleLocalHost(addr(ports[6])),
 	}
 	service := func(grpcPort, membershipPort int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: host}}
@@ -284,7 +297,7 @@ func serverConfig(sqlCfg *config.SQL, host string, frontendPort int) (*config.Co
 			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
 		}},
 		PublicClient: config.PublicClient{HostPort: net.JoinHostPort(host, strconv.Itoa(frontendPort))},
-	}, nil
+	}, hosts, nil
 }
 
 func frontendHostPort(addr string) (string, int, error) {

@@ -1,0 +1,79 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/collabflow/collabflow/campaigns"
+)
+
+// campaignInput is what a client may set on a campaign.
+type campaignInput struct {
+	Name            string                 `json:"name"`
+	Brand           string                 `json:"brand"`
+	SenderEmail     string                 `json:"sender_email"`
+	LandingURL      string                 `json:"landing_url"`
+	Brief           campaigns.Brief        `json:"brief"`
+	Compensation    campaigns.Compensation `json:"compensation"`
+	UsageRightsDays int                    `json:"usage_rights_days"`
+	DisclosureText  string                 `json:"disclosure_text"`
+	Timings         campaigns.Timings      `json:"timings"`
+}
+
+func (s *Server) createCampaign(c echo.Context) error {
+	var in campaignInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cp := campaigns.Campaign{
+		Name: strings.TrimSpace(in.Name), Brand: strings.TrimSpace(in.Brand),
+		SenderEmail: strings.TrimSpace(in.SenderEmail), LandingURL: strings.TrimSpace(in.LandingURL),
+		Brief: in.Brief, Compensation: in.Compensation, UsageRightsDays: in.UsageRightsDays,
+		DisclosureText: strings.TrimSpace(in.DisclosureText), Timings: in.Timings,
+	}
+	cp.Compensation.Currency = strings.ToUpper(cp.Compensation.Currency)
+	cp.ApplyDefaults()
+	if err := s.validate.Struct(cp); err != nil {
+		return validationError(err)
+	}
+	if t := cp.Brief.Timeline; t.Start != "" && t.End != "" && t.End < t.Start {
+		return invalid(map[string]string{"brief.timeline.end": "must not be before brief.timeline.start"})
+	}
+	created, err := s.store.CreateCampaign(c.Request().Context(), cp)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, created)
+}
+
+func (s *Server) getCampaign(c echo.Context) error {
+	id, err := pathUUID(c, "campaign")
+	if err != nil {
+		return err
+	}
+	cp, err := s.store.Campaign(c.Request().Context(), id)
+	if err != nil {
+		return notFoundAs(err, "campaign")
+	}
+	return c.JSON(http.StatusOK, cp)
+}
+
+func (s *Server) listCampaigns(c echo.Context) error {
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	if after != "" {
+		if _, err := uuid.Parse(after); err != nil {
+			return badRequest("after", "not a cursor from this list")
+		}
+	}
+	list, next, err := s.store.ListCampaigns(c.Request().Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listResponse[campaigns.Campaign]{Items: list, Next: next})
+}

@@ -1,0 +1,229 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+type startCollaborationInput struct {
+	CampaignID string `json:"campaign_id" validate:"required,uuid"`
+	CreatorID  string `json:"creator_id" validate:"required,uuid"`
+}
+
+// startCollaboration starts the one workflow of a (campaign, creator) pair, or returns the
+// existing one with 200: the workflow ID is derived from the pair and never reused.
+func (s *Server) startCollaboration(c echo.Context) error {
+	var in startCollaborationInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := s.validate.Struct(in); err != nil {
+		return validationError(err)
+	}
+	ctx := c.Request().Context()
+	id := workflows.CollaborationID(in.CampaignID, in.CreatorID)
+
+	state, err := s.queryState(ctx, id)
+	if err == nil {
+		return c.JSON(http.StatusOK, state)
+	}
+	if !isNotFound(err) {
+		return err
+	}
+
+	campaign, err := s.store.Campaign(ctx, in.CampaignID)
+	if errors.Is(err, store.ErrNotFound) {
+		return invalid(map[string]string{"campaign_id": "no such campaign"})
+	} else if err != nil {
+		return err
+	}
+	if _, err := s.store.Creator(ctx, in.CreatorID); errors.Is(err, store.ErrNotFound) {
+		return invalid(map[string]string{"creator_id": "no such creator"})
+	} else if err != nil {
+		return err
+	}
+
+	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchStage.ValueSet(string(workflows.StageOutreach)),
+			workflows.SearchCampaign.ValueSet(in.CampaignID),
+			workflows.SearchCreator.ValueSet(in.CreatorID),
+		),
+	}, workflows.CollaborationWorkflow, workflows.CollaborationInput{
+		CampaignID: in.CampaignID,
+		CreatorID:  in.CreatorID,
+		Timings:    campaign.Timings,
+		StartedBy:  actor(c),
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		// Another request started it between our lookup and this start.
+		state, err := s.queryState(ctx, id)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, state)
+	}
+	if err != nil {
+		return err
+	}
+	// Every collaboration starts in outreach; answering from the input spares a query
+	// racing the workflow's first task.
+	return c.JSON(http.StatusCreated, workflows.CollaborationState{
+		ID: id, CampaignID: in.CampaignID, CreatorID: in.CreatorID,
+		Stage: workflows.StageOutreach, Timings: campaign.Timings, Events: []workflows.Event{},
+	})
+}
+
+func (s *Server) getCollaboration(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	state, err := s.queryState(c.Request().Context(), id)
+	if isNotFound(err) {
+		return notFound("collaboration")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, state)
+}
+
+func (s *Server) listCollaborations(c echo.Context) error {
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	f := store.CollaborationFilter{
+		CampaignID: c.QueryParam("campaign_id"),
+		CreatorID:  c.QueryParam("creator_id"),
+		Stage:      c.QueryParam("stage"),
+		After:      after,
+		Limit:      limit,
+	}
+	for name, v := range map[string]string{"campaign_id": f.CampaignID, "creator_id": f.CreatorID} {
+		if v == "" {
+			continue
+		}
+		if _, err := uuid.Parse(v); err != nil {
+			return badRequest(name, "must be an id")
+		}
+	}
+	if f.Stage != "" && !slices.Contains(workflows.Stages, workflows.Stage(f.Stage)) {
+		return badRequest("stage", "not a stage")
+	}
+	list, next, err := s.store.ListCollaborations(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listResponse[store.Collaboration]{Items: list, Next: next})
+}
+
+type cancelInput struct {
+	Reason string `json:"reason" validate:"required,max=1000"`
+}
+
+// cancelCollaboration ends a collaboration through a workflow update, so the answer is
+// the state after the cancel. The request ID (or the Idempotency-Key header) is the
+// update ID: a retried request is not applied twice.
+func (s *Server) cancelCollaboration(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	var in cancelInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	if err := s.validate.Struct(in); err != nil {
+		return validationError(err)
+	}
+	var state workflows.CollaborationState
+	err = s.update(c, id, workflows.UpdateCancel, workflows.CancelRequest{Actor: actor(c), Reason: in.Reason}, &state)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, state)
+}
+
+// update sends a workflow update and waits for its result. A validator's refusal is a
+// 409 (the collaboration's state does not allow it); a closed workflow is a 409 too.
+func (s *Server) update(c echo.Context, id, name string, arg, result any) error {
+	ctx := c.Request().Context()
+	updateID := c.Request().Header.Get("Idempotency-Key")
+	if updateID == "" {
+		updateID = c.Response().Header().Get(echo.HeaderXRequestID)
+	}
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, result)
+	}
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &appErr):
+		return conflict(appErr.Message())
+	case isNotFound(err):
+		if desc, derr := s.temporal.DescribeWorkflowExecution(ctx, id, ""); derr == nil &&
+			desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return conflict("collaboration has already ended")
+		}
+		return notFound("collaboration")
+	}
+	return err
+}
+
+// queryState asks the workflow for its state; it works on closed workflows too.
+func (s *Server) queryState(ctx context.Context, id string) (workflows.CollaborationState, error) {
+	var state workflows.CollaborationState
+	resp, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	if err != nil {
+		return state, err
+	}
+	if err := resp.Get(&state); err != nil {
+		return state, err
+	}
+	return state, nil
+}
+
+// collaborationID reads :id; a value that is not a collaboration ID is not found.
+func collaborationID(c echo.Context) (string, error) {
+	id := c.Param("id")
+	if !strings.HasPrefix(id, "collab-") || len(id) > 100 {
+		return "", notFound("collaboration")
+	}
+	return id, nil
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/collabflow/collabflow/store"
+)
+
+// Error is the JSON body of every error response.
+type Error struct {
+	Status int               `json:"-"`
+	Msg    string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("%s: %v", e.Msg, e.Fields)
+}
+
+func badRequest(field, why string) *Error {
+	return &Error{Status: http.StatusBadRequest, Msg: "invalid request", Fields: map[string]string{field: why}}
+}
+
+func invalid(fields map[string]string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Msg: "validation failed", Fields: fields}
+}
+
+func notFound(what string) *Error {
+	return &Error{Status: http.StatusNotFound, Msg: what + " not found"}
+}
+
+func conflict(msg string) *Error {
+	return &Error{Status: http.StatusConflict, Msg: msg}
+}
+
+// errorHandler is the one place errors become responses. Expected errors carry their
+// status; anything else is logged with the request ID and answered with a bare 500 so
+// internals do not leak.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var (
+		apiErr  *Error
+		httpErr *echo.HTTPError
+		taken   *store.ConflictError
+	)
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.As(err, &taken):
+		apiErr = &Error{Status: http.StatusConflict, Msg: "already exists", Fields: map[string]string{taken.Field: taken.Message}}
+	case errors.Is(err, store.ErrNotFound):
+		apiErr = notFound("resource")
+	case errors.As(err, &httpErr):
+		apiErr = &Error{Status: httpErr.Code, Msg: strings.ToLower(http.StatusText(httpErr.Code))}
+		if m, ok := httpErr.Message.(string); ok {
+			apiErr.Msg = m
+		}
+	default:
+		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(),
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		apiErr = &Error{Status: http.StatusInternalServerError, Msg: "internal error"}
+	}
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(apiErr.Status)
+	} else {
+		err = c.JSON(apiErr.Status, apiErr)
+	}
+	if err != nil {
+		s.logger.Warn("write error response", "err", err)
+	}
+}
+
+// decode reads a JSON body into v, refusing unknown fields and trailing data, and says
+// which field was wrong when it can.
+func decode(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.More() {
+			return badRequest("body", "must hold one JSON object")
+		}
+		return nil
+	}
+	var (
+		syntax   *json.SyntaxError
+		typeErr  *json.UnmarshalTypeError
+		maxBytes *http.MaxBytesError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return badRequest("body", "a JSON object is required")
+	case errors.As(err, &maxBytes):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body too large"}
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("body", "malformed JSON")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return badRequest(field, "must be "+jsonKind(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badRequest(name, "unknown field")
+	}
+	return badRequest("body", err.Error())
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "int", "int32", "int64", "uint", "uint64", "float64", "float32":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "a list"
+	case "map", "struct":
+		return "an object"
+	}
+	return "of another type"
+}

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/roster"
+)
+
+// handlePattern accepts the characters platforms allow in handles, with an optional "@".
+var handlePattern = regexp.MustCompile(`^@?[A-Za-z0-9._-]{1,100}$`)
+
+// newValidator builds the validator with collabflow's own rules and JSON field names, so
+// that errors name fields as clients wrote them.
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	must := func(tag string, fn validator.Func) {
+		if err := v.RegisterValidation(tag, fn); err != nil {
+			panic(fmt.Sprintf("register validation %s: %v", tag, err))
+		}
+	}
+	must("platform", func(fl validator.FieldLevel) bool {
+		return slices.Contains(roster.Platforms, fl.Field().String())
+	})
+	must("handle", func(fl validator.FieldLevel) bool {
+		return handlePattern.MatchString(fl.Field().String())
+	})
+	must("timing", func(fl validator.FieldLevel) bool {
+		d, ok := fl.Field().Interface().(campaigns.Duration)
+		return ok && d.Valid()
+	})
+	return v
+}
+
+// messages explains each rule in words a client can act on.
+func message(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "required"
+	case "email":
+		return "must be an email address"
+	case "timezone":
+		return "must be an IANA time zone such as Europe/London"
+	case "platform":
+		return "must be one of " + strings.Join(roster.Platforms, ", ")
+	case "handle":
+		return "must be a handle of letters, digits, '.', '_' or '-'"
+	case "timing":
+		return fmt.Sprintf("must be a duration string (such as \"72h\" or \"2s\") from %s to %dh (%d days)",
+			campaigns.MinTiming, int(campaigns.MaxTiming.Hours()), int(campaigns.MaxTiming/campaigns.Day))
+	case "iso3166_1_alpha2":
+		return "must be an ISO 3166-1 alpha-2 country code such as GB"
+	case "iso4217":
+		return "must be an ISO 4217 currency code such as USD"
+	case "http_url":
+		return "must be an http(s) URL"
+	case "datetime":
+		return "must be a date as YYYY-MM-DD"
+	case "oneof":
+		return "must be one of " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "max":
+		if fe.Kind() == reflect.String {
+			return "at most " + fe.Param() + " characters"
+		}
+		if isCollection(fe.Kind()) {
+			return "at most " + fe.Param() + " entries"
+		}
+		return "at most " + fe.Param()
+	case "min", "gte":
+		return "at least " + fe.Param()
+	case "lte":
+		return "at most " + fe.Param()
+	}
+	return "fails rule " + fe.Tag()
+}
+
+func isCollection(k reflect.Kind) bool {
+	return k == reflect.Slice || k == reflect.Map || k == reflect.Array
+}
+
+// validationError turns validator errors into a 422 naming each field by its JSON path
+// ("timings.reply_wait", "handles[instagram]").
+func validationError(err error) error {
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) {
+		return err
+	}
+	fields := map[string]string{}
+	for _, fe := range ves {
+		name := fe.Namespace()
+		// Drop the Go struct's name that leads every namespace.
+		if _, rest, ok := strings.Cut(name, "."); ok {
+			name = rest
+		}
+		if _, taken := fields[name]; !taken {
+			fields[name] = message(fe)
+		}
+	}
+	return invalid(fields)
+}

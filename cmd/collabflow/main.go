@@ -1,0 +1,64 @@
+// Command collabflow runs brand–creator collaborations as Temporal workflows.
+//
+//	collabflow dev       everything in one process on embedded defaults (make run)
+//	collabflow api       the HTTP API against external Temporal and PostgreSQL
+//	collabflow worker    the Temporal worker against external Temporal and PostgreSQL
+//	collabflow migrate   apply database migrations and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "collabflow:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: collabflow <command>
+
+commands:
+  dev      run Temporal, PostgreSQL, the worker and the API in one process (data in .data/)
+  api      serve the HTTP API (needs TEMPORAL_ADDRESS, DATABASE_URL, COLLABFLOW_API_KEYS)
+  worker   run the Temporal worker (needs TEMPORAL_ADDRESS, DATABASE_URL)
+  migrate  apply database migrations to DATABASE_URL and exit
+
+Configuration is read from the environment; see README.md.
+`
+
+// run is main without the process: tests call it with their own arguments and environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "dev":
+		return runDev(ctx, cfg, stdout)
+	case "api":
+		return runProduction(ctx, cfg, roleAPI)
+	case "worker":
+		return runProduction(ctx, cfg, roleWorker)
+	case "migrate":
+		return runMigrate(ctx, cfg)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stdout, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/worker"
+)
+
+// role selects which parts a process runs.
+type role int
+
+const (
+	roleAPI role = 1 << iota
+	roleWorker
+)
+
+// runProduction runs the API or the worker against external Temporal and PostgreSQL.
+func runProduction(ctx context.Context, cfg config, r role) error {
+	logger := cfg.logger()
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required (collabflow dev starts a local PostgreSQL instead)")
+	}
+	if r&roleAPI != 0 && len(cfg.APIKeys) == 0 {
+		return errors.New("COLLABFLOW_API_KEYS is required: name:role:secret,...")
+	}
+	logger.Info("starting", cfg.logValue()...)
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return serve(ctx, cfg, logger, st, r, nil)
+}
+
+func runMigrate(ctx context.Context, cfg config) error {
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.Migrate(ctx, cfg.logger())
+}
+
+// serve connects to Temporal and runs the chosen parts until ctx ends or one fails.
+// ready, when set, is called with the API's listening address.
+func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store, r role, ready func(addr string)) error {
+	tc, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	g, ctx := errgroup.WithContext(ctx)
+	if r&roleWorker != 0 {
+		acts := &activities.Activities{Collaborations: st}
+		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{}) })
+	}
+	if r&roleAPI != 0 {
+		e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on COLLABFLOW_ADDR %s: %w", cfg.Addr, err)
+		}
+		srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		logger.Info("API listening", "addr", "http://"+ln.Addr().String())
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+		g.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve API: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		})
+	}
+	return g.Wait()
+}
+
+// dialTemporal connects, retrying while the server starts up (a worker may come up first).
+func dialTemporal(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, error) {
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		tc, err := client.DialContext(ctx, client.Options{
+			HostPort:  cfg.TemporalAddress,
+			Namespace: cfg.TemporalNamespace,
+			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		})
+		if err == nil {
+			return tc, nil
+		}
+		logger.Warn("temporal not reachable yet", "address", cfg.TemporalAddress, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
+		case <-time.After(wait):
+		}
+	}
+}

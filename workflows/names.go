@@ -1,0 +1,143 @@
+// Package workflows holds the deterministic workflow code of a collaboration and the
+// contract it shares with the API: names, payload types, IDs and stages.
+//
+// Nothing here does I/O or reads the clock; side effects live in package activities.
+package workflows
+
+import (
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/collabflow/collabflow/campaigns"
+)
+
+// TaskQueue is the one task queue workers poll and the API starts workflows on.
+const TaskQueue = "collabflow"
+
+// CollaborationWorkflow is the registered name of the collaboration workflow type.
+const CollaborationWorkflow = "Collaboration"
+
+// Names of the collaboration's message handlers.
+const (
+	// QueryState returns the CollaborationState.
+	QueryState = "state"
+	// UpdateCancel takes a CancelRequest and returns the CollaborationState once cancelled.
+	UpdateCancel = "cancel"
+)
+
+// Stage is where a collaboration stands.
+type Stage string
+
+// Stages in the order a collaboration normally moves through them, then the ends.
+const (
+	StageOutreach     Stage = "outreach"
+	StageNegotiating  Stage = "negotiating"
+	StageContracting  Stage = "contracting"
+	StageInProduction Stage = "in_production"
+	StageInReview     Stage = "in_review"
+	StageAwaitingPost Stage = "awaiting_post"
+	StageVerifying    Stage = "verifying"
+	StageLive         Stage = "live"
+	StagePayout       Stage = "payout"
+	StageCompleted    Stage = "completed"
+	StageDeclined     Stage = "declined"
+	StageNoResponse   Stage = "no_response"
+	StageCancelled    Stage = "cancelled"
+)
+
+// Stages lists every stage, for validating filters.
+var Stages = []Stage{
+	StageOutreach, StageNegotiating, StageContracting, StageInProduction, StageInReview,
+	StageAwaitingPost, StageVerifying, StageLive, StagePayout, StageCompleted,
+	StageDeclined, StageNoResponse, StageCancelled,
+}
+
+// Terminal reports whether a collaboration in this stage has ended.
+func (s Stage) Terminal() bool {
+	switch s {
+	case StageCompleted, StageDeclined, StageNoResponse, StageCancelled:
+		return true
+	}
+	return false
+}
+
+// CollaborationID is the workflow ID of the one collaboration between a campaign and a
+// creator. It holds only opaque ids, never personal data, because IDs are not encrypted.
+func CollaborationID(campaignID, creatorID string) string {
+	return "collab-" + campaignID + "-" + creatorID
+}
+
+// Search attributes the collaboration sets, for finding workflows in Temporal's own tools.
+// They must be registered on the namespace; `collabflow dev` does so at start.
+var (
+	SearchStage    = temporal.NewSearchAttributeKeyKeyword("CollabStage")
+	SearchCampaign = temporal.NewSearchAttributeKeyKeyword("CollabCampaignId")
+	SearchCreator  = temporal.NewSearchAttributeKeyKeyword("CollabCreatorId")
+)
+
+// SearchAttributeTypes lists the custom search attributes to register on a namespace.
+func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchStage.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchCampaign.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchCreator.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// Actor is who asked for a change: the API key's name and role and the request's ID, so
+// that the history shows who did what.
+type Actor struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	RequestID string `json:"request_id"`
+}
+
+// CollaborationInput starts a collaboration. Timings are copied from the campaign at
+// start so that the history holds the exact terms the workflow ran by.
+type CollaborationInput struct {
+	CampaignID string            `json:"campaign_id"`
+	CreatorID  string            `json:"creator_id"`
+	Timings    campaigns.Timings `json:"timings"`
+	StartedBy  Actor             `json:"started_by"`
+}
+
+// CancelRequest ends a collaboration as cancelled.
+type CancelRequest struct {
+	Actor  Actor  `json:"actor"`
+	Reason string `json:"reason"`
+}
+
+// MaxReasonLength bounds free-text reasons kept in history.
+const MaxReasonLength = 1000
+
+// Event is one entry of a collaboration's own record of what happened.
+type Event struct {
+	Seq    int       `json:"seq"`
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	From   Stage     `json:"from,omitempty"`
+	To     Stage     `json:"to,omitempty"`
+	Actor  *Actor    `json:"actor,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Event kinds.
+const (
+	EventStarted   = "started"
+	EventCancelled = "cancelled"
+)
+
+// CollaborationState is what the state query returns and the workflow's result.
+type CollaborationState struct {
+	ID           string            `json:"id"`
+	CampaignID   string            `json:"campaign_id"`
+	CreatorID    string            `json:"creator_id"`
+	Stage        Stage             `json:"stage"`
+	StartedAt    time.Time         `json:"started_at,omitzero"`
+	UpdatedAt    time.Time         `json:"updated_at,omitzero"`
+	CancelReason string            `json:"cancel_reason,omitempty"`
+	Timings      campaigns.Timings `json:"timings"`
+	Events       []Event           `json:"events"`
+}
