@@ -28,8 +28,8 @@ import (
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
-	"go.temporal.io/server/common/primitives"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -152,19 +152,16 @@ func (s *Server) Stop() error {
 
 // prepareSchema creates the schema in a new file (or memory) and the namespace when missing.
 func prepareSchema(sqlCfg *config.SQL, opts Options) error {
-	fresh := opts.DatabaseFile == ""
-	if !fresh {
+	// In memory, the SQLite plugin creates the schema itself on first connection.
+	if opts.DatabaseFile != "" {
 		_, err := os.Stat(opts.DatabaseFile)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			fresh = true
+			if err := sqlite.SetupSchema(sqlCfg); err != nil {
+				return fmt.Errorf("create temporal schema: %w", err)
+			}
 		case err != nil:
 			return fmt.Errorf("inspect %s: %w", opts.DatabaseFile, err)
-		}
-	}
-	if fresh {
-		if err := sqlite.SetupSchema(sqlCfg); err != nil {
-			return fmt.Errorf("create temporal schema: %w", err)
 		}
 	}
 	ns, err := sqlite.NewNamespaceConfig(clusterName, opts.Namespace, false, nil)

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -28,69 +29,99 @@ var (
 //
 //	func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 func Main(m *testing.M) int {
+	stop, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stop()
+	return m.Run()
+}
+
+// Start provides the server that databases are created on, for a TestMain that needs
+// more set-up than Main does; call the returned stop after the tests.
+func Start() (stop func(), err error) {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		adminURL = u
-		return m.Run()
+		return func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "collabflow-pg-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "storetest:", err)
-		return 1
+		return nil, fmt.Errorf("storetest: %w", err)
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	srv, err := pgserver.Start(ctx, pgserver.Options{Dir: dir, Ephemeral: true})
-	cancel()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "storetest: start PostgreSQL:", err)
-		return 1
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("storetest: start PostgreSQL: %w", err)
 	}
-	defer func() { _ = srv.Stop() }()
 	adminURL = srv.URL()
-	return m.Run()
+	return func() {
+		_ = srv.Stop()
+		_ = os.RemoveAll(dir)
+	}, nil
 }
 
 // URL creates an empty, migrated database for this test, drops it when the test ends, and
 // returns its connection string.
 func URL(t testing.TB) string {
 	t.Helper()
-	if adminURL == "" {
-		t.Fatal("storetest: call storetest.Main from TestMain")
-	}
-	ctx := context.Background()
-	name := fmt.Sprintf("test_%d_%d", os.Getpid(), counter.Add(1))
-	admin, err := pgx.Connect(ctx, adminURL)
+	url, drop, err := CreateDatabase(context.Background())
 	if err != nil {
-		t.Fatalf("storetest: connect: %v", err)
-	}
-	defer func() { _ = admin.Close(ctx) }()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("storetest: create database: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			t.Errorf("storetest: connect to drop %s: %v", name, err)
-			return
-		}
-		defer func() { _ = conn.Close(ctx) }()
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("storetest: drop %s: %v", name, err)
+		if err := drop(); err != nil {
+			t.Error(err)
 		}
 	})
-	dbURL, err := withDatabase(adminURL, name)
-	if err != nil {
-		t.Fatal(err)
+	return url
+}
+
+// CreateDatabase creates an empty, migrated database and returns its URL and a function
+// that drops it.
+func CreateDatabase(ctx context.Context) (url string, drop func() error, err error) {
+	if adminURL == "" {
+		return "", nil, errors.New("storetest: call storetest.Main or storetest.Start from TestMain")
 	}
-	s, err := store.Open(ctx, dbURL)
+	name := fmt.Sprintf("test_%d_%d", os.Getpid(), counter.Add(1))
+	if err := adminExec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	drop = func() error {
+		return adminExec(context.Background(), "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	url, err = withDatabase(adminURL, name)
+	if err == nil {
+		err = migrate(ctx, url)
+	}
 	if err != nil {
-		t.Fatal(err)
+		_ = drop()
+		return "", nil, err
+	}
+	return url, drop, nil
+}
+
+func migrate(ctx context.Context, url string) error {
+	s, err := store.Open(ctx, url)
+	if err != nil {
+		return err
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
+	return s.Migrate(ctx, slog.New(slog.DiscardHandler))
+}
+
+func adminExec(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("storetest: connect: %w", err)
 	}
-	return dbURL
+	defer func() { _ = conn.Close(ctx) }()
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("storetest: %s: %w", sql, err)
+	}
+	return nil
 }
 
 // New returns a Store on a fresh migrated database, closed and dropped when the test ends.

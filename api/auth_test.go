@@ -1,0 +1,66 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/collabflow/collabflow/api"
+)
+
+func TestParseKeys(t *testing.T) {
+	tests := []struct {
+		spec    string
+		want    int
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"a:ops:0123456789abcdef", 1, ""},
+		{" a:ops:0123456789abcdef , b:auditor:fedcba9876543210:with:colons ", 2, ""},
+		{"a:ops", 0, "name:role:secret"},
+		{":ops:0123456789abcdef", 0, "empty name"},
+		{"a:admin:0123456789abcdef", 0, "role"},
+		{"a:ops:short", 0, "shorter"},
+		{"a:ops:0123456789abcdef,a:finance:0123456789abcdeX", 0, "name used twice"},
+		{"a:ops:0123456789abcdef,b:finance:0123456789abcdef", 0, "another key"},
+	}
+	for _, tt := range tests {
+		keys, err := api.ParseKeys(tt.spec)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("ParseKeys(%q) error %v, want %q", tt.spec, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || len(keys) != tt.want):
+			t.Errorf("ParseKeys(%q) = %d keys, %v", tt.spec, len(keys), err)
+		}
+	}
+}
+
+func TestEveryV1CallNeedsAKeyAndTheRightRole(t *testing.T) {
+	tests := []struct {
+		name, method, path, key string
+		status                  int
+	}{
+		{"no key", "GET", "/v1/creators", "", 401},
+		{"unknown key", "GET", "/v1/creators", "not-a-key-at-all-000", 401},
+		{"reviewer reads", "GET", "/v1/creators", reviewerKey, 200},
+		{"auditor reads", "GET", "/v1/collaborations", auditorKey, 200},
+		{"reviewer cannot add creators", "POST", "/v1/creators", reviewerKey, 403},
+		{"auditor cannot add campaigns", "POST", "/v1/campaigns", auditorKey, 403},
+		{"auditor cannot start collaborations", "POST", "/v1/collaborations", auditorKey, 403},
+		{"health needs no key", "GET", "/healthz", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, tt.method, tt.path, tt.key, `{}`)
+			if r.Status != tt.status {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Raw, tt.status)
+			}
+			if r.Status >= 400 && r.str("error") == "" {
+				t.Fatalf("error without a JSON body: %s", r.Raw)
+			}
+		})
+	}
+	r := call(t, "GET", "/v1/creators", "", nil, "Authorization", "Basic b3BzOnNlY3JldA==")
+	if r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("basic auth: %d %v", r.Status, r.Header)
+	}
+}

@@ -1,0 +1,192 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/devenv/temporalserver"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/store/storetest"
+	"github.com/collabflow/collabflow/worker"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// The whole package shares one real stack: PostgreSQL, an in-process Temporal server, a
+// worker and the API over HTTP. Tests use their own creators and campaigns.
+var (
+	baseURL string
+	st      *store.Store
+)
+
+// Keys of every role, as COLLABFLOW_API_KEYS would give them.
+const (
+	opsKey      = "ops-secret-0123456789"
+	reviewerKey = "reviewer-secret-0123456789"
+	auditorKey  = "auditor-secret-0123456789"
+)
+
+func TestMain(m *testing.M) {
+	code, err := runTests(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func runTests(m *testing.M) (int, error) {
+	ctx := context.Background()
+	stopPG, err := storetest.Start()
+	if err != nil {
+		return 0, err
+	}
+	defer stopPG()
+	url, drop, err := storetest.CreateDatabase(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = drop() }()
+	if st, err = store.Open(ctx, url); err != nil {
+		return 0, err
+	}
+	defer st.Close()
+
+	ts, err := temporalserver.Start(ctx, temporalserver.Options{SearchAttributes: workflows.SearchAttributeTypes()})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = ts.Stop() }()
+	quiet := slog.New(slog.DiscardHandler)
+	tc, err := client.Dial(client.Options{HostPort: ts.Address(), Namespace: ts.Namespace(), Logger: sdklog.NewStructuredLogger(quiet)})
+	if err != nil {
+		return 0, err
+	}
+	defer tc.Close()
+	w := worker.New(tc, &activities.Activities{Collaborations: st}, worker.Options{})
+	if err := w.Start(); err != nil {
+		return 0, err
+	}
+	defer w.Stop()
+
+	keys, err := api.ParseKeys("ops-team:ops:" + opsKey + ",rev:reviewer:" + reviewerKey + ",audit:auditor:" + auditorKey)
+	if err != nil {
+		return 0, err
+	}
+	e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: keys, Logger: quiet, RateLimit: 1000})
+	if err != nil {
+		return 0, err
+	}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	baseURL = srv.URL
+	return m.Run(), nil
+}
+
+// response is a decoded reply.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+// field reads a JSON error's fields entry.
+func (r response) field(name string) string {
+	fields, _ := r.Body["fields"].(map[string]any)
+	s, _ := fields[name].(string)
+	return s
+}
+
+func (r response) str(name string) string {
+	s, _ := r.Body[name].(string)
+	return s
+}
+
+// call sends a request with a bearer key (none when empty) and a body: a string is sent
+// as is, anything else as JSON.
+func call(t *testing.T, method, path, key string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, baseURL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			t.Fatalf("decode %s: %v", raw, err)
+		}
+	}
+	return r
+}
+
+// must checks the status and returns the response.
+func must(t *testing.T, want int, r response) response {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status %d, want %d: %s", r.Status, want, r.Raw)
+	}
+	return r
+}
+
+var seq int
+
+// newCreator adds a creator with a unique email and returns its id.
+func newCreator(t *testing.T) string {
+	t.Helper()
+	seq++
+	r := must(t, 201, call(t, "POST", "/v1/creators", opsKey, map[string]any{
+		"name": fmt.Sprintf("Creator %d", seq), "email": fmt.Sprintf("c%d-%s@example.com", seq, t.Name()),
+		"timezone": "America/New_York", "followers": 20_000,
+	}))
+	return r.str("id")
+}
+
+func newCampaign(t *testing.T) string {
+	t.Helper()
+	r := must(t, 201, call(t, "POST", "/v1/campaigns", opsKey, map[string]any{
+		"name": "Campaign " + t.Name(), "brand": "Acme", "sender_email": "collabs@acme.test",
+		"timings": map[string]any{"reply_wait": "2s", "follow_up_delays": []string{"1s", "1s"}},
+	}))
+	return r.str("id")
+}
