@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	defaults, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if defaults.TemporalAddress != "127.0.0.1:7233" || defaults.Addr != "127.0.0.1:8080" || defaults.TemporalNamespace != "default" ||
+		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 {
+		t.Fatalf("defaults %+v", defaults)
+	}
+
+	bad := []struct{ name, value, want string }{
+		{"COLLABFLOW_API_KEYS", "a:root:0123456789abcdef", "COLLABFLOW_API_KEYS"},
+		{"COLLABFLOW_LOG_LEVEL", "chatty", "COLLABFLOW_LOG_LEVEL"},
+		{"COLLABFLOW_LOG_FORMAT", "xml", "COLLABFLOW_LOG_FORMAT"},
+		{"COLLABFLOW_RATE_LIMIT", "-3", "COLLABFLOW_RATE_LIMIT"},
+		{"COLLABFLOW_RETENTION", "1h", "COLLABFLOW_RETENTION"},
+	}
+	for _, tt := range bad {
+		_, err := loadConfig(func(k string) string {
+			if k == tt.name {
+				return tt.value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s=%s: %v", tt.name, tt.value, err)
+		}
+	}
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	cfg, err := loadConfig(func(k string) string {
+		return map[string]string{
+			"COLLABFLOW_API_KEYS": "ops:ops:supersecretvalue123",
+			"DATABASE_URL":        "postgres://app:hunter2hunter2@db:5432/collabflow",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, v := range cfg.logValue() {
+		parts = append(parts, fmt.Sprint(v))
+	}
+	joined := strings.Join(parts, " ")
+	if strings.Contains(joined, "supersecretvalue123") || strings.Contains(joined, "hunter2") {
+		t.Fatalf("secret in log values: %s", joined)
+	}
+	if !strings.Contains(joined, "postgres://app:***@db:5432/collabflow") || !strings.Contains(joined, "ops:ops:***") {
+		t.Fatalf("log values lost their shape: %s", joined)
+	}
+}
+
+func TestRunRefusesIncompleteProductionConfig(t *testing.T) {
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "no command"},
+		{[]string{"serve"}, nil, "unknown command"},
+		{[]string{"api"}, nil, "DATABASE_URL"},
+		{[]string{"worker"}, nil, "DATABASE_URL"},
+		{[]string{"migrate"}, nil, "DATABASE_URL"},
+		{[]string{"api"}, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "COLLABFLOW_API_KEYS"},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run %v: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}

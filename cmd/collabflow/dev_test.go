@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDevKeepsStateAcrossRestart is `make run` twice: the first run creates a creator, a
+// campaign and a collaboration and cancels it; after a clean shutdown the second run, on
+// the same data directory, still has them.
+func TestDevKeepsStateAcrossRestart(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), ".data")
+	env := map[string]string{
+		"COLLABFLOW_DATA_DIR":  dataDir,
+		"TEMPORAL_ADDRESS":     freeAddr(t),
+		"COLLABFLOW_ADDR":      freeAddr(t),
+		"COLLABFLOW_LOG_LEVEL": "warn",
+	}
+
+	var creatorID, collabID string
+	runDevDuring(t, env, func(base, key string) {
+		creator := post(t, base, key, "/v1/creators", `{"name":"Ada Lovelace","email":"ada@example.com","timezone":"Europe/London","handles":{"instagram":"ada.codes"},"followers":48000}`, 201)
+		campaign := post(t, base, key, "/v1/campaigns", `{"name":"Spring launch","brand":"Acme","sender_email":"collabs@acme.test"}`, 201)
+		creatorID = creator["id"].(string)
+		collab := post(t, base, key, "/v1/collaborations", fmt.Sprintf(`{"campaign_id":%q,"creator_id":%q}`, campaign["id"], creatorID), 201)
+		collabID = collab["id"].(string)
+		cancelled := post(t, base, key, "/v1/collaborations/"+collabID+"/cancel", `{"reason":"testing restarts"}`, 200)
+		if cancelled["stage"] != "cancelled" {
+			t.Fatalf("cancel gave %v", cancelled)
+		}
+	})
+	keyBefore, err := os.ReadFile(filepath.Join(dataDir, "api-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	runDevDuring(t, env, func(base, key string) {
+		if key != strings.TrimSpace(string(keyBefore)) {
+			t.Error("the dev API key changed across a restart")
+		}
+		if c := get(t, base, key, "/v1/creators/"+creatorID); c["name"] != "Ada Lovelace" {
+			t.Fatalf("creator after restart: %v", c)
+		}
+		collab := get(t, base, key, "/v1/collaborations/"+collabID)
+		if collab["stage"] != "cancelled" || collab["cancel_reason"] != "testing restarts" {
+			t.Fatalf("collaboration after restart: %v", collab)
+		}
+		list := get(t, base, key, "/v1/collaborations")
+		if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["stage"] != "cancelled" {
+			t.Fatalf("list after restart: %v", list)
+		}
+	})
+}
+
+// runDevDuring runs `collabflow dev` with env, calls f once the API is up, then stops it
+// as Ctrl-C would and waits for a clean exit.
+func runDevDuring(t *testing.T, env map[string]string, f func(base, key string)) {
+	t.Helper()
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- runDevReady(ctx, cfg, &out, func(addr string) { ready <- addr }) }()
+	select {
+	case addr := <-ready:
+		saved, err := os.ReadFile(filepath.Join(cfg.DataDir, "api-key"))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		key := strings.TrimSpace(string(saved))
+		if !strings.Contains(out.String(), key) {
+			cancel()
+			t.Fatalf("dev did not print its API key: %q", out.String())
+		}
+		func() {
+			defer cancel()
+			f("http://"+addr, key)
+		}()
+	case err := <-done:
+		cancel()
+		t.Fatalf("dev stopped before it was ready: %v", err)
+	case <-time.After(2 * time.Minute):
+		cancel()
+		t.Fatal("dev not ready within two minutes")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dev did not stop cleanly: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dev did not stop within a minute")
+	}
+}
+
+func post(t *testing.T, base, key, path, body string, want int) map[string]any {
+	t.Helper()
+	return do(t, "POST", base+path, key, strings.NewReader(body), want)
+}
+
+func get(t *testing.T, base, key, path string) map[string]any {
+	t.Helper()
+	return do(t, "GET", base+path, key, nil, 200)
+}
+
+func do(t *testing.T, method, url, key string, body io.Reader, want int) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, raw, want)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s %s: %v: %s", method, url, err, raw)
+	}
+	return m
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
