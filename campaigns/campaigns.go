@@ -176,8 +176,12 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // the "timing" validation rule then rejects it under its JSON name.
 const Invalid Duration = math.MinInt64
 
-// UnmarshalJSON reads a Go duration string, or stores Invalid.
+// UnmarshalJSON reads a Go duration string, or stores Invalid. null leaves the value
+// unset, so that the default applies.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		*d = Invalid

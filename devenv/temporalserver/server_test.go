@@ -1,0 +1,69 @@
+package temporalserver
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// TestFileServerRegistersAttributesOnReopen covers an old .data/temporal.db meeting newer
+// code: search attributes added since are registered and retention follows the config.
+func TestFileServerRegistersAttributesOnReopen(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "data", "temporal.db")
+
+	first, err := Start(ctx, Options{DatabaseFile: file, SearchAttributes: map[string]enumspb.IndexedValueType{
+		"OldAttr": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := Start(ctx, Options{DatabaseFile: file, Retention: 400 * 24 * time.Hour, SearchAttributes: map[string]enumspb.IndexedValueType{
+		"OldAttr": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		"NewAttr": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = second.Stop() })
+
+	c, err := client.Dial(client.Options{HostPort: second.Address(), Namespace: second.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	attrs, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"OldAttr", "NewAttr"} {
+		if _, ok := attrs.GetCustomAttributes()[name]; !ok {
+			t.Errorf("search attribute %s missing: %v", name, attrs.GetCustomAttributes())
+		}
+	}
+	ns, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != 400*24*time.Hour {
+		t.Errorf("retention %v", got)
+	}
+}
+
+func TestFrontendAddressMustBeHostPort(t *testing.T) {
+	for _, addr := range []string{"7233", "localhost:", "localhost:http", "127.0.0.1:70000"} {
+		if _, err := Start(context.Background(), Options{FrontendAddress: addr}); err == nil {
+			t.Errorf("address %q accepted", addr)
+		}
+	}
+}
