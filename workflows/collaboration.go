@@ -26,7 +26,8 @@ func Collaboration(ctx workflow.Context, in CollaborationInput) (CollaborationSt
 }
 
 type collaboration struct {
-	state CollaborationState
+	state     CollaborationState
+	startedBy Actor
 	// cancel is set by the cancel update; run acts on it.
 	cancel *CancelRequest
 }
@@ -34,6 +35,7 @@ type collaboration struct {
 func (c *collaboration) setup(ctx workflow.Context, in CollaborationInput) error {
 	info := workflow.GetInfo(ctx)
 	now := workflow.Now(ctx).UTC()
+	c.startedBy = in.StartedBy
 	c.state = CollaborationState{
 		ID:         info.WorkflowExecution.ID,
 		CampaignID: in.CampaignID,
@@ -60,7 +62,7 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
 	})
-	if err := c.moveTo(ctx, StageOutreach, Event{Kind: EventStarted}); err != nil {
+	if err := c.moveTo(ctx, StageOutreach, Event{Kind: EventStarted, Actor: &c.startedBy}); err != nil {
 		return c.state, err
 	}
 

@@ -92,6 +92,7 @@ func (s *collaborationSuite) TestWaitsInOutreachUntilCancelled() {
 	s.Require().Len(final.Events, 2)
 	s.Equal(EventCancelled, final.Events[1].Kind)
 	s.Equal(StageOutreach, final.Events[1].From)
+	s.Equal(&ops, final.Events[0].Actor, "the start records who started it")
 	s.Equal(&ops, final.Events[1].Actor)
 	s.Equal(5*24*time.Hour, final.Events[1].At.Sub(final.Events[0].At))
 
