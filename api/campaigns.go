@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/outreach"
 )
 
 // campaignInput is what a client may set on a campaign.
@@ -21,6 +23,8 @@ type campaignInput struct {
 	UsageRightsDays int                    `json:"usage_rights_days"`
 	DisclosureText  string                 `json:"disclosure_text"`
 	Timings         campaigns.Timings      `json:"timings"`
+	Sequence        []outreach.Step        `json:"sequence"`
+	SendWindow      outreach.Window        `json:"send_window"`
 }
 
 func (s *Server) createCampaign(c echo.Context) error {
@@ -33,14 +37,15 @@ func (s *Server) createCampaign(c echo.Context) error {
 		SenderEmail: strings.TrimSpace(in.SenderEmail), LandingURL: strings.TrimSpace(in.LandingURL),
 		Brief: in.Brief, Compensation: in.Compensation, UsageRightsDays: in.UsageRightsDays,
 		DisclosureText: strings.TrimSpace(in.DisclosureText), Timings: in.Timings,
+		Sequence: in.Sequence, SendWindow: in.SendWindow,
 	}
 	cp.Compensation.Currency = strings.ToUpper(cp.Compensation.Currency)
 	cp.ApplyDefaults()
 	if err := s.validate.Struct(cp); err != nil {
 		return validationError(err)
 	}
-	if t := cp.Brief.Timeline; t.Start != "" && t.End != "" && t.End < t.Start {
-		return invalid(map[string]string{"brief.timeline.end": "must not be before brief.timeline.start"})
+	if fields := checkCampaign(cp); len(fields) > 0 {
+		return invalid(fields)
 	}
 	created, err := s.store.CreateCampaign(c.Request().Context(), cp)
 	if err != nil {
@@ -76,4 +81,28 @@ func (s *Server) listCampaigns(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listResponse[campaigns.Campaign]{Items: list, Next: next})
+}
+
+// checkCampaign applies the rules that span fields or need more than a tag: templates are
+// rendered against sample data now, so a broken one fails here and not when it is due.
+func checkCampaign(cp campaigns.Campaign) map[string]string {
+	fields := map[string]string{}
+	if t := cp.Brief.Timeline; t.Start != "" && t.End != "" && t.End < t.Start {
+		fields["brief.timeline.end"] = "must not be before brief.timeline.start"
+	}
+	if len(cp.Sequence) == 0 {
+		fields["sequence"] = "at least one email"
+	}
+	for i, step := range cp.Sequence {
+		if field, why := step.Check(); field != "" {
+			fields[fmt.Sprintf("sequence[%d].%s", i, field)] = why
+		}
+	}
+	if n := len(cp.Sequence) - 1; n >= 0 && len(cp.Timings.FollowUpDelays) != n {
+		fields["timings.follow_up_delays"] = fmt.Sprintf("needs %d entries, one per follow-up in sequence", n)
+	}
+	if field, why := cp.SendWindow.Check(); field != "" {
+		fields["send_window."+field] = why
+	}
+	return fields
 }

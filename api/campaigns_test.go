@@ -9,7 +9,8 @@ func TestCreateCampaignAcceptsTheMinimalBody(t *testing.T) {
 		`{"name":"Spring launch","brand":"Acme","sender_email":"collabs@acme.test","timings":{"reply_wait":"2s"}}`))
 	timings := r.Body["timings"].(map[string]any)
 	if r.str("id") == "" || timings["reply_wait"] != "2s" || timings["contract_expiry"] != "168h0m0s" ||
-		len(timings["follow_up_delays"].([]any)) != 2 || r.str("disclosure_text") != "#ad" {
+		len(timings["follow_up_delays"].([]any)) != 2 || r.str("disclosure_text") != "#ad" ||
+		len(r.Body["sequence"].([]any)) != 3 || r.Body["send_window"].(map[string]any)["start"] != "09:00" {
 		t.Fatalf("created %s", r.Raw)
 	}
 	got := must(t, 200, call(t, "GET", "/v1/campaigns/"+r.str("id"), auditorKey, nil))
@@ -41,6 +42,15 @@ func TestCreateCampaignWithFullBrief(t *testing.T) {
 	}
 }
 
+func TestCreateCampaignWithOwnSequence(t *testing.T) {
+	r := must(t, 201, call(t, "POST", "/v1/campaigns", opsKey, `{"name":"Own","brand":"Acme","sender_email":"s@acme.test",
+		"sequence":[{"subject":"Hi {{.Creator.FirstName}}","body":"See {{.Creator.RecentPost}}"},{"subject":"Re: hi","body":"Bump"}],
+		"send_window":{"start":"00:00","end":"24:00","days":["sun","mon","tue","wed","thu","fri","sat"]}}`))
+	if delays := r.Body["timings"].(map[string]any)["follow_up_delays"].([]any); len(delays) != 1 || delays[0] != "72h0m0s" {
+		t.Fatalf("default delays for a two-email sequence: %v", delays)
+	}
+}
+
 func TestCreateCampaignRefusesBadInput(t *testing.T) {
 	base := `"name":"C","brand":"B","sender_email":"s@b.test"`
 	tests := []struct {
@@ -66,6 +76,14 @@ func TestCreateCampaignRefusesBadInput(t *testing.T) {
 		{"bad date", `{` + base + `,"brief":{"timeline":{"start":"March"}}}`, 422, "brief.timeline.start"},
 		{"end before start", `{` + base + `,"brief":{"timeline":{"start":"2027-03-02","end":"2027-03-01"}}}`, 422, "brief.timeline.end"},
 		{"bad landing url", `{` + base + `,"landing_url":"ftp://x"}`, 422, "landing_url"},
+		{"unknown template field", `{` + base + `,"sequence":[{"subject":"Hi {{.Creator.Nickname}}","body":"x"}],"timings":{"follow_up_delays":[]}}`, 422, "sequence[0].subject"},
+		{"broken template", `{` + base + `,"sequence":[{"subject":"Hi","body":"{{if}}"}],"timings":{"follow_up_delays":[]}}`, 422, "sequence[0].body"},
+		{"empty body", `{` + base + `,"sequence":[{"subject":"Hi","body":""}],"timings":{"follow_up_delays":[]}}`, 422, "sequence[0].body"},
+		{"no emails", `{` + base + `,"sequence":[]}`, 422, "sequence"},
+		{"delays do not match the sequence", `{` + base + `,"sequence":[{"subject":"a","body":"b"},{"subject":"c","body":"d"}],"timings":{"follow_up_delays":["1h","2h"]}}`, 422, "timings.follow_up_delays"},
+		{"window clock", `{` + base + `,"send_window":{"start":"9","end":"17:00","days":["mon"]}}`, 422, "send_window.start"},
+		{"window backwards", `{` + base + `,"send_window":{"start":"18:00","end":"17:00","days":["mon"]}}`, 422, "send_window.end"},
+		{"window day", `{` + base + `,"send_window":{"start":"09:00","end":"17:00","days":["funday"]}}`, 422, "send_window.days"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

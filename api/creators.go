@@ -24,6 +24,7 @@ type creatorInput struct {
 	AvgEngagement     int64              `json:"avg_engagement"`
 	AudienceCountries map[string]float64 `json:"audience_countries"`
 	Niches            []string           `json:"niches"`
+	RecentPost        string             `json:"recent_post"`
 }
 
 // creatorPatch holds only the fields a PATCH names.
@@ -36,6 +37,7 @@ type creatorPatch struct {
 	AvgEngagement     *int64              `json:"avg_engagement"`
 	AudienceCountries *map[string]float64 `json:"audience_countries"`
 	Niches            *[]string           `json:"niches"`
+	RecentPost        *string             `json:"recent_post"`
 }
 
 func (p creatorPatch) apply(c *roster.Creator) {
@@ -47,6 +49,7 @@ func (p creatorPatch) apply(c *roster.Creator) {
 	set(&c.AvgEngagement, p.AvgEngagement)
 	set(&c.AudienceCountries, p.AudienceCountries)
 	set(&c.Niches, p.Niches)
+	set(&c.RecentPost, p.RecentPost)
 }
 
 func set[T any](dst *T, v *T) {
@@ -63,7 +66,7 @@ func (s *Server) createCreator(c echo.Context) error {
 	cr := roster.Creator{
 		Name: in.Name, Email: in.Email, Timezone: in.Timezone, Handles: in.Handles,
 		Followers: in.Followers, AvgEngagement: in.AvgEngagement,
-		AudienceCountries: in.AudienceCountries, Niches: in.Niches,
+		AudienceCountries: in.AudienceCountries, Niches: in.Niches, RecentPost: strings.TrimSpace(in.RecentPost),
 	}
 	if err := s.checkCreator(&cr); err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	"github.com/collabflow/collabflow/outreach"
 )
 
 // Campaign is one brand initiative that many collaborations run under.
@@ -22,9 +24,13 @@ type Campaign struct {
 	// UsageRightsDays is how long the brand may reuse the content after it goes live.
 	UsageRightsDays int `json:"usage_rights_days" validate:"gte=0,lte=3650"`
 	// DisclosureText is what every sponsored post must carry (FTC Endorsement Guides).
-	DisclosureText string    `json:"disclosure_text" validate:"required,max=100"`
-	Timings        Timings   `json:"timings"`
-	CreatedAt      time.Time `json:"created_at"`
+	DisclosureText string  `json:"disclosure_text" validate:"required,max=100"`
+	Timings        Timings `json:"timings"`
+	// Sequence is the outreach emails in order: the first, then one per follow-up.
+	Sequence []outreach.Step `json:"sequence" validate:"max=10,dive"`
+	// SendWindow is when emails may go out, in each creator's time zone.
+	SendWindow outreach.Window `json:"send_window"`
+	CreatedAt  time.Time       `json:"created_at"`
 }
 
 // Brief is what a creator is asked to make and say.
@@ -92,10 +98,24 @@ type Timings struct {
 // Day is 24 hours; durations here ignore daylight-saving shifts.
 const Day = 24 * time.Hour
 
+// DefaultFollowUpDelays waits three days before the first follow-up and four before each
+// one after it.
+func DefaultFollowUpDelays(followUps int) []Duration {
+	delays := make([]Duration, 0, max(followUps, 0))
+	for i := range followUps {
+		if i == 0 {
+			delays = append(delays, Duration(3*Day))
+		} else {
+			delays = append(delays, Duration(4*Day))
+		}
+	}
+	return delays
+}
+
 // DefaultTimings are the waits a campaign gets when it names none.
 func DefaultTimings() Timings {
 	return Timings{
-		FollowUpDelays:       []Duration{Duration(3 * Day), Duration(4 * Day)},
+		FollowUpDelays:       DefaultFollowUpDelays(2),
 		ReplyWait:            Duration(7 * Day),
 		ContractExpiry:       Duration(7 * Day),
 		DraftDeadline:        Duration(14 * Day),
@@ -109,10 +129,16 @@ func DefaultTimings() Timings {
 // ApplyDefaults fills every unset field with its default. A nil FollowUpDelays takes the
 // default; an explicit empty list means no follow-ups.
 func (c *Campaign) ApplyDefaults() {
+	if c.Sequence == nil {
+		c.Sequence = outreach.DefaultSequence()
+	}
+	if c.SendWindow.Start == "" && c.SendWindow.End == "" && c.SendWindow.Days == nil {
+		c.SendWindow = outreach.BusinessHours()
+	}
 	d := DefaultTimings()
 	t := &c.Timings
 	if t.FollowUpDelays == nil {
-		t.FollowUpDelays = d.FollowUpDelays
+		t.FollowUpDelays = DefaultFollowUpDelays(len(c.Sequence) - 1)
 	}
 	for _, f := range []struct {
 		dst *Duration

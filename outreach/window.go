@@ -14,9 +14,9 @@ import (
 // Window is when emails may reach a creator: local clock times on chosen weekdays, in the
 // creator's time zone. End "24:00" means midnight at the end of the day.
 type Window struct {
-	Start string   `json:"start" validate:"required,clock"`
-	End   string   `json:"end" validate:"required,clock"`
-	Days  []string `json:"days" validate:"required,min=1,max=7,unique,dive,oneof=mon tue wed thu fri sat sun"`
+	Start string   `json:"start"`
+	End   string   `json:"end"`
+	Days  []string `json:"days"`
 }
 
 // Weekdays are the names Window.Days accepts, Sunday first as time.Weekday counts.
@@ -59,12 +59,12 @@ func (w Window) Check() (field, why string) {
 	if end <= start {
 		return "end", "must be after start"
 	}
-	if len(w.Days) == 0 {
-		return "days", "at least one day"
+	if len(w.Days) == 0 || len(w.Days) > 7 {
+		return "days", "one to seven of mon, tue, wed, thu, fri, sat, sun"
 	}
-	for _, d := range w.Days {
-		if !slices.Contains(Weekdays, d) {
-			return "days", "days are mon, tue, wed, thu, fri, sat, sun"
+	for i, d := range w.Days {
+		if !slices.Contains(Weekdays, d) || slices.Contains(w.Days[:i], d) {
+			return "days", "one to seven of mon, tue, wed, thu, fri, sat, sun, each once"
 		}
 	}
 	return "", ""

@@ -4,6 +4,7 @@ package roster
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -66,10 +67,12 @@ type Creator struct {
 	// AudienceCountries maps an ISO 3166-1 alpha-2 code to the audience share in percent.
 	AudienceCountries map[string]float64 `json:"audience_countries" validate:"max=250,dive,keys,iso3166_1_alpha2,endkeys,gte=0,lte=100"`
 	Niches            []string           `json:"niches" validate:"max=20,dive,required,max=50"`
-	Tier              Tier               `json:"tier"`
-	EngagementRate    float64            `json:"engagement_rate"`
-	CreatedAt         time.Time          `json:"created_at"`
-	UpdatedAt         time.Time          `json:"updated_at"`
+	// RecentPost is a post outreach emails may mention.
+	RecentPost     string    `json:"recent_post" validate:"omitempty,http_url,max=2000"`
+	Tier           Tier      `json:"tier"`
+	EngagementRate float64   `json:"engagement_rate"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // Derive fills the derived fields and normalises collections so that JSON shows [] and {}
@@ -95,4 +98,23 @@ func (c *Creator) AudienceShareTotal() float64 {
 		total += share
 	}
 	return total
+}
+
+// MainHandle is the handle outreach mentions: the first platform, in Platforms order,
+// that the creator has a handle on.
+func (c *Creator) MainHandle() (platform, handle string) {
+	for _, p := range Platforms {
+		if h := c.Handles[p]; h != "" {
+			return p, h
+		}
+	}
+	return "", ""
+}
+
+// FirstName is the first word of the name, for greetings.
+func (c *Creator) FirstName() string {
+	if f := strings.Fields(c.Name); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }

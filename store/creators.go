@@ -19,7 +19,7 @@ var creatorConflicts = map[string]ConflictError{
 }
 
 const creatorColumns = `id, name, email, timezone, handles, followers, avg_engagement,
-	audience_countries, niches, tier, created_at, updated_at`
+	audience_countries, niches, tier, created_at, updated_at, recent_post`
 
 // CreateCreator adds a creator with a new time-ordered id and derived fields.
 func (s *Store) CreateCreator(ctx context.Context, c roster.Creator) (roster.Creator, error) {
@@ -36,7 +36,7 @@ func (s *Store) CreateCreator(ctx context.Context, c roster.Creator) (roster.Cre
 		return roster.Creator{}, err
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO creators (`+creatorColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, args...)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...)
 	if err != nil {
 		return roster.Creator{}, fmt.Errorf("insert creator: %w", pgError(err, creatorConflicts))
 	}
@@ -74,7 +74,7 @@ func (s *Store) UpdateCreator(ctx context.Context, id string, change func(*roste
 		}
 		_, err = tx.Exec(ctx, `UPDATE creators SET name = $2, email = $3, timezone = $4, handles = $5,
 			followers = $6, avg_engagement = $7, audience_countries = $8, niches = $9, tier = $10,
-			updated_at = $11 WHERE id = $1`, append(args[:10:10], c.UpdatedAt)...)
+			updated_at = $11, recent_post = $12 WHERE id = $1`, append(args[:10:10], c.UpdatedAt, c.RecentPost)...)
 		if err != nil {
 			return pgError(err, creatorConflicts)
 		}
@@ -148,7 +148,7 @@ func creatorArgs(c roster.Creator) ([]any, error) {
 		return nil, fmt.Errorf("encode audience countries: %w", err)
 	}
 	return []any{c.ID, c.Name, c.Email, c.Timezone, handles, c.Followers, c.AvgEngagement,
-		countries, c.Niches, string(c.Tier), c.CreatedAt, c.UpdatedAt}, nil
+		countries, c.Niches, string(c.Tier), c.CreatedAt, c.UpdatedAt, c.RecentPost}, nil
 }
 
 func scanCreator(row pgx.Row) (roster.Creator, error) {
@@ -157,7 +157,7 @@ func scanCreator(row pgx.Row) (roster.Creator, error) {
 		tier string
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Timezone, &c.Handles, &c.Followers, &c.AvgEngagement,
-		&c.AudienceCountries, &c.Niches, &tier, &c.CreatedAt, &c.UpdatedAt)
+		&c.AudienceCountries, &c.Niches, &tier, &c.CreatedAt, &c.UpdatedAt, &c.RecentPost)
 	if err != nil {
 		return roster.Creator{}, err
 	}
