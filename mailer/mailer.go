@@ -1,0 +1,112 @@
+// Package mailer sends email through SendGrid's v3 mail send API with sendgrid-go. The base
+// URL is configurable, so `collabflow dev` and tests point the real client at a local sink.
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sendgrid/rest"
+	"github.com/sendgrid/sendgrid-go"
+	"github.com/sendgrid/sendgrid-go/helpers/mail"
+)
+
+// Message is one plain-text email.
+type Message struct {
+	FromEmail string
+	FromName  string
+	ToEmail   string
+	ToName    string
+	ReplyTo   string
+	Subject   string
+	Text      string
+	// Headers are extra MIME headers, such as List-Unsubscribe.
+	Headers map[string]string
+	// CustomArgs come back on every Event Webhook event of this message; never put
+	// personal data in them.
+	CustomArgs map[string]string
+}
+
+// ProviderError is a refusal by SendGrid. Retryable ones (429, 5xx) may succeed later;
+// the rest will not, whatever the retry.
+type ProviderError struct {
+	Status int
+	Body   string
+}
+
+func (e *ProviderError) Error() string {
+	return fmt.Sprintf("sendgrid answered %d: %s", e.Status, strings.TrimSpace(e.Body))
+}
+
+// Retryable reports whether sending again may succeed.
+func (e *ProviderError) Retryable() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// SendGrid is a client of the v3 mail send endpoint.
+type SendGrid struct {
+	key     string
+	baseURL string
+	client  *rest.Client
+}
+
+// DefaultBaseURL is SendGrid's API.
+const DefaultBaseURL = "https://api.sendgrid.com"
+
+// NewSendGrid builds a client. Its HTTP client has a timeout, unlike sendgrid-go's default,
+// and it does not retry on 429 itself: the caller (a Temporal activity) retries with backoff.
+func NewSendGrid(apiKey, baseURL string, timeout time.Duration) (*SendGrid, error) {
+	if apiKey == "" {
+		return nil, errors.New("mailer: SendGrid API key is empty")
+	}
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	return &SendGrid{
+		key:     apiKey,
+		baseURL: strings.TrimRight(baseURL, "/"),
+		client:  &rest.Client{HTTPClient: &http.Client{Timeout: timeout}},
+	}, nil
+}
+
+// Send hands a message to SendGrid and returns the provider's message ID.
+func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
+	v3 := mail.NewV3Mail()
+	v3.SetFrom(mail.NewEmail(m.FromName, m.FromEmail))
+	if m.ReplyTo != "" {
+		v3.SetReplyTo(mail.NewEmail("", m.ReplyTo))
+	}
+	v3.Subject = m.Subject
+	p := mail.NewPersonalization()
+	p.AddTos(mail.NewEmail(m.ToName, m.ToEmail))
+	v3.AddPersonalizations(p)
+	v3.AddContent(mail.NewContent("text/plain", m.Text))
+	for k, v := range m.Headers {
+		v3.SetHeader(k, v)
+	}
+	for k, v := range m.CustomArgs {
+		v3.SetCustomArg(k, v)
+	}
+
+	req := sendgrid.GetRequest(s.key, "/v3/mail/send", s.baseURL)
+	req.Method = rest.Post
+	req.Body = mail.GetRequestBody(v3)
+	resp, err := s.client.SendWithContext(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("send to sendgrid: %w", err)
+	}
+	// sendgrid-go returns a nil error for 4xx and 5xx: the status decides.
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		return "", &ProviderError{Status: resp.StatusCode, Body: resp.Body}
+	}
+	for name, values := range resp.Headers {
+		if strings.EqualFold(name, "X-Message-Id") && len(values) > 0 {
+			return values[0], nil
+		}
+	}
+	return "", nil
+}

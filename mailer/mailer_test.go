@@ -1,0 +1,60 @@
+package mailer_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/collabflow/collabflow/devenv/sendgridsink"
+	"github.com/collabflow/collabflow/mailer"
+)
+
+func TestSendThroughTheRealClient(t *testing.T) {
+	sink := sendgridsink.New()
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	sg, err := mailer.NewSendGrid("SG.test", srv.URL, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := sg.Send(context.Background(), mailer.Message{
+		FromEmail: "collabs@acme.test", FromName: "Acme", ToEmail: "ada@example.com", ReplyTo: "reply+tok@in.acme.test",
+		Subject: "Hello", Text: "Body", Headers: map[string]string{"List-Unsubscribe": "<https://x/u/t>"},
+		CustomArgs: map[string]string{"collaboration_id": "collab-1", "step": "1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sink.Messages()
+	if len(got) != 1 || got[0].MessageID != id || got[0].To[0] != "ada@example.com" || got[0].ReplyTo != "reply+tok@in.acme.test" ||
+		got[0].CustomArgs["collaboration_id"] != "collab-1" || got[0].Headers["List-Unsubscribe"] != "<https://x/u/t>" {
+		t.Fatalf("sink got %+v (id %q)", got, id)
+	}
+}
+
+func TestSendClassifiesRefusals(t *testing.T) {
+	sink := sendgridsink.New()
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	sg, _ := mailer.NewSendGrid("SG.test", srv.URL, 5*time.Second)
+	msg := mailer.Message{FromEmail: "a@acme.test", ToEmail: "b@example.com", Subject: "s", Text: "t"}
+	for _, tt := range []struct {
+		status    int
+		retryable bool
+	}{{429, true}, {500, true}, {503, true}, {400, false}, {401, false}, {403, false}} {
+		sink.FailNext(tt.status)
+		_, err := sg.Send(context.Background(), msg)
+		var pe *mailer.ProviderError
+		if !errors.As(err, &pe) || pe.Status != tt.status || pe.Retryable() != tt.retryable {
+			t.Errorf("status %d: %v", tt.status, err)
+		}
+	}
+	if len(sink.Messages()) != 0 {
+		t.Fatal("a refused send was recorded")
+	}
+	if _, err := mailer.NewSendGrid("", srv.URL, time.Second); err == nil {
+		t.Fatal("empty key accepted")
+	}
+}
