@@ -11,17 +11,44 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/links"
+	"github.com/collabflow/collabflow/mailer"
+	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
 )
 
-// CollaborationStore is the read model the workflows keep current.
-type CollaborationStore interface {
+// Store is the PostgreSQL side the activities read and write; *store.Store implements it.
+type Store interface {
 	RecordCollaboration(ctx context.Context, c store.Collaboration) error
+	Creator(ctx context.Context, id string) (roster.Creator, error)
+	Campaign(ctx context.Context, id string) (campaigns.Campaign, error)
+	Suppressed(ctx context.Context, address string) (store.Suppression, error)
+	ReplyToken(ctx context.Context, collaborationID string) (string, error)
+	EmailByKey(ctx context.Context, key string) (store.Email, error)
+	BeginEmail(ctx context.Context, e store.Email) (store.Email, error)
+	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error
+	MarkEmailFailed(ctx context.Context, key, reason string) error
+}
+
+// Mailer sends one email and returns the provider's message ID; *mailer.SendGrid
+// implements it.
+type Mailer interface {
+	Send(ctx context.Context, m mailer.Message) (string, error)
 }
 
 // Activities holds the dependencies of all activities.
 type Activities struct {
-	Collaborations CollaborationStore
+	Store  Store
+	Mailer Mailer
+	// Links signs the unsubscribe links in emails.
+	Links *links.Signer
+	// PublicURL is where the API is reachable from the internet (for links in emails).
+	PublicURL string
+	// PostalAddress is the sender's postal address that CAN-SPAM requires in every email.
+	PostalAddress string
+	// ReplyDomain receives replies through SendGrid Inbound Parse: reply+<token>@ReplyDomain.
+	ReplyDomain string
 }
 
 // StageChange is one stage transition of a collaboration, numbered by Seq.
@@ -40,7 +67,7 @@ func (a *Activities) RecordStage(ctx context.Context, c StageChange) error {
 	if c.CollaborationID == "" || c.Stage == "" || c.Seq <= 0 {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("stage change %+v is incomplete", c), "BadInput", nil)
 	}
-	err := a.Collaborations.RecordCollaboration(ctx, store.Collaboration{
+	err := a.Store.RecordCollaboration(ctx, store.Collaboration{
 		ID: c.CollaborationID, CampaignID: c.CampaignID, CreatorID: c.CreatorID,
 		Stage: c.Stage, StageSeq: c.Seq, UpdatedAt: c.At,
 	})

@@ -34,7 +34,7 @@ func TestRecordStageIsIdempotent(t *testing.T) {
 
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	acts := &activities.Activities{Collaborations: st}
+	acts := &activities.Activities{Store: st}
 	env.RegisterActivity(acts)
 	change := activities.StageChange{CollaborationID: "collab-x", CampaignID: cp.ID, CreatorID: cr.ID, Stage: "outreach", Seq: 1, At: time.Now()}
 	for range 2 { // a retry after the first attempt reached the database
@@ -52,7 +52,7 @@ func TestRecordStageBadInputIsNotRetried(t *testing.T) {
 	st := storetest.New(t)
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	acts := &activities.Activities{Collaborations: st}
+	acts := &activities.Activities{Store: st}
 	env.RegisterActivity(acts)
 	tests := []activities.StageChange{
 		{Stage: "outreach", Seq: 1},                      // no id

@@ -18,33 +18,37 @@ var a *activities.Activities
 // Collaboration runs one brand–creator collaboration from first contact to its end.
 // Its state is the system of record; the database only mirrors the stage for listing.
 func Collaboration(ctx workflow.Context, in CollaborationInput) (CollaborationState, error) {
-	c := &collaboration{}
-	if err := c.setup(ctx, in); err != nil {
+	c := &collaboration{input: in}
+	if err := c.setup(ctx); err != nil {
 		return CollaborationState{}, err
 	}
 	return c.run(ctx)
 }
 
 type collaboration struct {
-	state     CollaborationState
-	startedBy Actor
-	// cancel is set by the cancel update; run acts on it.
+	input CollaborationInput
+	state CollaborationState
+	// events receives webhook news (SignalOutreachEvent).
+	events workflow.ReceiveChannel
+	// cancel, reply and stop are set by handlers; run acts on them.
 	cancel *CancelRequest
+	reply  *OutreachEvent
+	stop   *OutreachEvent
 }
 
-func (c *collaboration) setup(ctx workflow.Context, in CollaborationInput) error {
+func (c *collaboration) setup(ctx workflow.Context) error {
 	info := workflow.GetInfo(ctx)
 	now := workflow.Now(ctx).UTC()
-	c.startedBy = in.StartedBy
 	c.state = CollaborationState{
 		ID:         info.WorkflowExecution.ID,
-		CampaignID: in.CampaignID,
-		CreatorID:  in.CreatorID,
+		CampaignID: c.input.CampaignID,
+		CreatorID:  c.input.CreatorID,
 		StartedAt:  now,
 		UpdatedAt:  now,
-		Timings:    in.Timings,
+		Timings:    c.input.Timings,
 		Events:     []Event{},
 	}
+	c.events = workflow.GetSignalChannel(ctx, SignalOutreachEvent)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CollaborationState, error) {
 		return c.state, nil
 	}); err != nil {
@@ -54,6 +58,10 @@ func (c *collaboration) setup(ctx workflow.Context, in CollaborationInput) error
 		workflow.UpdateHandlerOptions{Validator: c.validateCancel}); err != nil {
 		return fmt.Errorf("register %s update: %w", UpdateCancel, err)
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecordReply, c.handleReply,
+		workflow.UpdateHandlerOptions{Validator: c.validateReply}); err != nil {
+		return fmt.Errorf("register %s update: %w", UpdateRecordReply, err)
+	}
 	return nil
 }
 
@@ -62,36 +70,76 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
 	})
-	if err := c.moveTo(ctx, StageOutreach, Event{Kind: EventStarted, Actor: &c.startedBy}); err != nil {
+	if err := c.moveTo(ctx, StageOutreach, Event{Kind: EventStarted, Actor: &c.input.StartedBy}); err != nil {
 		return c.state, err
 	}
+	c.listenForOutreachEvents(ctx)
+	if err := c.runOutreach(ctx); err != nil {
+		return c.state, err
+	}
+	if c.state.Outreach.Status == OutreachFailed {
+		// The provider refused an email: ops record a reply they got elsewhere, or cancel.
+		if err := workflow.Await(ctx, func() bool { return c.cancel != nil || c.reply != nil || c.stop != nil }); err != nil {
+			return c.state, err
+		}
+	}
+	switch {
+	case c.cancel != nil:
+		return c.endCancelled(ctx)
+	case c.reply != nil:
+		err := c.moveTo(ctx, StageNegotiating, Event{Kind: EventReplyReceived, Actor: c.reply.Actor, Detail: describe(*c.reply)})
+		if err != nil {
+			return c.state, err
+		}
+	case c.stop != nil:
+		return c.end(ctx, outreachEnd(c.stop.Kind), describe(*c.stop), Event{Kind: EventOutreachStopped, Detail: describe(*c.stop)})
+	default:
+		reason := fmt.Sprintf("no reply within %s of the last email", c.input.Timings.ReplyWait.Std())
+		return c.end(ctx, StageNoResponse, reason, Event{Kind: EventNoResponse, Detail: reason})
+	}
 
-	// The outreach sequence is the next slice of this workflow; until it exists a
-	// collaboration waits in outreach for a person to act on it.
+	// Negotiation is the next slice of this workflow; until it exists a collaboration
+	// that got a reply waits in negotiating for a person to act on it.
 	if err := workflow.Await(ctx, func() bool { return c.cancel != nil }); err != nil {
 		return c.state, err
 	}
+	return c.endCancelled(ctx)
+}
+
+func (c *collaboration) endCancelled(ctx workflow.Context) (CollaborationState, error) {
 	c.state.CancelReason = c.cancel.Reason
-	if err := c.moveTo(ctx, StageCancelled, Event{Kind: EventCancelled, Actor: &c.cancel.Actor, Detail: c.cancel.Reason}); err != nil {
+	return c.end(ctx, StageCancelled, c.cancel.Reason, Event{Kind: EventCancelled, Actor: &c.cancel.Actor, Detail: c.cancel.Reason})
+}
+
+// end moves to a final stage and closes the run once every signal is applied and every
+// update handler has returned its result.
+func (c *collaboration) end(ctx workflow.Context, stage Stage, reason string, e Event) (CollaborationState, error) {
+	c.state.EndReason = reason
+	if err := c.moveTo(ctx, stage, e); err != nil {
 		return c.state, err
 	}
-	// Let the cancel update return its result before the run closes.
+	c.drainOutreachEvents(ctx)
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return c.state, err
 	}
 	return c.state, nil
 }
 
-// moveTo enters a stage: the event goes into the state, the stage into the search
-// attributes and the read model.
-func (c *collaboration) moveTo(ctx workflow.Context, to Stage, e Event) error {
+// record appends an event that does not change the stage.
+func (c *collaboration) record(ctx workflow.Context, e Event) {
 	now := workflow.Now(ctx).UTC()
 	e.Seq = len(c.state.Events) + 1
 	e.At = now
-	e.From, e.To = c.state.Stage, to
 	c.state.Events = append(c.state.Events, e)
-	c.state.Stage = to
 	c.state.UpdatedAt = now
+}
+
+// moveTo enters a stage: the event goes into the state, the stage into the search
+// attributes and the read model.
+func (c *collaboration) moveTo(ctx workflow.Context, to Stage, e Event) error {
+	e.From, e.To = c.state.Stage, to
+	c.record(ctx, e)
+	c.state.Stage = to
 
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		SearchStage.ValueSet(string(to)),
@@ -106,7 +154,7 @@ func (c *collaboration) moveTo(ctx workflow.Context, to Stage, e Event) error {
 		CreatorID:       c.state.CreatorID,
 		Stage:           string(to),
 		Seq:             e.Seq,
-		At:              now,
+		At:              c.state.UpdatedAt,
 	}).Get(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("record stage %s: %w", to, err)
@@ -119,12 +167,10 @@ func (c *collaboration) validateCancel(req CancelRequest) error {
 	if err := validateActor(req.Actor); err != nil {
 		return err
 	}
-	reason := strings.TrimSpace(req.Reason)
+	if err := validateText("reason", req.Reason, true); err != nil {
+		return err
+	}
 	switch {
-	case reason == "":
-		return errors.New("reason: required")
-	case len(reason) > MaxReasonLength:
-		return fmt.Errorf("reason: at most %d characters", MaxReasonLength)
 	case c.state.Stage.Terminal():
 		return fmt.Errorf("collaboration already ended as %s", c.state.Stage)
 	case c.cancel != nil:
@@ -142,9 +188,43 @@ func (c *collaboration) handleCancel(ctx workflow.Context, req CancelRequest) (C
 	return c.state, nil
 }
 
+// validateReply accepts a reply only while outreach is waiting for one.
+func (c *collaboration) validateReply(req ReplyRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if err := validateText("note", req.Note, false); err != nil {
+		return err
+	}
+	status := c.state.Outreach.Status
+	if c.state.Stage != StageOutreach || c.cancel != nil || (status != OutreachRunning && status != OutreachFailed) {
+		return fmt.Errorf("collaboration is in %s, not waiting for a reply", c.state.Stage)
+	}
+	return nil
+}
+
+func (c *collaboration) handleReply(ctx workflow.Context, req ReplyRequest) (CollaborationState, error) {
+	c.onOutreachEvent(ctx, OutreachEvent{Kind: OutreachReply, At: workflow.Now(ctx), Actor: &req.Actor, Detail: strings.TrimSpace(req.Note)})
+	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageOutreach }); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
+}
+
 func validateActor(a Actor) error {
 	if a.Name == "" || a.Role == "" {
 		return errors.New("actor: name and role required")
+	}
+	return nil
+}
+
+func validateText(field, text string, required bool) error {
+	text = strings.TrimSpace(text)
+	switch {
+	case required && text == "":
+		return errors.New(field + ": required")
+	case len(text) > MaxReasonLength:
+		return fmt.Errorf("%s: at most %d characters", field, MaxReasonLength)
 	}
 	return nil
 }

@@ -11,10 +11,15 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/outreach"
 )
 
-// TaskQueue is the one task queue workers poll and the API starts workflows on.
+// TaskQueue is the task queue workers poll and the API starts workflows on.
 const TaskQueue = "collabflow"
+
+// EmailTaskQueue carries only email sends, so that its server-enforced rate limit
+// (TaskQueueActivitiesPerSecond) caps sends across all collaborations and workers.
+const EmailTaskQueue = "collabflow-email"
 
 // CollaborationWorkflow is the registered name of the collaboration workflow type.
 const CollaborationWorkflow = "Collaboration"
@@ -25,6 +30,11 @@ const (
 	QueryState = "state"
 	// UpdateCancel takes a CancelRequest and returns the CollaborationState once cancelled.
 	UpdateCancel = "cancel"
+	// UpdateRecordReply takes a ReplyRequest (ops saw a reply outside the inbound hook)
+	// and returns the CollaborationState once it moved to negotiating.
+	UpdateRecordReply = "record_reply"
+	// SignalOutreachEvent carries an OutreachEvent from the email webhooks.
+	SignalOutreachEvent = "outreach_event"
 )
 
 // Stage is where a collaboration stands.
@@ -100,7 +110,42 @@ type CollaborationInput struct {
 	CampaignID string            `json:"campaign_id"`
 	CreatorID  string            `json:"creator_id"`
 	Timings    campaigns.Timings `json:"timings"`
+	Outreach   OutreachPlan      `json:"outreach"`
 	StartedBy  Actor             `json:"started_by"`
+}
+
+// OutreachPlan is what the outreach sequence needs to know at start: how many emails and
+// when they may go out. The emails themselves are rendered when sent.
+type OutreachPlan struct {
+	Steps    int             `json:"steps"`
+	Window   outreach.Window `json:"window"`
+	Timezone string          `json:"timezone"`
+}
+
+// OutreachEvent is news about the outreach from outside: a reply, a bounce, an
+// unsubscribe. Webhooks send it as a signal; duplicates are harmless.
+type OutreachEvent struct {
+	Kind       string    `json:"kind"`
+	At         time.Time `json:"at"`
+	MessageKey string    `json:"message_key,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+	Actor      *Actor    `json:"actor,omitempty"`
+}
+
+// Outreach event kinds. A reply moves the collaboration on; the others stop the sequence.
+const (
+	OutreachReply       = "reply"
+	OutreachBounce      = "bounce"
+	OutreachDropped     = "dropped"
+	OutreachSpamReport  = "spamreport"
+	OutreachUnsubscribe = "unsubscribe"
+	OutreachSuppressed  = "suppressed"
+)
+
+// ReplyRequest records a reply that ops received some other way.
+type ReplyRequest struct {
+	Actor Actor  `json:"actor"`
+	Note  string `json:"note"`
 }
 
 // CancelRequest ends a collaboration as cancelled.
@@ -125,9 +170,36 @@ type Event struct {
 
 // Event kinds.
 const (
-	EventStarted   = "started"
-	EventCancelled = "cancelled"
+	EventStarted         = "started"
+	EventCancelled       = "cancelled"
+	EventEmailSent       = "email_sent"
+	EventEmailFailed     = "email_failed"
+	EventReplyReceived   = "reply_received"
+	EventOutreachStopped = "outreach_stopped"
+	EventNoResponse      = "no_response"
+	// EventEmailNews is a provider event about an email after outreach has ended.
+	EventEmailNews = "email_event"
 )
+
+// Outreach statuses, as CollaborationState.Outreach.Status reports them.
+const (
+	OutreachRunning    = "running"
+	OutreachReplied    = "replied"
+	OutreachStopped    = "stopped"
+	OutreachNoResponse = "no_response"
+	// OutreachFailed means the provider refused an email for good; the collaboration
+	// waits in outreach for ops to record a reply or cancel.
+	OutreachFailed = "failed"
+)
+
+// OutreachState is the sequence's progress.
+type OutreachState struct {
+	Status     string    `json:"status"`
+	EmailsSent int       `json:"emails_sent"`
+	Steps      int       `json:"steps"`
+	NextSendAt time.Time `json:"next_send_at,omitzero"`
+	StopReason string    `json:"stop_reason,omitempty"`
+}
 
 // CollaborationState is what the state query returns and the workflow's result.
 type CollaborationState struct {
@@ -138,6 +210,8 @@ type CollaborationState struct {
 	StartedAt    time.Time         `json:"started_at,omitzero"`
 	UpdatedAt    time.Time         `json:"updated_at,omitzero"`
 	CancelReason string            `json:"cancel_reason,omitempty"`
+	EndReason    string            `json:"end_reason,omitempty"`
+	Outreach     OutreachState     `json:"outreach"`
 	Timings      campaigns.Timings `json:"timings"`
 	Events       []Event           `json:"events"`
 }

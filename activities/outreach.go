@@ -1,0 +1,214 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/mailer"
+	"github.com/collabflow/collabflow/outreach"
+	"github.com/collabflow/collabflow/roster"
+	"github.com/collabflow/collabflow/store"
+)
+
+// NextSendTimeInput asks when an email may go out.
+type NextSendTimeInput struct {
+	Timezone string          `json:"timezone"`
+	Window   outreach.Window `json:"window"`
+	After    time.Time       `json:"after"`
+}
+
+// NextSendTime is the first instant at or after in.After inside the send window in the
+// creator's time zone. It runs as a local activity because loading a time zone reads
+// the zone database, which workflow code must not.
+func (a *Activities) NextSendTime(_ context.Context, in NextSendTimeInput) (time.Time, error) {
+	loc, err := time.LoadLocation(in.Timezone)
+	if err != nil {
+		return time.Time{}, temporal.NewNonRetryableApplicationError("unknown time zone "+in.Timezone, "BadInput", err)
+	}
+	return in.Window.Next(in.After, loc).UTC(), nil
+}
+
+// SendEmailInput names one outreach email: the step of a collaboration's sequence.
+type SendEmailInput struct {
+	CollaborationID string `json:"collaboration_id"`
+	CampaignID      string `json:"campaign_id"`
+	CreatorID       string `json:"creator_id"`
+	// Step counts from 0.
+	Step int `json:"step"`
+}
+
+// MessageKey is the idempotency key of an outreach email.
+func (in SendEmailInput) MessageKey() string {
+	return in.CollaborationID + "/outreach/" + strconv.Itoa(in.Step+1)
+}
+
+// Results of SendOutreachEmail.
+const (
+	SendSent       = "sent"
+	SendSuppressed = "suppressed"
+	SendFailed     = "failed"
+)
+
+// SendEmailResult says what became of the email.
+type SendEmailResult struct {
+	Status            string `json:"status"`
+	MessageKey        string `json:"message_key"`
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	Subject           string `json:"subject,omitempty"`
+	// Reason explains a suppressed or failed send.
+	Reason string `json:"reason,omitempty"`
+}
+
+// SendOutreachEmail renders a step of the campaign's sequence for the creator, logs it
+// under its message key and sends it. A key already sent is not sent again, so Temporal's
+// retries do not duplicate an email that reached SendGrid and was logged; the window that
+// remains is a crash between SendGrid accepting and the log saying so. A suppressed
+// address is never emailed. SendGrid's 429 and 5xx return an error, which Temporal retries
+// with backoff; other refusals are final and reported as failed.
+func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
+	key := in.MessageKey()
+	res := SendEmailResult{MessageKey: key}
+	creator, err := a.Store.Creator(ctx, in.CreatorID)
+	if err != nil {
+		return res, lookupError("creator", err)
+	}
+	campaign, err := a.Store.Campaign(ctx, in.CampaignID)
+	if err != nil {
+		return res, lookupError("campaign", err)
+	}
+	if in.Step < 0 || in.Step >= len(campaign.Sequence) {
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("campaign has no email %d", in.Step+1), "BadInput", nil)
+	}
+	if sup, err := a.Store.Suppressed(ctx, creator.Email); err == nil {
+		res.Status, res.Reason = SendSuppressed, "address suppressed: "+sup.Reason
+		return res, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return res, err
+	}
+
+	if logged, err := a.Store.EmailByKey(ctx, key); err == nil && logged.Status != store.EmailSending {
+		// An earlier attempt got this far and finished: report, do not send again.
+		return finished(logged), nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return res, err
+	}
+	msg, err := a.compose(ctx, in, creator, campaign)
+	if err != nil {
+		return res, err
+	}
+	logged, err := a.Store.BeginEmail(ctx, store.Email{
+		MessageKey: key, CollaborationID: in.CollaborationID, Step: in.Step + 1,
+		ToEmail: msg.ToEmail, FromEmail: msg.FromEmail, ReplyTo: msg.ReplyTo, Subject: msg.Subject, BodyText: msg.Text,
+	})
+	if err != nil {
+		return res, err
+	}
+	if logged.Status != store.EmailSending {
+		return finished(logged), nil
+	}
+	// Send what the log holds: a retry sends the text the first attempt rendered.
+	msg.Subject, msg.Text = logged.Subject, logged.BodyText
+	activity.GetLogger(ctx).Info("sending outreach email", "message_key", key)
+	providerID, err := a.Mailer.Send(ctx, msg)
+	var refused *mailer.ProviderError
+	switch {
+	case errors.As(err, &refused) && !refused.Retryable():
+		if err := a.Store.MarkEmailFailed(ctx, key, refused.Error()); err != nil {
+			return res, err
+		}
+		res.Status, res.Reason = SendFailed, refused.Error()
+		return res, nil
+	case err != nil:
+		return res, fmt.Errorf("send %s: %w", key, err)
+	}
+	if err := a.Store.MarkEmailSent(ctx, key, providerID, time.Now()); err != nil {
+		return res, err
+	}
+	res.Status, res.ProviderMessageID, res.Subject = SendSent, providerID, logged.Subject
+	return res, nil
+}
+
+// compose renders the email of a step with the footer, headers and custom args every
+// outreach email carries.
+func (a *Activities) compose(ctx context.Context, in SendEmailInput, c roster.Creator, camp campaigns.Campaign) (mailer.Message, error) {
+	platform, handle := c.MainHandle()
+	data := outreach.Data{
+		Creator: outreach.CreatorData{Name: c.Name, FirstName: c.FirstName(), Handle: handle, Platform: platform,
+			RecentPost: c.RecentPost, Followers: c.Followers},
+		Campaign: outreach.CampaignData{Name: camp.Name, Brand: camp.Brand, LandingURL: camp.LandingURL},
+		Offer:    offer(camp.Compensation.Currency, camp.Compensation.FixedFee),
+		Step:     in.Step + 1,
+	}
+	subject, body, err := camp.Sequence[in.Step].Render(data)
+	if err != nil {
+		return mailer.Message{}, temporal.NewNonRetryableApplicationError("render email: "+err.Error(), "BadInput", err)
+	}
+	token, err := a.Store.ReplyToken(ctx, in.CollaborationID)
+	if err != nil {
+		return mailer.Message{}, err
+	}
+	unsubscribe := a.PublicURL + "/u/" + a.Links.Sign(UnsubscribePurpose, c.ID+"|"+in.CollaborationID, time.Time{})
+	source := ""
+	if in.Step == 0 && platform != "" {
+		source = platform
+	}
+	return mailer.Message{
+		FromEmail: camp.SenderEmail, FromName: camp.Brand,
+		ToEmail: c.Email, ToName: c.Name,
+		ReplyTo: "reply+" + token + "@" + a.ReplyDomain,
+		Subject: subject,
+		Text:    body + outreach.Footer(camp.Brand, a.PostalAddress, source, unsubscribe),
+		Headers: map[string]string{
+			// RFC 8058 one-click unsubscribe, which mailbox providers now expect.
+			"List-Unsubscribe":      "<" + unsubscribe + ">",
+			"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		},
+		CustomArgs: map[string]string{
+			"collaboration_id": in.CollaborationID,
+			"step":             strconv.Itoa(in.Step + 1),
+			"message_key":      in.MessageKey(),
+		},
+	}, nil
+}
+
+// UnsubscribePurpose is the links purpose of unsubscribe tokens; their payload is
+// "<creator id>|<collaboration id>".
+const UnsubscribePurpose = "unsubscribe"
+
+func finished(e store.Email) SendEmailResult {
+	if e.Status == store.EmailFailed {
+		return SendEmailResult{Status: SendFailed, MessageKey: e.MessageKey, Reason: "the provider refused this email earlier"}
+	}
+	return SendEmailResult{Status: SendSent, MessageKey: e.MessageKey, ProviderMessageID: e.ProviderMessageID, Subject: e.Subject}
+}
+
+// offer writes a fee in minor units as "USD 1,500.00"; no fee is no offer line.
+func offer(currency string, minor int64) string {
+	if minor <= 0 {
+		return ""
+	}
+	units := strconv.FormatInt(minor/100, 10)
+	var b strings.Builder
+	for i, r := range units {
+		if i > 0 && (len(units)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return fmt.Sprintf("%s %s.%02d", currency, b.String(), minor%100)
+}
+
+func lookupError(what string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(what+" not found", "NotFound", err)
+	}
+	return err
+}

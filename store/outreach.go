@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Email is one outreach email in the log: exactly what was sent, and what became of it.
+type Email struct {
+	MessageKey        string       `json:"message_key"`
+	CollaborationID   string       `json:"collaboration_id"`
+	Step              int          `json:"step"`
+	ToEmail           string       `json:"to"`
+	FromEmail         string       `json:"from"`
+	ReplyTo           string       `json:"reply_to"`
+	Subject           string       `json:"subject"`
+	BodyText          string       `json:"body_text"`
+	ProviderMessageID string       `json:"provider_message_id"`
+	Status            string       `json:"status"`
+	CreatedAt         time.Time    `json:"created_at"`
+	SentAt            *time.Time   `json:"sent_at"`
+	Events            []EmailEvent `json:"events"`
+}
+
+// Email statuses this package sets; provider events set their own names (delivered, open…).
+const (
+	EmailSending = "sending"
+	EmailSent    = "sent"
+	EmailFailed  = "failed"
+)
+
+// EmailEvent is one status change reported by the provider.
+type EmailEvent struct {
+	EventID    string    `json:"event_id"`
+	Event      string    `json:"event"`
+	Detail     string    `json:"detail,omitempty"`
+	OccurredAt time.Time `json:"occurred_at"`
+}
+
+const emailColumns = `message_key, collaboration_id, step, to_email, from_email, reply_to, subject, body_text,
+	provider_message_id, status, created_at, sent_at`
+
+// BeginEmail logs an email about to be sent, unless its message key is already logged; it
+// returns the logged row either way. The caller sends only when the row is not yet sent.
+func (s *Store) BeginEmail(ctx context.Context, e Email) (Email, error) {
+	e.Status = EmailSending
+	e.CreatedAt = now()
+	_, err := s.pool.Exec(ctx, `INSERT INTO emails (`+emailColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, NULL) ON CONFLICT (message_key) DO NOTHING`,
+		e.MessageKey, e.CollaborationID, e.Step, e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText, e.Status, e.CreatedAt)
+	if err != nil {
+		return Email{}, fmt.Errorf("log email %s: %w", e.MessageKey, err)
+	}
+	return s.EmailByKey(ctx, e.MessageKey)
+}
+
+// EmailByKey returns one logged email without its events.
+func (s *Store) EmailByKey(ctx context.Context, key string) (Email, error) {
+	e, err := scanEmail(s.pool.QueryRow(ctx, `SELECT `+emailColumns+` FROM emails WHERE message_key = $1`, key))
+	if err != nil {
+		return Email{}, fmt.Errorf("email %s: %w", key, pgError(err, nil))
+	}
+	return e, nil
+}
+
+// MarkEmailSent records the provider's acceptance. A provider event that came first keeps
+// its status.
+func (s *Store) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE emails SET provider_message_id = $2, sent_at = $3,
+		status = CASE WHEN status IN ('sending', 'failed') THEN 'sent' ELSE status END
+		WHERE message_key = $1`, key, providerID, at.UTC())
+	if err != nil {
+		return fmt.Errorf("mark email %s sent: %w", key, err)
+	}
+	return nil
+}
+
+// MarkEmailFailed records that the provider refused the email for good.
+func (s *Store) MarkEmailFailed(ctx context.Context, key, reason string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE emails SET status = 'failed' WHERE message_key = $1 AND sent_at IS NULL`, key); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO email_events (event_id, message_key, event, detail, occurred_at, received_at)
+			VALUES ($1, $2, 'failed', $3, $4, $4) ON CONFLICT DO NOTHING`, "failed:"+key, key, reason, now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark email %s failed: %w", key, err)
+	}
+	return nil
+}
+
+// RecordEmailEvent adds a provider event to an email's history and makes it the email's
+// status when it is the newest. It reports false for an event already recorded (webhook
+// deliveries repeat) and ErrNotFound for an email not in the log.
+func (s *Store) RecordEmailEvent(ctx context.Context, key string, ev EmailEvent) (bool, error) {
+	var inserted bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO email_events (event_id, message_key, event, detail, occurred_at, received_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+			ev.EventID, key, ev.Event, ev.Detail, ev.OccurredAt.UTC(), now())
+		if err != nil {
+			return err
+		}
+		if inserted = tag.RowsAffected() == 1; !inserted {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE emails SET status = $2 WHERE message_key = $1 AND NOT EXISTS (
+			SELECT 1 FROM email_events WHERE message_key = $1 AND occurred_at > $3 AND event <> 'failed')`,
+			key, ev.Event, ev.OccurredAt.UTC())
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("record %s event for %s: %w", ev.Event, key, pgError(err, nil))
+	}
+	return inserted, nil
+}
+
+// Emails returns a collaboration's emails in step order, each with its event history.
+func (s *Store) Emails(ctx context.Context, collaborationID string) ([]Email, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+emailColumns+` FROM emails WHERE collaboration_id = $1 ORDER BY step, created_at`, collaborationID)
+	if err != nil {
+		return nil, fmt.Errorf("emails of %s: %w", collaborationID, err)
+	}
+	emails, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Email, error) { return scanEmail(r) })
+	if err != nil {
+		return nil, fmt.Errorf("emails of %s: %w", collaborationID, err)
+	}
+	events, err := s.pool.Query(ctx, `SELECT e.message_key, e.event_id, e.event, e.detail, e.occurred_at
+		FROM email_events e JOIN emails m USING (message_key)
+		WHERE m.collaboration_id = $1 ORDER BY e.occurred_at, e.received_at`, collaborationID)
+	if err != nil {
+		return nil, fmt.Errorf("email events of %s: %w", collaborationID, err)
+	}
+	byKey := map[string][]EmailEvent{}
+	var (
+		key string
+		ev  EmailEvent
+	)
+	_, err = pgx.ForEachRow(events, []any{&key, &ev.EventID, &ev.Event, &ev.Detail, &ev.OccurredAt}, func() error {
+		byKey[key] = append(byKey[key], ev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("email events of %s: %w", collaborationID, err)
+	}
+	for i := range emails {
+		emails[i].Events = byKey[emails[i].MessageKey]
+		if emails[i].Events == nil {
+			emails[i].Events = []EmailEvent{}
+		}
+	}
+	return emails, nil
+}
+
+// LatestEmailTo returns the collaboration that last emailed an address, to match a reply
+// that lost its Reply-To token.
+func (s *Store) LatestEmailTo(ctx context.Context, address string) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT collaboration_id FROM emails WHERE lower(to_email) = lower($1)
+		ORDER BY created_at DESC LIMIT 1`, address).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("latest email to address: %w", pgError(err, nil))
+	}
+	return id, nil
+}
+
+func scanEmail(row pgx.Row) (Email, error) {
+	var e Email
+	err := row.Scan(&e.MessageKey, &e.CollaborationID, &e.Step, &e.ToEmail, &e.FromEmail, &e.ReplyTo, &e.Subject, &e.BodyText,
+		&e.ProviderMessageID, &e.Status, &e.CreatedAt, &e.SentAt)
+	return e, err
+}
+
+// Suppression is an address that is never emailed again.
+type Suppression struct {
+	Email     string    `json:"email"`
+	Reason    string    `json:"reason"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Suppress adds an address to the suppression list; the first reason stays. It reports
+// whether the address was new to the list.
+func (s *Store) Suppress(ctx context.Context, address, reason, source string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO suppressions (email, reason, source, created_at) VALUES (lower($1), $2, $3, $4)
+		ON CONFLICT (email) DO NOTHING`, strings.TrimSpace(address), reason, source, now())
+	if err != nil {
+		return false, fmt.Errorf("suppress address: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Suppressed returns the suppression of an address, or ErrNotFound.
+func (s *Store) Suppressed(ctx context.Context, address string) (Suppression, error) {
+	var sup Suppression
+	err := s.pool.QueryRow(ctx, `SELECT email, reason, source, created_at FROM suppressions WHERE email = lower($1)`,
+		strings.TrimSpace(address)).Scan(&sup.Email, &sup.Reason, &sup.Source, &sup.CreatedAt)
+	if err != nil {
+		return Suppression{}, fmt.Errorf("suppression lookup: %w", pgError(err, nil))
+	}
+	return sup, nil
+}
+
+// ReplyToken returns the collaboration's Reply-To token, creating it on first use. Tokens
+// are random, so a reply address reveals nothing and cannot be guessed.
+func (s *Store) ReplyToken(ctx context.Context, collaborationID string) (string, error) {
+	raw := make([]byte, 10)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("reply token: %w", err)
+	}
+	candidate := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
+	var token string
+	err := s.pool.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO reply_tokens (token, collaboration_id) VALUES ($1, $2)
+			ON CONFLICT (collaboration_id) DO NOTHING RETURNING token)
+		SELECT token FROM ins UNION ALL SELECT token FROM reply_tokens WHERE collaboration_id = $2 LIMIT 1`,
+		candidate, collaborationID).Scan(&token)
+	if err != nil {
+		return "", fmt.Errorf("reply token of %s: %w", collaborationID, err)
+	}
+	return token, nil
+}
+
+// CollaborationByReplyToken finds the collaboration a reply address belongs to.
+func (s *Store) CollaborationByReplyToken(ctx context.Context, token string) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT collaboration_id FROM reply_tokens WHERE token = lower($1)`, token).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("reply token: %w", pgError(err, nil))
+	}
+	return id, nil
+}
+
+// InboundMessage is a received reply, kept for the audit record.
+type InboundMessage struct {
+	CollaborationID string
+	FromEmail       string
+	ToEmail         string
+	Subject         string
+	BodyText        string
+	ReceivedAt      time.Time
+}
+
+// RecordInbound stores a received email; CollaborationID is empty when it matched none.
+func (s *Store) RecordInbound(ctx context.Context, m InboundMessage) error {
+	var collab *string
+	if m.CollaborationID != "" {
+		collab = &m.CollaborationID
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO inbound_messages (collaboration_id, from_email, to_email, subject, body_text, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, collab, m.FromEmail, m.ToEmail, m.Subject, m.BodyText, m.ReceivedAt.UTC())
+	if err != nil {
+		return fmt.Errorf("record inbound email: %w", err)
+	}
+	return nil
+}
+
+// CreatorIDByEmail finds a creator by address, ignoring case.
+func (s *Store) CreatorIDByEmail(ctx context.Context, address string) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT id FROM creators WHERE lower(email) = lower($1)`, strings.TrimSpace(address)).Scan(&id)
+	if err != nil {
+		return "", fmt.Errorf("creator by email: %w", pgError(err, nil))
+	}
+	return id, nil
+}
+
+// isNotFound is errors.Is(err, ErrNotFound), for readability at call sites.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,169 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/activities"
+)
+
+// sendOptions run email sends on their own, rate-limited task queue. SendGrid outages are
+// retried with backoff for a day; after that the step fails and ops decide.
+var sendOptions = workflow.ActivityOptions{
+	TaskQueue:              EmailTaskQueue,
+	StartToCloseTimeout:    time.Minute,
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    5 * time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Minute,
+	},
+}
+
+var windowOptions = workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second}
+
+// runOutreach sends the campaign's sequence: the first email, then each follow-up after
+// its delay, each inside the creator's send window; then it waits for a reply. It returns
+// as soon as a reply, a stop event or a cancel arrives, and sends nothing after that.
+func (c *collaboration) runOutreach(ctx workflow.Context) error {
+	plan := c.input.Outreach
+	o := &c.state.Outreach
+	o.Status, o.Steps = OutreachRunning, plan.Steps
+	for step := range plan.Steps {
+		if step > 0 {
+			if err := c.waitUnlessStopped(ctx, c.input.Timings.FollowUpDelays[step-1].Std()); err != nil || c.outreachOver() {
+				return err
+			}
+		}
+		var sendAt time.Time
+		lctx := workflow.WithLocalActivityOptions(ctx, windowOptions)
+		err := workflow.ExecuteLocalActivity(lctx, a.NextSendTime, activities.NextSendTimeInput{
+			Timezone: plan.Timezone, Window: plan.Window, After: workflow.Now(ctx),
+		}).Get(ctx, &sendAt)
+		if err != nil {
+			return fmt.Errorf("send window: %w", err)
+		}
+		o.NextSendAt = sendAt
+		if err := c.waitUnlessStopped(ctx, sendAt.Sub(workflow.Now(ctx))); err != nil || c.outreachOver() {
+			return err
+		}
+		o.NextSendAt = time.Time{}
+
+		var res activities.SendEmailResult
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.SendOutreachEmail, activities.SendEmailInput{
+			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step,
+		}).Get(ctx, &res)
+		if err != nil {
+			// Out of retries (a day of SendGrid failures) or bad input: a person decides.
+			res = activities.SendEmailResult{Status: activities.SendFailed, Reason: err.Error()}
+		}
+		switch res.Status {
+		case activities.SendSent:
+			o.EmailsSent++
+			c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("email %d of %d: %q (%s)", step+1, plan.Steps, res.Subject, res.MessageKey)})
+		case activities.SendSuppressed:
+			c.stopOutreach(ctx, OutreachEvent{Kind: OutreachSuppressed, At: workflow.Now(ctx), Detail: res.Reason})
+			return nil
+		default:
+			o.Status, o.StopReason = OutreachFailed, res.Reason
+			c.record(ctx, Event{Kind: EventEmailFailed, Detail: fmt.Sprintf("email %d of %d: %s", step+1, plan.Steps, res.Reason)})
+			return nil
+		}
+		if c.outreachOver() {
+			return nil
+		}
+	}
+	if err := c.waitUnlessStopped(ctx, c.input.Timings.ReplyWait.Std()); err != nil || c.outreachOver() {
+		return err
+	}
+	o.Status = OutreachNoResponse
+	return nil
+}
+
+// outreachOver reports whether the sequence must send nothing more.
+func (c *collaboration) outreachOver() bool {
+	return c.cancel != nil || c.state.Outreach.Status != OutreachRunning
+}
+
+// waitUnlessStopped sleeps for d unless the outreach ends first.
+func (c *collaboration) waitUnlessStopped(ctx workflow.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	_, err := workflow.AwaitWithTimeout(ctx, d, c.outreachOver)
+	return err
+}
+
+// listenForOutreachEvents applies webhook signals as they arrive, in a workflow coroutine
+// (deterministic, scheduled by the SDK), so waits elsewhere see them at once.
+func (c *collaboration) listenForOutreachEvents(ctx workflow.Context) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ev OutreachEvent
+			if !c.events.Receive(ctx, &ev) {
+				return
+			}
+			c.onOutreachEvent(ctx, ev)
+		}
+	})
+}
+
+// drainOutreachEvents applies signals that arrived but were not yet received, so none is
+// lost when the run ends.
+func (c *collaboration) drainOutreachEvents(ctx workflow.Context) {
+	for {
+		var ev OutreachEvent
+		if !c.events.ReceiveAsync(&ev) {
+			return
+		}
+		c.onOutreachEvent(ctx, ev)
+	}
+}
+
+// onOutreachEvent stops a running sequence for a reply or a stop event; news that comes
+// after the sequence ended is only recorded.
+func (c *collaboration) onOutreachEvent(ctx workflow.Context, ev OutreachEvent) {
+	status := c.state.Outreach.Status
+	if (status == OutreachRunning || status == OutreachFailed) && c.state.Stage == StageOutreach && c.cancel == nil {
+		c.stopOutreach(ctx, ev)
+		return
+	}
+	c.record(ctx, Event{Kind: EventEmailNews, Actor: ev.Actor, Detail: describe(ev)})
+}
+
+// stopOutreach ends the sequence for a reply or a stop event.
+func (c *collaboration) stopOutreach(ctx workflow.Context, ev OutreachEvent) {
+	o := &c.state.Outreach
+	o.NextSendAt = time.Time{}
+	if ev.Kind == OutreachReply {
+		o.Status = OutreachReplied
+		c.reply = &ev
+		return
+	}
+	o.Status, o.StopReason = OutreachStopped, describe(ev)
+	c.stop = &ev
+}
+
+func describe(ev OutreachEvent) string {
+	s := ev.Kind
+	if ev.MessageKey != "" {
+		s += " on " + ev.MessageKey
+	}
+	if ev.Detail != "" {
+		s += ": " + ev.Detail
+	}
+	return s
+}
+
+// outreachEnd is where a stopped sequence leaves the collaboration: a creator who opted
+// out declined; an address that cannot be reached gives no response.
+func outreachEnd(kind string) Stage {
+	switch kind {
+	case OutreachUnsubscribe, OutreachSpamReport:
+		return StageDeclined
+	}
+	return StageNoResponse
+}
