@@ -50,7 +50,8 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if _, err := s.store.Creator(ctx, in.CreatorID); errors.Is(err, store.ErrNotFound) {
+	creator, err := s.store.Creator(ctx, in.CreatorID)
+	if errors.Is(err, store.ErrNotFound) {
 		return invalid(map[string]string{"creator_id": "no such creator"})
 	} else if err != nil {
 		return err
@@ -71,7 +72,10 @@ func (s *Server) startCollaboration(c echo.Context) error {
 		CampaignID: in.CampaignID,
 		CreatorID:  in.CreatorID,
 		Timings:    campaign.Timings,
-		StartedBy:  actor(c),
+		Outreach: workflows.OutreachPlan{
+			Steps: len(campaign.Sequence), Window: campaign.SendWindow, Timezone: creator.Timezone,
+		},
+		StartedBy: actor(c),
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
@@ -226,4 +230,50 @@ func collaborationID(c echo.Context) (string, error) {
 func isNotFound(err error) bool {
 	var nf *serviceerror.NotFound
 	return errors.As(err, &nf)
+}
+
+type replyInput struct {
+	Note string `json:"note" validate:"max=1000"`
+}
+
+// recordReply is ops telling the workflow a creator replied some other way (a DM, a call).
+func (s *Server) recordReply(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	var in replyInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := s.validate.Struct(in); err != nil {
+		return validationError(err)
+	}
+	var state workflows.CollaborationState
+	req := workflows.ReplyRequest{Actor: actor(c), Note: strings.TrimSpace(in.Note)}
+	if err := s.update(c, id, workflows.UpdateRecordReply, req, &state); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, state)
+}
+
+// listEmails is a collaboration's email log: exactly what was sent and what became of it.
+func (s *Server) listEmails(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	emails, err := s.store.Emails(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(emails) == 0 {
+		if _, err := s.temporal.DescribeWorkflowExecution(ctx, id, ""); isNotFound(err) {
+			return notFound("collaboration")
+		} else if err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, listResponse[store.Email]{Items: emails})
 }

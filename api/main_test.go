@@ -3,6 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,13 +14,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/devenv/sendgridsink"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
+	"github.com/collabflow/collabflow/links"
+	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/store/storetest"
 	"github.com/collabflow/collabflow/worker"
@@ -29,6 +36,15 @@ import (
 var (
 	baseURL string
 	st      *store.Store
+	sink    *sendgridsink.Sink
+	// webhookKey signs Event Webhook posts as SendGrid would.
+	webhookKey *ecdsa.PrivateKey
+	signer     *links.Signer
+)
+
+const (
+	inboundSecret = "inbound-secret-0123456789"
+	replyDomain   = "in.collabflow.test"
 )
 
 // Keys of every role, as COLLABFLOW_API_KEYS would give them.
@@ -75,7 +91,25 @@ func runTests(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer tc.Close()
-	w := worker.New(tc, &activities.Activities{Collaborations: st}, worker.Options{})
+	sink = sendgridsink.New()
+	sinkSrv := httptest.NewServer(sink)
+	defer sinkSrv.Close()
+	sg, err := mailer.NewSendGrid("SG.test", sinkSrv.URL, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	if signer, err = links.NewSigner([]byte("test-link-secret-0123456789abcdef")); err != nil {
+		return 0, err
+	}
+	if webhookKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return 0, err
+	}
+	// The API's public URL is only known once httptest has started; links in emails use a
+	// fixed one and tests rewrite it.
+	w := worker.New(tc, &activities.Activities{
+		Store: st, Mailer: sg, Links: signer, PublicURL: "http://collabflow.test",
+		PostalAddress: "Acme Inc., 1 Main Street, Springfield", ReplyDomain: replyDomain,
+	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
 		return 0, err
 	}
@@ -85,7 +119,8 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: keys, Logger: quiet, RateLimit: 1000})
+	e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: keys, Logger: quiet, RateLimit: 1000, Links: signer,
+		WebhookKey: &webhookKey.PublicKey, InboundSecret: inboundSecret, ReplyDomain: replyDomain})
 	if err != nil {
 		return 0, err
 	}
@@ -182,11 +217,32 @@ func newCreator(t *testing.T) string {
 	return r.str("id")
 }
 
-func newCampaign(t *testing.T) string {
+// newCampaign adds a campaign whose emails may go out at any hour; timings override the
+// defaults of an hour per wait, long enough that nothing happens unless a test waits.
+func newCampaign(t *testing.T, timings ...map[string]any) string {
 	t.Helper()
+	tm := map[string]any{"reply_wait": "1h", "follow_up_delays": []string{"1h", "1h"}}
+	for _, extra := range timings {
+		for k, v := range extra {
+			tm[k] = v
+		}
+	}
 	r := must(t, 201, call(t, "POST", "/v1/campaigns", opsKey, map[string]any{
 		"name": "Campaign " + t.Name(), "brand": "Acme", "sender_email": "collabs@acme.test",
-		"timings": map[string]any{"reply_wait": "2s", "follow_up_delays": []string{"1s", "1s"}},
+		"timings":     tm,
+		"send_window": map[string]any{"start": "00:00", "end": "24:00", "days": []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
 	}))
 	return r.str("id")
+}
+
+// eventually polls cond until it holds or ten seconds pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }

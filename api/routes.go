@@ -1,13 +1,27 @@
 package api
 
-import "github.com/labstack/echo/v4"
+import (
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
 
 // routes is the whole route table. Reads are open to every role; changes to the roster,
 // campaigns and collaborations belong to ops.
 func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	e.GET("/healthz", s.healthz)
 
-	v1 := e.Group("/v1", limitIP, s.authenticate, limitKey)
+	// SendGrid's webhooks authenticate with a signature (events) and basic auth (inbound);
+	// Inbound Parse posts up to 30 MB.
+	hooks := e.Group("/webhooks/sendgrid", limitIP, middleware.BodyLimit("32M"))
+	hooks.POST("/events", s.sendgridEvents)
+	hooks.POST("/inbound", s.sendgridInbound)
+
+	// Unsubscribe links from emails: the signed token authorises them.
+	u := e.Group("/u", limitIP, middleware.BodyLimit("16K"))
+	u.GET("/:token", s.unsubscribeForm)
+	u.POST("/:token", s.unsubscribe)
+
+	v1 := e.Group("/v1", limitIP, middleware.BodyLimit(MaxBody), s.authenticate, limitKey)
 	read := allow(RoleOps, RoleReviewer, RoleFinance, RoleAuditor)
 	ops := allow(RoleOps)
 
@@ -24,4 +38,6 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.GET("/collaborations", s.listCollaborations, read)
 	v1.GET("/collaborations/:id", s.getCollaboration, read)
 	v1.POST("/collaborations/:id/cancel", s.cancelCollaboration, ops)
+	v1.POST("/collaborations/:id/replies", s.recordReply, ops)
+	v1.GET("/collaborations/:id/emails", s.listEmails, read)
 }

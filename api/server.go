@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
+	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/store"
 )
 
@@ -30,15 +32,28 @@ type Config struct {
 	RateLimit float64
 	// RequestTimeout bounds a request's work; zero means 30 seconds.
 	RequestTimeout time.Duration
+	// Links checks the signed tokens in unsubscribe links.
+	Links *links.Signer
+	// WebhookKey verifies SendGrid Event Webhook signatures; nil refuses every event post.
+	WebhookKey *ecdsa.PublicKey
+	// InboundSecret is the basic-auth password SendGrid Inbound Parse posts with; empty
+	// refuses every inbound post.
+	InboundSecret string
+	// ReplyDomain is the domain of reply+<token>@ addresses.
+	ReplyDomain string
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	store    *store.Store
-	temporal client.Client
-	keys     []Key
-	logger   *slog.Logger
-	validate *validator.Validate
+	store         *store.Store
+	temporal      client.Client
+	keys          []Key
+	logger        *slog.Logger
+	validate      *validator.Validate
+	links         *links.Signer
+	webhookKey    *ecdsa.PublicKey
+	inboundSecret string
+	replyDomain   string
 }
 
 // MaxBody bounds request bodies; campaign briefs are the largest at a few kilobytes.
@@ -46,8 +61,8 @@ const MaxBody = "1M"
 
 // New builds the Echo instance with every route.
 func New(cfg Config) (*echo.Echo, error) {
-	if cfg.Store == nil || cfg.Temporal == nil {
-		return nil, errors.New("api: store and temporal client are required")
+	if cfg.Store == nil || cfg.Temporal == nil || cfg.Links == nil {
+		return nil, errors.New("api: store, temporal client and link signer are required")
 	}
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("api: at least one API key is required")
@@ -61,7 +76,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
-	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator()}
+	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator(),
+		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -83,7 +99,6 @@ func New(cfg Config) (*echo.Echo, error) {
 			},
 		}),
 		middleware.Secure(),
-		middleware.BodyLimit(MaxBody),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}),
 	)
 	// Per client IP before authentication, so guessing keys is slow too; per key after it,

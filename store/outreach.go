@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -274,5 +273,11 @@ func (s *Store) CreatorIDByEmail(ctx context.Context, address string) (string, e
 	return id, nil
 }
 
-// isNotFound is errors.Is(err, ErrNotFound), for readability at call sites.
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+// EmailEventRecorded reports whether a provider event is already in the log.
+func (s *Store) EmailEventRecorded(ctx context.Context, eventID string) (bool, error) {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_events WHERE event_id = $1)`, eventID).Scan(&exists); err != nil {
+		return false, fmt.Errorf("look up email event: %w", err)
+	}
+	return exists, nil
+}

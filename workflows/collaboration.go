@@ -125,20 +125,21 @@ func (c *collaboration) end(ctx workflow.Context, stage Stage, reason string, e 
 	return c.state, nil
 }
 
-// record appends an event that does not change the stage.
-func (c *collaboration) record(ctx workflow.Context, e Event) {
+// record appends an event that does not change the stage and returns it numbered.
+func (c *collaboration) record(ctx workflow.Context, e Event) Event {
 	now := workflow.Now(ctx).UTC()
 	e.Seq = len(c.state.Events) + 1
 	e.At = now
 	c.state.Events = append(c.state.Events, e)
 	c.state.UpdatedAt = now
+	return e
 }
 
 // moveTo enters a stage: the event goes into the state, the stage into the search
 // attributes and the read model.
 func (c *collaboration) moveTo(ctx workflow.Context, to Stage, e Event) error {
 	e.From, e.To = c.state.Stage, to
-	c.record(ctx, e)
+	e = c.record(ctx, e)
 	c.state.Stage = to
 
 	if err := workflow.UpsertTypedSearchAttributes(ctx,

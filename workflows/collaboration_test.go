@@ -138,6 +138,10 @@ func (s *collaborationSuite) TestThreeEmailsThenNoResponse() {
 	s.Equal(s.start.Add(14*day), final.UpdatedAt, "no_response a reply_wait after the last email")
 	s.Equal([]string{"outreach", "no_response"}, s.stages())
 	s.Contains(final.EndReason, "no reply")
+	// Each stage record carries its event's number, the read model's ordering key.
+	s.Equal(1, s.recorded[0].Seq)
+	s.Equal(final.Events[len(final.Events)-1].Seq, s.recorded[1].Seq)
+	s.Equal(final.Events[len(final.Events)-1].At, s.recorded[1].At)
 }
 
 func (s *collaborationSuite) TestReplyAfterFirstEmailStopsTheSequence() {

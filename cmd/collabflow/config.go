@@ -1,14 +1,19 @@
 package main
 
 import (
+	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/links"
+	"github.com/collabflow/collabflow/mailer"
 )
 
 // config is every setting, read from the environment once at start. Defaults suit
@@ -24,6 +29,17 @@ type config struct {
 	LogFormat         string        // COLLABFLOW_LOG_FORMAT
 	RateLimit         float64       // COLLABFLOW_RATE_LIMIT
 	Retention         time.Duration // COLLABFLOW_RETENTION
+
+	SendGridAPIKey  string           // SENDGRID_API_KEY
+	SendGridBaseURL string           // SENDGRID_BASE_URL
+	WebhookKey      *ecdsa.PublicKey // SENDGRID_WEBHOOK_PUBLIC_KEY
+	InboundSecret   string           // SENDGRID_INBOUND_SECRET
+	ReplyDomain     string           // INBOUND_REPLY_DOMAIN
+	PostalAddress   string           // COLLABFLOW_POSTAL_ADDRESS
+	PublicURL       string           // COLLABFLOW_PUBLIC_URL
+	LinkSecret      string           // COLLABFLOW_LINK_SECRET
+	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
+	SinkAddr        string           // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -36,7 +52,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LogFormat:         or(getenv("COLLABFLOW_LOG_FORMAT"), "text"),
 		RateLimit:         50,
 		Retention:         365 * 24 * time.Hour,
+		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL:   or(getenv("SENDGRID_BASE_URL"), mailer.DefaultBaseURL),
+		InboundSecret:     getenv("SENDGRID_INBOUND_SECRET"),
+		ReplyDomain:       getenv("INBOUND_REPLY_DOMAIN"),
+		PostalAddress:     getenv("COLLABFLOW_POSTAL_ADDRESS"),
+		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
+		EmailsPerSecond:   10,
+		SinkAddr:          or(getenv("COLLABFLOW_SENDGRID_SINK_ADDR"), "127.0.0.1:8025"),
 	}
+	cfg.PublicURL = strings.TrimRight(or(getenv("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
 	var err error
 	if cfg.APIKeys, err = api.ParseKeys(getenv("COLLABFLOW_API_KEYS")); err != nil {
 		return cfg, fmt.Errorf("COLLABFLOW_API_KEYS: %w", err)
@@ -53,6 +78,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if cfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || cfg.RateLimit <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_RATE_LIMIT: %q is not a positive number of requests per second", v)
 		}
+	}
+	if v := getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"); v != "" {
+		if cfg.WebhookKey, err = api.ParseWebhookKey(v); err != nil {
+			return cfg, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+		}
+	}
+	if cfg.LinkSecret != "" && len(cfg.LinkSecret) < links.MinKeyLength {
+		return cfg, fmt.Errorf("COLLABFLOW_LINK_SECRET: at least %d characters", links.MinKeyLength)
+	}
+	if v := getenv("COLLABFLOW_EMAIL_RATE"); v != "" {
+		if cfg.EmailsPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.EmailsPerSecond <= 0 {
+			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
+		}
+	}
+	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return cfg, fmt.Errorf("COLLABFLOW_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL)
 	}
 	if v := getenv("COLLABFLOW_RETENTION"); v != "" {
 		if cfg.Retention, err = time.ParseDuration(v); err != nil || cfg.Retention < 24*time.Hour {
@@ -72,7 +113,18 @@ func (c config) logValue() []any {
 		"temporal_address", c.TemporalAddress, "temporal_namespace", c.TemporalNamespace,
 		"database_url", maskURL(c.DatabaseURL), "addr", c.Addr, "api_keys", strings.Join(keys, ","),
 		"data_dir", c.DataDir, "rate_limit", c.RateLimit, "retention", c.Retention,
+		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
+		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
+		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond,
 	}
+}
+
+func mask(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "***"
 }
 
 func (c config) logger() *slog.Logger {
@@ -104,4 +156,30 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// checkProduction names the settings a role cannot run without outside `collabflow dev`,
+// which provides its own.
+func (c config) checkProduction(r role) error {
+	var missing []string
+	need := func(ok bool, name string) {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	need(c.LinkSecret != "", "COLLABFLOW_LINK_SECRET")
+	if r&roleAPI != 0 {
+		need(len(c.APIKeys) > 0, "COLLABFLOW_API_KEYS")
+		need(c.ReplyDomain != "", "INBOUND_REPLY_DOMAIN")
+	}
+	if r&roleWorker != 0 {
+		need(c.SendGridAPIKey != "", "SENDGRID_API_KEY")
+		need(c.PostalAddress != "", "COLLABFLOW_POSTAL_ADDRESS")
+		need(c.ReplyDomain != "", "INBOUND_REPLY_DOMAIN")
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("missing settings: %s", strings.Join(slices.Compact(missing), ", "))
+	}
+	return nil
 }

@@ -7,13 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/devenv/pgserver"
+	"github.com/collabflow/collabflow/devenv/sendgridsink"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
+	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
 )
@@ -71,38 +76,68 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	}()
 
 	if len(cfg.APIKeys) == 0 {
-		key, err := devKey(filepath.Join(cfg.DataDir, "api-key"))
+		secret, err := devSecret(filepath.Join(cfg.DataDir, "api-key"), "cf_")
 		if err != nil {
 			return err
 		}
-		cfg.APIKeys = []api.Key{key}
-		fmt.Fprintf(stdout, "API key (ops, saved in %s): %s\n", filepath.Join(cfg.DataDir, "api-key"), key.Secret)
+		cfg.APIKeys = []api.Key{{Name: "dev", Role: api.RoleOps, Secret: secret}}
+		fmt.Fprintf(stdout, "API key (ops, saved in %s): %s\n", filepath.Join(cfg.DataDir, "api-key"), secret)
+	}
+	if cfg.LinkSecret == "" {
+		if cfg.LinkSecret, err = devSecret(filepath.Join(cfg.DataDir, "link-secret"), "links_"); err != nil {
+			return err
+		}
+	}
+	if cfg.InboundSecret == "" {
+		if cfg.InboundSecret, err = devSecret(filepath.Join(cfg.DataDir, "inbound-secret"), "in_"); err != nil {
+			return err
+		}
+	}
+	if cfg.ReplyDomain == "" {
+		cfg.ReplyDomain = "inbound.collabflow.localhost"
+	}
+	if cfg.PostalAddress == "" {
+		cfg.PostalAddress = "collabflow dev (set COLLABFLOW_POSTAL_ADDRESS), 1 Example Street, Springfield"
+	}
+	fmt.Fprintf(stdout, "Inbound Parse: POST %s/webhooks/sendgrid/inbound with basic auth dev:%s\n", cfg.PublicURL, cfg.InboundSecret)
+
+	if cfg.SendGridAPIKey == "" {
+		sink := sendgridsink.New()
+		ln, err := net.Listen("tcp", cfg.SinkAddr)
+		if err != nil {
+			return fmt.Errorf("listen for the SendGrid sink on COLLABFLOW_SENDGRID_SINK_ADDR %s: %w", cfg.SinkAddr, err)
+		}
+		srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }()
+		cfg.SendGridAPIKey, cfg.SendGridBaseURL = "SG.dev-sink", "http://"+ln.Addr().String()
+		fmt.Fprintf(stdout, "No SENDGRID_API_KEY: emails go to the local sink; list them at %s/messages\n", cfg.SendGridBaseURL)
 	}
 	logger.Info("starting", cfg.logValue()...)
 	return serve(ctx, cfg, logger, st, roleAPI|roleWorker, ready)
 }
 
-// devKey reads the dev ops key from path, or makes one and saves it there (mode 0600)
-// so that it survives restarts.
-func devKey(path string) (api.Key, error) {
+// devSecret reads a dev secret from path, or makes one and saves it there (mode 0600) so
+// that it survives restarts: keys, links in sent emails and webhook URLs keep working.
+func devSecret(path, prefix string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		secret := strings.TrimSpace(string(b))
-		if len(secret) < api.MinSecretLength {
-			return api.Key{}, fmt.Errorf("%s holds a key shorter than %d characters: delete it to get a new one", path, api.MinSecretLength)
+		if len(secret) < links.MinKeyLength {
+			return "", fmt.Errorf("%s holds a secret shorter than %d characters: delete it to get a new one", path, links.MinKeyLength)
 		}
-		return api.Key{Name: "dev", Role: api.RoleOps, Secret: secret}, nil
+		return secret, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return api.Key{}, fmt.Errorf("read dev API key: %w", err)
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	raw := make([]byte, 24)
+	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return api.Key{}, fmt.Errorf("generate dev API key: %w", err)
+		return "", fmt.Errorf("generate %s: %w", path, err)
 	}
-	secret := "cf_" + base64.RawURLEncoding.EncodeToString(raw)
+	secret := prefix + base64.RawURLEncoding.EncodeToString(raw)
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return api.Key{}, fmt.Errorf("save dev API key: %w", err)
+		return "", fmt.Errorf("save %s: %w", path, err)
 	}
-	return api.Key{Name: "dev", Role: api.RoleOps, Secret: secret}, nil
+	return secret, nil
 }

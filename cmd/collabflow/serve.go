@@ -15,6 +15,8 @@ import (
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/links"
+	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/worker"
 )
@@ -33,8 +35,14 @@ func runProduction(ctx context.Context, cfg config, r role) error {
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required (collabflow dev starts a local PostgreSQL instead)")
 	}
-	if r&roleAPI != 0 && len(cfg.APIKeys) == 0 {
-		return errors.New("COLLABFLOW_API_KEYS is required: name:role:secret,...")
+	if err := cfg.checkProduction(r); err != nil {
+		return err
+	}
+	if r&roleAPI != 0 && cfg.WebhookKey == nil {
+		logger.Warn("SENDGRID_WEBHOOK_PUBLIC_KEY unset: every Event Webhook post will be refused")
+	}
+	if r&roleAPI != 0 && cfg.InboundSecret == "" {
+		logger.Warn("SENDGRID_INBOUND_SECRET unset: every Inbound Parse post will be refused")
 	}
 	logger.Info("starting", cfg.logValue()...)
 	st, err := store.Open(ctx, cfg.DatabaseURL)
@@ -66,13 +74,27 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 	}
 	defer tc.Close()
 
+	signer, err := links.NewSigner([]byte(cfg.LinkSecret))
+	if err != nil {
+		return fmt.Errorf("COLLABFLOW_LINK_SECRET: %w", err)
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if r&roleWorker != 0 {
-		acts := &activities.Activities{Collaborations: st}
-		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{}) })
+		sg, err := mailer.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridBaseURL, 30*time.Second)
+		if err != nil {
+			return err
+		}
+		acts := &activities.Activities{
+			Store: st, Mailer: sg, Links: signer,
+			PublicURL: cfg.PublicURL, PostalAddress: cfg.PostalAddress, ReplyDomain: cfg.ReplyDomain,
+		}
+		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
 	}
 	if r&roleAPI != 0 {
-		e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit})
+		e, err := api.New(api.Config{
+			Store: st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
+			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain,
+		})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,284 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
+	"github.com/sendgrid/sendgrid-go/helpers/inbound"
+
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// Header names of SendGrid's signed Event Webhook.
+const (
+	signatureHeader = "X-Twilio-Email-Event-Webhook-Signature"
+	timestampHeader = "X-Twilio-Email-Event-Webhook-Timestamp"
+)
+
+// sendgridEvent is one Event Webhook event; custom args arrive as top-level keys.
+type sendgridEvent struct {
+	Email           string `json:"email"`
+	Event           string `json:"event"`
+	Timestamp       int64  `json:"timestamp"`
+	EventID         string `json:"sg_event_id"`
+	Reason          string `json:"reason"`
+	Type            string `json:"type"`
+	Response        string `json:"response"`
+	CollaborationID string `json:"collaboration_id"`
+	MessageKey      string `json:"message_key"`
+}
+
+// sendgridEvents takes a batch of delivery events. The ECDSA signature is checked over the
+// raw body before anything is parsed; an unsigned or forged batch gets 401 and changes
+// nothing. Each event is applied once: SendGrid retries for a day, so repeats are skipped
+// by sg_event_id. An error answers 500 so that SendGrid delivers the batch again.
+func (s *Server) sendgridEvents(c echo.Context) error {
+	if s.webhookKey == nil {
+		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook verification key not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)"}
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return badRequest("body", "unreadable")
+	}
+	sig, ts := c.Request().Header.Get(signatureHeader), c.Request().Header.Get(timestampHeader)
+	if sig == "" || ts == "" {
+		return &Error{Status: http.StatusUnauthorized, Msg: "missing event webhook signature"}
+	}
+	if ok, err := eventwebhook.VerifySignature(s.webhookKey, body, sig, ts); err != nil || !ok {
+		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook signature does not verify"}
+	}
+	var events []sendgridEvent
+	if err := json.Unmarshal(body, &events); err != nil {
+		return badRequest("body", "must be a JSON array of events")
+	}
+	applied := 0
+	for _, ev := range events {
+		done, err := s.applyEvent(c.Request().Context(), ev)
+		if err != nil {
+			return err
+		}
+		if done {
+			applied++
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]int{"received": len(events), "applied": applied})
+}
+
+// applyEvent updates the email log and tells the workflows what they must know. Effects
+// come before the log entry that marks the event done, so a failure midway is retried.
+func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error) {
+	if ev.EventID == "" || ev.MessageKey == "" || ev.CollaborationID == "" {
+		return false, nil // not an email of ours
+	}
+	if seen, err := s.store.EmailEventRecorded(ctx, ev.EventID); err != nil || seen {
+		return false, err
+	}
+	at := time.Unix(ev.Timestamp, 0).UTC()
+	detail := strings.TrimSpace(strings.Join(nonEmpty(ev.Type, ev.Reason, ev.Response), ": "))
+	news := workflows.OutreachEvent{At: at, MessageKey: ev.MessageKey, Detail: detail}
+	switch ev.Event {
+	case "bounce":
+		news.Kind = workflows.OutreachBounce
+		// A "blocked" bounce is temporary; any other is a hard bounce: never again.
+		if ev.Type != "blocked" {
+			if err := s.suppress(ctx, ev.Email, "hard bounce", ev.CollaborationID, news); err != nil {
+				return false, err
+			}
+		}
+	case "dropped":
+		news.Kind = workflows.OutreachDropped
+	case "spamreport":
+		news.Kind = workflows.OutreachSpamReport
+		if err := s.suppress(ctx, ev.Email, "spam report", ev.CollaborationID, news); err != nil {
+			return false, err
+		}
+	case "unsubscribe", "group_unsubscribe":
+		news.Kind = workflows.OutreachUnsubscribe
+		if err := s.suppress(ctx, ev.Email, "unsubscribed", ev.CollaborationID, news); err != nil {
+			return false, err
+		}
+	}
+	if news.Kind != "" {
+		if err := s.signalOutreach(ctx, ev.CollaborationID, news); err != nil {
+			return false, err
+		}
+	}
+	_, err := s.store.RecordEmailEvent(ctx, ev.MessageKey, store.EmailEvent{EventID: ev.EventID, Event: ev.Event, Detail: detail, OccurredAt: at})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // an email this database never logged
+	}
+	return err == nil, err
+}
+
+// suppress puts an address on the suppression list and stops every running outreach to
+// it, not only the collaboration the event came from.
+func (s *Server) suppress(ctx context.Context, address, reason, from string, news workflows.OutreachEvent) error {
+	if address == "" {
+		return nil
+	}
+	if _, err := s.store.Suppress(ctx, address, reason, "sendgrid:"+from); err != nil {
+		return err
+	}
+	return s.stopOutreachTo(ctx, address, from, news)
+}
+
+// stopOutreachTo signals every collaboration still in outreach with the creator at
+// address, except the one named by skip (the caller signals it itself).
+func (s *Server) stopOutreachTo(ctx context.Context, address, skip string, news workflows.OutreachEvent) error {
+	creatorID, err := s.store.CreatorIDByEmail(ctx, address)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	f := store.CollaborationFilter{CreatorID: creatorID, Stage: string(workflows.StageOutreach), Limit: maxLimit}
+	for {
+		list, next, err := s.store.ListCollaborations(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, collab := range list {
+			if collab.ID == skip {
+				continue
+			}
+			if err := s.signalOutreach(ctx, collab.ID, news); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.After = next
+	}
+}
+
+// signalOutreach delivers news to a collaboration; one that has ended no longer cares.
+func (s *Server) signalOutreach(ctx context.Context, id string, news workflows.OutreachEvent) error {
+	err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalOutreachEvent, news)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", id, err)
+	}
+	return nil
+}
+
+// sendgridInbound takes a reply through SendGrid Inbound Parse. It is matched to its
+// collaboration by the token in the Reply-To address it was sent to, else by the sender's
+// address when SPF and DKIM vouch for it. Every received email is kept; a match moves the
+// collaboration to negotiating.
+func (s *Server) sendgridInbound(c echo.Context) error {
+	_, pass, ok := c.Request().BasicAuth()
+	if !ok || s.inboundSecret == "" || subtle.ConstantTimeCompare([]byte(pass), []byte(s.inboundSecret)) != 1 {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="inbound"`)
+		return &Error{Status: http.StatusUnauthorized, Msg: "inbound parse credentials required"}
+	}
+	parsed, err := inbound.Parse(c.Request())
+	if err != nil {
+		return badRequest("body", "not an Inbound Parse multipart form: "+err.Error())
+	}
+	if form := c.Request().MultipartForm; form != nil {
+		defer func() { _ = form.RemoveAll() }()
+	}
+	ctx := c.Request().Context()
+	from := senderAddress(parsed)
+	to := append(append([]string{}, parsed.Envelope.To...), addressList(parsed.ParsedValues["to"])...)
+
+	collabID, err := s.matchReply(ctx, to, from, parsed.Validate() == nil)
+	if err != nil {
+		return err
+	}
+	msg := store.InboundMessage{
+		CollaborationID: collabID, FromEmail: from, ToEmail: strings.Join(to, ", "),
+		Subject: parsed.ParsedValues["subject"], BodyText: parsed.TextBody, ReceivedAt: time.Now(),
+	}
+	if msg.BodyText == "" {
+		msg.BodyText = parsed.ParsedValues["html"]
+	}
+	if err := s.store.RecordInbound(ctx, msg); err != nil {
+		return err
+	}
+	if collabID != "" {
+		err := s.signalOutreach(ctx, collabID, workflows.OutreachEvent{
+			Kind: workflows.OutreachReply, At: msg.ReceivedAt.UTC(),
+			Detail: fmt.Sprintf("email from %s: %q", from, msg.Subject),
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		s.logger.Warn("inbound email matched no collaboration", "from", from, "to", msg.ToEmail)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"collaboration_id": collabID})
+}
+
+// matchReply finds the collaboration a reply belongs to; "" when none.
+func (s *Server) matchReply(ctx context.Context, to []string, from string, authenticated bool) (string, error) {
+	for _, addr := range to {
+		local, domain, ok := strings.Cut(strings.ToLower(addr), "@")
+		token, hasToken := strings.CutPrefix(local, "reply+")
+		if !ok || !hasToken || domain != strings.ToLower(s.replyDomain) {
+			continue
+		}
+		id, err := s.store.CollaborationByReplyToken(ctx, token)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+	}
+	if from == "" || !authenticated {
+		return "", nil
+	}
+	id, err := s.store.LatestEmailTo(ctx, from)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return id, err
+}
+
+func senderAddress(p *inbound.ParsedEmail) string {
+	if list := addressList(p.ParsedValues["from"]); len(list) > 0 {
+		return list[0]
+	}
+	return strings.TrimSpace(p.Envelope.From)
+}
+
+// addressList reads the addresses of a header value, ignoring display names.
+func addressList(header string) []string {
+	if strings.TrimSpace(header) == "" {
+		return nil
+	}
+	list, err := mail.ParseAddressList(header)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		out = append(out, a.Address)
+	}
+	return out
+}
+
+func nonEmpty(values ...string) []string {
+	var out []string
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	return out
+}
