@@ -47,6 +47,10 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		UpdatedAt:  now,
 		Timings:    c.input.Timings,
 		Events:     []Event{},
+		// A collaboration is in outreach from its first moment, so that a reply or cancel
+		// delivered with the start is judged against the right stage.
+		Stage:    StageOutreach,
+		Outreach: OutreachState{Status: OutreachRunning, Steps: c.input.Outreach.Steps},
 	}
 	c.events = workflow.GetSignalChannel(ctx, SignalOutreachEvent)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CollaborationState, error) {
@@ -139,6 +143,9 @@ func (c *collaboration) record(ctx workflow.Context, e Event) Event {
 // attributes and the read model.
 func (c *collaboration) moveTo(ctx workflow.Context, to Stage, e Event) error {
 	e.From, e.To = c.state.Stage, to
+	if len(c.state.Events) == 0 {
+		e.From = "" // the first event enters the first stage from nowhere
+	}
 	e = c.record(ctx, e)
 	c.state.Stage = to
 

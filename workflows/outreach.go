@@ -31,7 +31,6 @@ var windowOptions = workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time
 func (c *collaboration) runOutreach(ctx workflow.Context) error {
 	plan := c.input.Outreach
 	o := &c.state.Outreach
-	o.Status, o.Steps = OutreachRunning, plan.Steps
 	for step := range plan.Steps {
 		if step > 0 {
 			if err := c.waitUnlessStopped(ctx, c.input.Timings.FollowUpDelays[step-1].Std()); err != nil || c.outreachOver() {

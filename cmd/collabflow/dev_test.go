@@ -25,6 +25,8 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 		"TEMPORAL_ADDRESS":     freeAddr(t),
 		"COLLABFLOW_ADDR":      freeAddr(t),
 		"COLLABFLOW_LOG_LEVEL": "warn",
+		// Not the default 8025: a developer's own `make run` may hold it.
+		"COLLABFLOW_SENDGRID_SINK_ADDR": freeAddr(t),
 	}
 
 	var creatorID, collabID string
