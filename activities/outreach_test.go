@@ -1,0 +1,216 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/devenv/sendgridsink"
+	"github.com/collabflow/collabflow/links"
+	"github.com/collabflow/collabflow/mailer"
+	"github.com/collabflow/collabflow/outreach"
+	"github.com/collabflow/collabflow/roster"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/store/storetest"
+)
+
+// outreachEnv is a real store and a SendGrid fake over HTTP behind the activities.
+type outreachEnv struct {
+	st   *store.Store
+	sink *sendgridsink.Sink
+	env  *testsuite.TestActivityEnvironment
+	acts *activities.Activities
+	in   activities.SendEmailInput
+}
+
+func newOutreachEnv(t *testing.T) *outreachEnv {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.New(t)
+	sink := sendgridsink.New()
+	srv := httptest.NewServer(sink)
+	t.Cleanup(srv.Close)
+	sg, err := mailer.NewSendGrid("SG.test", srv.URL, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := links.NewSigner([]byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := st.CreateCreator(ctx, roster.Creator{Name: "Ada Lovelace", Email: "ada@example.com", Timezone: "Europe/London",
+		Handles: map[string]string{"tiktok": "ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := campaigns.Campaign{Name: "Spring", Brand: "Acme", SenderEmail: "collabs@acme.test",
+		Compensation: campaigns.Compensation{Currency: "EUR", FixedFee: 123456}}
+	cp.ApplyDefaults()
+	if cp, err = st.CreateCampaign(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	acts := &activities.Activities{Store: st, Mailer: sg, Links: signer, PublicURL: "https://cf.test",
+		PostalAddress: "Acme, 1 Main St", ReplyDomain: "in.acme.test"}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	return &outreachEnv{st: st, sink: sink, env: env, acts: acts,
+		in: activities.SendEmailInput{CollaborationID: "collab-1", CampaignID: cp.ID, CreatorID: cr.ID, Step: 0}}
+}
+
+func (o *outreachEnv) send(t *testing.T) (activities.SendEmailResult, error) {
+	t.Helper()
+	v, err := o.env.ExecuteActivity(o.acts.SendOutreachEmail, o.in)
+	if err != nil {
+		return activities.SendEmailResult{}, err
+	}
+	var res activities.SendEmailResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res, nil
+}
+
+func TestSendOutreachEmailRendersAndLogs(t *testing.T) {
+	o := newOutreachEnv(t)
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendSent {
+		t.Fatalf("send: %+v %v", res, err)
+	}
+	got := o.sink.Messages()
+	if len(got) != 1 {
+		t.Fatalf("sink has %d", len(got))
+	}
+	m := got[0]
+	for _, want := range []string{"Hi Ada,", "tiktok profile (@ada)", "EUR 1,234.56", "Acme, 1 Main St", "https://cf.test/u/", "public tiktok profile"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("email lacks %q:\n%s", want, m.Text)
+		}
+	}
+	emails, err := o.st.Emails(context.Background(), "collab-1")
+	if err != nil || len(emails) != 1 {
+		t.Fatalf("log: %v %v", emails, err)
+	}
+	if emails[0].BodyText != m.Text || emails[0].ProviderMessageID != m.MessageID || emails[0].Status != store.EmailSent {
+		t.Fatalf("logged %+v, sent %+v", emails[0], m)
+	}
+	// The unsubscribe link verifies and names this creator and collaboration.
+	link := strings.Trim(m.Headers["List-Unsubscribe"], "<>")
+	payload, err := o.acts.Links.Verify(activities.UnsubscribePurpose, strings.TrimPrefix(link, "https://cf.test/u/"), time.Now())
+	if err != nil || payload != o.in.CreatorID+"|collab-1" {
+		t.Fatalf("unsubscribe token: %q %v", payload, err)
+	}
+}
+
+// TestRetriedSendDoesNotDuplicate is Temporal retrying the activity: after an attempt
+// that reached SendGrid, a retry finds the key logged as sent and sends nothing.
+func TestRetriedSendDoesNotDuplicate(t *testing.T) {
+	o := newOutreachEnv(t)
+	first, err := o.send(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := o.send(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("sink got %d emails for one step", n)
+	}
+	if second.Status != activities.SendSent || second.ProviderMessageID != first.ProviderMessageID {
+		t.Fatalf("retry reported %+v, first %+v", second, first)
+	}
+}
+
+func TestSendRetriesProviderOutagesAndFailsRefusals(t *testing.T) {
+	o := newOutreachEnv(t)
+	o.sink.FailNext(429, 503)
+	for range 2 {
+		_, err := o.send(t)
+		var appErr *temporal.ApplicationError
+		if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+			t.Fatalf("an outage must be a retryable error, got %v", err)
+		}
+	}
+	if res, err := o.send(t); err != nil || res.Status != activities.SendSent {
+		t.Fatalf("after the outage: %+v %v", res, err)
+	}
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("sink got %d", n)
+	}
+
+	o.in.Step = 1
+	o.sink.FailNext(400)
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendFailed || !strings.Contains(res.Reason, "400") {
+		t.Fatalf("a refusal: %+v %v", res, err)
+	}
+	// A retry of a refused step does not try again.
+	if res, err := o.send(t); err != nil || res.Status != activities.SendFailed {
+		t.Fatalf("retry of a refusal: %+v %v", res, err)
+	}
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("sink got %d", n)
+	}
+}
+
+func TestSuppressedAddressIsNeverEmailed(t *testing.T) {
+	o := newOutreachEnv(t)
+	if _, err := o.st.Suppress(context.Background(), "ADA@example.com", "unsubscribed", "test"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendSuppressed {
+		t.Fatalf("send to suppressed: %+v %v", res, err)
+	}
+	if n := len(o.sink.Messages()); n != 0 {
+		t.Fatalf("sink got %d", n)
+	}
+}
+
+func TestSendRefusesBadInput(t *testing.T) {
+	o := newOutreachEnv(t)
+	for _, in := range []activities.SendEmailInput{
+		{CollaborationID: "c", CampaignID: o.in.CampaignID, CreatorID: "01a21e0c-0000-7000-8000-000000000000"},
+		{CollaborationID: "c", CampaignID: "01a21e0c-0000-7000-8000-000000000000", CreatorID: o.in.CreatorID},
+		{CollaborationID: "c", CampaignID: o.in.CampaignID, CreatorID: o.in.CreatorID, Step: 9},
+	} {
+		o.in = in
+		_, err := o.send(t)
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || !appErr.NonRetryable() {
+			t.Errorf("%+v: %v, want non-retryable", in, err)
+		}
+	}
+}
+
+func TestNextSendTime(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	acts := &activities.Activities{}
+	env.RegisterActivity(acts)
+	after := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC) // Saturday
+	v, err := env.ExecuteLocalActivity(acts.NextSendTime, activities.NextSendTimeInput{Timezone: "Europe/Berlin", Window: outreach.BusinessHours(), After: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got time.Time
+	if err := v.Get(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	_, err = env.ExecuteLocalActivity(acts.NextSendTime, activities.NextSendTimeInput{Timezone: "Mars/Olympus", Window: outreach.Always(), After: after})
+	if err == nil {
+		t.Fatal("unknown time zone accepted")
+	}
+}
