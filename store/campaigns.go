@@ -65,13 +65,8 @@ func (s *Store) Campaign(ctx context.Context, id string) (campaigns.Campaign, er
 // ListCampaigns returns one page of campaigns in creation order after the cursor, and
 // the next cursor, empty on the last page.
 func (s *Store) ListCampaigns(ctx context.Context, after string, limit int) ([]campaigns.Campaign, string, error) {
-	q := `SELECT ` + campaignColumns + ` FROM campaigns`
-	args := []any{limit + 1}
-	if after != "" {
-		q += ` WHERE id > $2`
-		args = append(args, after)
-	}
-	rows, err := s.pool.Query(ctx, q+` ORDER BY id LIMIT $1`, args...)
+	var q keysetQuery
+	rows, err := s.pool.Query(ctx, q.sql(`SELECT `+campaignColumns+` FROM campaigns`, after, limit), q.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list campaigns: %w", err)
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,32 +44,18 @@ type CollaborationFilter struct {
 
 // ListCollaborations returns one page of collaborations in id order and the next cursor.
 func (s *Store) ListCollaborations(ctx context.Context, f CollaborationFilter) ([]Collaboration, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var q keysetQuery
 	if f.CampaignID != "" {
-		where = append(where, "campaign_id = "+arg(f.CampaignID))
+		q.where("campaign_id = " + q.arg(f.CampaignID))
 	}
 	if f.CreatorID != "" {
-		where = append(where, "creator_id = "+arg(f.CreatorID))
+		q.where("creator_id = " + q.arg(f.CreatorID))
 	}
 	if f.Stage != "" {
-		where = append(where, "stage = "+arg(f.Stage))
+		q.where("stage = " + q.arg(f.Stage))
 	}
-	if f.After != "" {
-		where = append(where, "id > "+arg(f.After))
-	}
-	q := `SELECT id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at FROM collaborations`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id LIMIT " + arg(f.Limit+1)
-	rows, err := s.pool.Query(ctx, q, args...)
+	base := `SELECT id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at FROM collaborations`
+	rows, err := s.pool.Query(ctx, q.sql(base, f.After, f.Limit), q.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list collaborations: %w", err)
 	}

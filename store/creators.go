@@ -101,33 +101,18 @@ type CreatorFilter struct {
 // ListCreators returns one page of creators in id (creation) order and the cursor of the
 // next page, empty on the last one.
 func (s *Store) ListCreators(ctx context.Context, f CreatorFilter) ([]roster.Creator, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var q keysetQuery
 	if f.Tier != "" {
-		where = append(where, "tier = "+arg(string(f.Tier)))
+		q.where("tier = " + q.arg(string(f.Tier)))
 	}
 	if f.Niche != "" {
-		where = append(where, arg(f.Niche)+" = ANY (niches)")
+		q.where(q.arg(f.Niche) + " = ANY (niches)")
 	}
 	if f.Query != "" {
-		p := arg("%" + escapeLike(f.Query) + "%")
-		where = append(where, "(name ILIKE "+p+" OR EXISTS (SELECT 1 FROM jsonb_each_text(handles) h WHERE h.value ILIKE "+p+"))")
+		p := q.arg("%" + escapeLike(f.Query) + "%")
+		q.where("(name ILIKE " + p + " OR EXISTS (SELECT 1 FROM jsonb_each_text(handles) h WHERE h.value ILIKE " + p + "))")
 	}
-	if f.After != "" {
-		where = append(where, "id > "+arg(f.After))
-	}
-	q := `SELECT ` + creatorColumns + ` FROM creators`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id LIMIT " + arg(f.Limit+1)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.pool.Query(ctx, q.sql(`SELECT `+creatorColumns+` FROM creators`, f.After, f.Limit), q.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list creators: %w", err)
 	}
@@ -136,6 +121,32 @@ func (s *Store) ListCreators(ctx context.Context, f CreatorFilter) ([]roster.Cre
 		return nil, "", fmt.Errorf("list creators: %w", err)
 	}
 	return page(list, f.Limit, func(c roster.Creator) string { return c.ID })
+}
+
+// keysetQuery builds a filtered page query ordered by id, with numbered parameters.
+type keysetQuery struct {
+	conds []string
+	args  []any
+}
+
+// arg adds a parameter and returns its placeholder.
+func (q *keysetQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+func (q *keysetQuery) where(cond string) { q.conds = append(q.conds, cond) }
+
+// sql completes base with the conditions, the cursor and one row more than limit, so that
+// page can tell whether another page follows.
+func (q *keysetQuery) sql(base, after string, limit int) string {
+	if after != "" {
+		q.where("id > " + q.arg(after))
+	}
+	if len(q.conds) > 0 {
+		base += " WHERE " + strings.Join(q.conds, " AND ")
+	}
+	return base + " ORDER BY id LIMIT " + q.arg(limit+1)
 }
 
 func creatorArgs(c roster.Creator) ([]any, error) {
