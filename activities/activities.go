@@ -29,6 +29,8 @@ type Store interface {
 	BeginEmail(ctx context.Context, e store.Email) (store.Email, error)
 	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error
 	MarkEmailFailed(ctx context.Context, key, reason string) error
+	SaveContract(ctx context.Context, c store.Contract) (store.Contract, error)
+	RecordSignature(ctx context.Context, contractID string, sig store.Signature) error
 }
 
 // Mailer sends one email and returns the provider's message ID; *mailer.SendGrid
@@ -49,6 +51,8 @@ type Activities struct {
 	PostalAddress string
 	// ReplyDomain receives replies through SendGrid Inbound Parse: reply+<token>@ReplyDomain.
 	ReplyDomain string
+	// OpsEmail receives escalations and overdue notices; empty sends none.
+	OpsEmail string
 }
 
 // StageChange is one stage transition of a collaboration, numbered by Seq.

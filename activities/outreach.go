@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/outreach"
 	"github.com/collabflow/collabflow/roster"
@@ -95,7 +95,7 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 	}
 
 	if logged, err := a.Store.EmailByKey(ctx, key); err == nil && logged.Status != store.EmailSending {
-		// An earlier attempt got this far and finished: report, do not send again.
+		// An earlier attempt got this far and finished: do not render or send again.
 		return finished(logged), nil
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return res, err
@@ -104,19 +104,24 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 	if err != nil {
 		return res, err
 	}
-	logged, err := a.Store.BeginEmail(ctx, store.Email{
-		MessageKey: key, CollaborationID: in.CollaborationID, Step: in.Step + 1,
-		ToEmail: msg.ToEmail, FromEmail: msg.FromEmail, ReplyTo: msg.ReplyTo, Subject: msg.Subject, BodyText: msg.Text,
-	})
+	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Step: in.Step + 1, Kind: "outreach"}, msg)
+}
+
+// deliver logs an email under its key and sends it, unless the log says an earlier attempt
+// already did. A retry sends the text the first attempt logged.
+func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Message) (SendEmailResult, error) {
+	key := e.MessageKey
+	res := SendEmailResult{MessageKey: key}
+	e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText = msg.ToEmail, msg.FromEmail, msg.ReplyTo, msg.Subject, msg.Text
+	logged, err := a.Store.BeginEmail(ctx, e)
 	if err != nil {
 		return res, err
 	}
 	if logged.Status != store.EmailSending {
 		return finished(logged), nil
 	}
-	// Send what the log holds: a retry sends the text the first attempt rendered.
 	msg.Subject, msg.Text = logged.Subject, logged.BodyText
-	activity.GetLogger(ctx).Info("sending outreach email", "message_key", key)
+	activity.GetLogger(ctx).Info("sending email", "message_key", key, "kind", e.Kind)
 	providerID, err := a.Mailer.Send(ctx, msg)
 	var refused *mailer.ProviderError
 	switch {
@@ -190,20 +195,12 @@ func finished(e store.Email) SendEmailResult {
 	return SendEmailResult{Status: SendSent, MessageKey: e.MessageKey, ProviderMessageID: e.ProviderMessageID, Subject: e.Subject}
 }
 
-// offer writes a fee in minor units as "USD 1,500.00"; no fee is no offer line.
+// offer writes the fee for templates; no fee is no offer line.
 func offer(currency string, minor int64) string {
 	if minor <= 0 {
 		return ""
 	}
-	units := strconv.FormatInt(minor/100, 10)
-	var b strings.Builder
-	for i, r := range units {
-		if i > 0 && (len(units)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return fmt.Sprintf("%s %s.%02d", currency, b.String(), minor%100)
+	return contract.Money(currency, minor)
 }
 
 func lookupError(what string, err error) error {

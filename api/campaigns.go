@@ -25,6 +25,7 @@ type campaignInput struct {
 	Timings         campaigns.Timings      `json:"timings"`
 	Sequence        []outreach.Step        `json:"sequence"`
 	SendWindow      outreach.Window        `json:"send_window"`
+	AutoApprove     bool                   `json:"auto_approve"`
 }
 
 func (s *Server) createCampaign(c echo.Context) error {
@@ -37,7 +38,7 @@ func (s *Server) createCampaign(c echo.Context) error {
 		SenderEmail: strings.TrimSpace(in.SenderEmail), LandingURL: strings.TrimSpace(in.LandingURL),
 		Brief: in.Brief, Compensation: in.Compensation, UsageRightsDays: in.UsageRightsDays,
 		DisclosureText: strings.TrimSpace(in.DisclosureText), Timings: in.Timings,
-		Sequence: in.Sequence, SendWindow: in.SendWindow,
+		Sequence: in.Sequence, SendWindow: in.SendWindow, AutoApprove: in.AutoApprove,
 	}
 	cp.Compensation.Currency = strings.ToUpper(cp.Compensation.Currency)
 	cp.ApplyDefaults()

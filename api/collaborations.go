@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
 )
@@ -75,7 +76,9 @@ func (s *Server) startCollaboration(c echo.Context) error {
 		Outreach: workflows.OutreachPlan{
 			Steps: len(campaign.Sequence), Window: campaign.SendWindow, Timezone: creator.Timezone,
 		},
-		StartedBy: actor(c),
+		Opening:     contract.FromCampaign(campaign),
+		AutoApprove: campaign.AutoApprove,
+		StartedBy:   actor(c),
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

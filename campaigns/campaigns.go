@@ -30,7 +30,10 @@ type Campaign struct {
 	Sequence []outreach.Step `json:"sequence" validate:"max=10,dive"`
 	// SendWindow is when emails may go out, in each creator's time zone.
 	SendWindow outreach.Window `json:"send_window"`
-	CreatedAt  time.Time       `json:"created_at"`
+	// AutoApprove approves a draft that carries the disclosure when no reviewer decided
+	// within the review SLA. Off by default: people approve content.
+	AutoApprove bool      `json:"auto_approve"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Brief is what a creator is asked to make and say.

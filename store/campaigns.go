@@ -12,7 +12,7 @@ import (
 )
 
 const campaignColumns = `id, name, brand, sender_email, landing_url, brief, compensation,
-	usage_rights_days, disclosure_text, timings, created_at, sequence, send_window`
+	usage_rights_days, disclosure_text, timings, created_at, sequence, send_window, auto_approve`
 
 // CreateCampaign stores a campaign with a new time-ordered id; the caller has applied
 // defaults and validated it.
@@ -44,9 +44,9 @@ func (s *Store) CreateCampaign(ctx context.Context, c campaigns.Campaign) (campa
 		return campaigns.Campaign{}, fmt.Errorf("encode send window: %w", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO campaigns (`+campaignColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.Name, c.Brand, c.SenderEmail, c.LandingURL, brief, comp, c.UsageRightsDays, c.DisclosureText, timings, c.CreatedAt,
-		sequence, window)
+		sequence, window, c.AutoApprove)
 	if err != nil {
 		return campaigns.Campaign{}, fmt.Errorf("insert campaign: %w", pgError(err, nil))
 	}
@@ -80,7 +80,7 @@ func (s *Store) ListCampaigns(ctx context.Context, after string, limit int) ([]c
 func scanCampaign(row pgx.Row) (campaigns.Campaign, error) {
 	var c campaigns.Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.Brand, &c.SenderEmail, &c.LandingURL, &c.Brief, &c.Compensation,
-		&c.UsageRightsDays, &c.DisclosureText, &c.Timings, &c.CreatedAt, &c.Sequence, &c.SendWindow)
+		&c.UsageRightsDays, &c.DisclosureText, &c.Timings, &c.CreatedAt, &c.Sequence, &c.SendWindow, &c.AutoApprove)
 	if err != nil {
 		return campaigns.Campaign{}, err
 	}

@@ -13,8 +13,10 @@ import (
 
 // Email is one outreach email in the log: exactly what was sent, and what became of it.
 type Email struct {
-	MessageKey        string       `json:"message_key"`
-	CollaborationID   string       `json:"collaboration_id"`
+	MessageKey      string `json:"message_key"`
+	CollaborationID string `json:"collaboration_id"`
+	// Kind is "outreach" for the sequence, else the transactional email's purpose.
+	Kind              string       `json:"kind"`
 	Step              int          `json:"step"`
 	ToEmail           string       `json:"to"`
 	FromEmail         string       `json:"from"`
@@ -44,16 +46,19 @@ type EmailEvent struct {
 }
 
 const emailColumns = `message_key, collaboration_id, step, to_email, from_email, reply_to, subject, body_text,
-	provider_message_id, status, created_at, sent_at`
+	provider_message_id, status, created_at, sent_at, kind`
 
 // BeginEmail logs an email about to be sent, unless its message key is already logged; it
 // returns the logged row either way. The caller sends only when the row is not yet sent.
 func (s *Store) BeginEmail(ctx context.Context, e Email) (Email, error) {
 	e.Status = EmailSending
 	e.CreatedAt = now()
+	if e.Kind == "" {
+		e.Kind = "outreach"
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO emails (`+emailColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, NULL) ON CONFLICT (message_key) DO NOTHING`,
-		e.MessageKey, e.CollaborationID, e.Step, e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText, e.Status, e.CreatedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10, NULL, $11) ON CONFLICT (message_key) DO NOTHING`,
+		e.MessageKey, e.CollaborationID, e.Step, e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText, e.Status, e.CreatedAt, e.Kind)
 	if err != nil {
 		return Email{}, fmt.Errorf("log email %s: %w", e.MessageKey, err)
 	}
@@ -125,7 +130,7 @@ func (s *Store) RecordEmailEvent(ctx context.Context, key string, ev EmailEvent)
 
 // Emails returns a collaboration's emails in step order, each with its event history.
 func (s *Store) Emails(ctx context.Context, collaborationID string) ([]Email, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+emailColumns+` FROM emails WHERE collaboration_id = $1 ORDER BY step, created_at`, collaborationID)
+	rows, err := s.pool.Query(ctx, `SELECT `+emailColumns+` FROM emails WHERE collaboration_id = $1 ORDER BY created_at, step`, collaborationID)
 	if err != nil {
 		return nil, fmt.Errorf("emails of %s: %w", collaborationID, err)
 	}
@@ -175,7 +180,7 @@ func (s *Store) LatestEmailTo(ctx context.Context, address string) (string, erro
 func scanEmail(row pgx.Row) (Email, error) {
 	var e Email
 	err := row.Scan(&e.MessageKey, &e.CollaborationID, &e.Step, &e.ToEmail, &e.FromEmail, &e.ReplyTo, &e.Subject, &e.BodyText,
-		&e.ProviderMessageID, &e.Status, &e.CreatedAt, &e.SentAt)
+		&e.ProviderMessageID, &e.Status, &e.CreatedAt, &e.SentAt, &e.Kind)
 	return e, err
 }
 

@@ -30,10 +30,16 @@ type collaboration struct {
 	state CollaborationState
 	// events receives webhook news (SignalOutreachEvent).
 	events workflow.ReceiveChannel
-	// cancel, reply and stop are set by handlers; run acts on them.
-	cancel *CancelRequest
-	reply  *OutreachEvent
-	stop   *OutreachEvent
+	// Set by handlers; run acts on them.
+	cancel       *CancelRequest
+	decline      *DeclineRequest
+	reply        *OutreachEvent
+	stop         *OutreachEvent
+	accepted     *AcceptRequest
+	pendingDraft bool
+	reviewed     *ReviewRequest
+	// draftOverdue marks the escalation as the overdue draft's, cleared when it arrives.
+	draftOverdue bool
 }
 
 func (c *collaboration) setup(ctx workflow.Context) error {
@@ -51,6 +57,8 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		// delivered with the start is judged against the right stage.
 		Stage:    StageOutreach,
 		Outreach: OutreachState{Status: OutreachRunning, Steps: c.input.Outreach.Steps},
+		Offers:   []Offer{},
+		Drafts:   []Draft{},
 	}
 	c.events = workflow.GetSignalChannel(ctx, SignalOutreachEvent)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CollaborationState, error) {
@@ -62,9 +70,23 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: c.validateCancel}); err != nil {
 		return fmt.Errorf("register %s update: %w", UpdateCancel, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRecordReply, c.handleReply,
-		workflow.UpdateHandlerOptions{Validator: c.validateReply}); err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateRecordReply, err)
+	updates := []struct {
+		name               string
+		handler, validator any
+	}{
+		{UpdateRecordReply, c.handleReply, c.validateReply},
+		{UpdateOffer, c.handleOffer, c.validateOffer},
+		{UpdateAccept, c.handleAccept, c.validateAccept},
+		{UpdateDecline, c.handleDecline, c.validateDecline},
+		{UpdateSign, c.handleSign, c.validateSign},
+		{UpdateSubmitDraft, c.handleDraft, c.validateDraft},
+		{UpdateReview, c.handleReview, c.validateReview},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
+			workflow.UpdateHandlerOptions{Validator: u.validator}); err != nil {
+			return fmt.Errorf("register %s update: %w", u.name, err)
+		}
 	}
 	return nil
 }
@@ -83,18 +105,19 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 	}
 	if c.state.Outreach.Status == OutreachFailed {
 		// The provider refused an email: ops record a reply they got elsewhere, or cancel.
-		if err := workflow.Await(ctx, func() bool { return c.cancel != nil || c.reply != nil || c.stop != nil }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return c.ending() || c.reply != nil || c.stop != nil }); err != nil {
 			return c.state, err
 		}
 	}
 	switch {
-	case c.cancel != nil:
-		return c.endCancelled(ctx)
+	case c.ending():
+		return c.finishEnding(ctx)
 	case c.reply != nil:
 		err := c.moveTo(ctx, StageNegotiating, Event{Kind: EventReplyReceived, Actor: c.reply.Actor, Detail: describe(*c.reply)})
 		if err != nil {
 			return c.state, err
 		}
+		c.openNegotiation(ctx)
 	case c.stop != nil:
 		return c.end(ctx, outreachEnd(c.stop.Kind), describe(*c.stop), Event{Kind: EventOutreachStopped, Detail: describe(*c.stop)})
 	default:
@@ -102,10 +125,33 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 		return c.end(ctx, StageNoResponse, reason, Event{Kind: EventNoResponse, Detail: reason})
 	}
 
-	// Negotiation is the next slice of this workflow; until it exists a collaboration
-	// that got a reply waits in negotiating for a person to act on it.
-	if err := workflow.Await(ctx, func() bool { return c.cancel != nil }); err != nil {
+	if err := c.negotiateAndSign(ctx); err != nil || c.ending() {
+		return c.finishOrFail(ctx, err)
+	}
+	if err := c.produce(ctx); err != nil || c.ending() {
+		return c.finishOrFail(ctx, err)
+	}
+
+	// Posting and verification are the next slice of this workflow; until they exist an
+	// approved collaboration waits in awaiting_post for a person to act on it.
+	if err := workflow.Await(ctx, c.ending); err != nil {
 		return c.state, err
+	}
+	return c.finishEnding(ctx)
+}
+
+// finishOrFail ends the run for a person's cancel or decline, or fails it on an error.
+func (c *collaboration) finishOrFail(ctx workflow.Context, err error) (CollaborationState, error) {
+	if err != nil {
+		return c.state, err
+	}
+	return c.finishEnding(ctx)
+}
+
+// finishEnding ends the collaboration as a person asked: cancelled or declined.
+func (c *collaboration) finishEnding(ctx workflow.Context) (CollaborationState, error) {
+	if c.decline != nil {
+		return c.end(ctx, StageDeclined, c.decline.Reason, Event{Kind: EventDeclined, Actor: &c.decline.Actor, Detail: c.decline.Reason})
 	}
 	return c.endCancelled(ctx)
 }
@@ -181,8 +227,8 @@ func (c *collaboration) validateCancel(req CancelRequest) error {
 	switch {
 	case c.state.Stage.Terminal():
 		return fmt.Errorf("collaboration already ended as %s", c.state.Stage)
-	case c.cancel != nil:
-		return errors.New("collaboration is already being cancelled")
+	case c.ending():
+		return errors.New("collaboration is already ending")
 	}
 	return nil
 }
@@ -205,7 +251,7 @@ func (c *collaboration) validateReply(req ReplyRequest) error {
 		return err
 	}
 	status := c.state.Outreach.Status
-	if c.state.Stage != StageOutreach || c.cancel != nil || (status != OutreachRunning && status != OutreachFailed) {
+	if c.state.Stage != StageOutreach || c.ending() || (status != OutreachRunning && status != OutreachFailed) {
 		return fmt.Errorf("collaboration is in %s, not waiting for a reply", c.state.Stage)
 	}
 	return nil

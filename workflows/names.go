@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/outreach"
 )
 
@@ -35,7 +36,23 @@ const (
 	UpdateRecordReply = "record_reply"
 	// SignalOutreachEvent carries an OutreachEvent from the email webhooks.
 	SignalOutreachEvent = "outreach_event"
+	// UpdateOffer takes an OfferRequest: an offer or counter-offer in negotiating.
+	UpdateOffer = "offer"
+	// UpdateAccept takes an AcceptRequest: the latest offer becomes the agreed terms.
+	UpdateAccept = "accept"
+	// UpdateDecline takes a DeclineRequest and ends the collaboration as declined.
+	UpdateDecline = "decline"
+	// UpdateSign takes a SignRequest from the contract portal.
+	UpdateSign = "sign"
+	// UpdateSubmitDraft takes a DraftRequest from the content portal or ops.
+	UpdateSubmitDraft = "submit_draft"
+	// UpdateReview takes a ReviewRequest on the latest draft.
+	UpdateReview = "review"
 )
+
+// InvalidArgument is the error type of a validator's refusal of bad input (the API
+// answers 422); other refusals are about the collaboration's state (409).
+const InvalidArgument = "InvalidArgument"
 
 // Stage is where a collaboration stands.
 type Stage string
@@ -111,7 +128,12 @@ type CollaborationInput struct {
 	CreatorID  string            `json:"creator_id"`
 	Timings    campaigns.Timings `json:"timings"`
 	Outreach   OutreachPlan      `json:"outreach"`
-	StartedBy  Actor             `json:"started_by"`
+	// Opening is the brand's opening offer, from the campaign.
+	Opening contract.Terms `json:"opening"`
+	// AutoApprove approves a draft that carries the disclosure when no review came within
+	// the review SLA; off unless the campaign asks for it.
+	AutoApprove bool  `json:"auto_approve"`
+	StartedBy   Actor `json:"started_by"`
 }
 
 // OutreachPlan is what the outreach sequence needs to know at start: how many emails and
@@ -141,6 +163,104 @@ const (
 	OutreachUnsubscribe = "unsubscribe"
 	OutreachSuppressed  = "suppressed"
 )
+
+// Who made an offer.
+const (
+	FromBrand   = "brand"
+	FromCreator = "creator"
+)
+
+// OfferRequest is an offer by the brand or a counter-offer by the creator, as ops records it.
+type OfferRequest struct {
+	Actor Actor          `json:"actor"`
+	From  string         `json:"from"`
+	Terms contract.Terms `json:"terms"`
+	Note  string         `json:"note,omitempty"`
+}
+
+// Offer is one offer in the negotiation, numbered from 1.
+type Offer struct {
+	N     int            `json:"n"`
+	From  string         `json:"from"`
+	Terms contract.Terms `json:"terms"`
+	Note  string         `json:"note,omitempty"`
+	Actor Actor          `json:"actor"`
+	At    time.Time      `json:"at"`
+}
+
+// AcceptRequest agrees to offer N, which must be the latest.
+type AcceptRequest struct {
+	Actor Actor `json:"actor"`
+	Offer int   `json:"offer"`
+}
+
+// DeclineRequest ends the collaboration as declined.
+type DeclineRequest struct {
+	Actor  Actor  `json:"actor"`
+	Reason string `json:"reason"`
+}
+
+// SignRequest is a creator signing through the contract portal.
+type SignRequest struct {
+	ContractID string    `json:"contract_id"`
+	SHA256     string    `json:"sha256"`
+	Name       string    `json:"name"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	At         time.Time `json:"at"`
+	RequestID  string    `json:"request_id"`
+}
+
+// DraftRequest submits a draft: asset links and the caption. Actor is nil when the
+// creator submits through the content portal.
+type DraftRequest struct {
+	Actor   *Actor   `json:"actor,omitempty"`
+	Assets  []string `json:"assets"`
+	Caption string   `json:"caption"`
+}
+
+// Review decisions.
+const (
+	DecisionApprove = "approve"
+	DecisionChanges = "changes"
+)
+
+// ReviewRequest decides on draft N, which must be the latest.
+type ReviewRequest struct {
+	Actor    Actor  `json:"actor"`
+	Draft    int    `json:"draft"`
+	Decision string `json:"decision"`
+	Comments string `json:"comments"`
+}
+
+// ContractState is the contract sent for signature and, once signed, the signature.
+type ContractState struct {
+	Version    int          `json:"version"`
+	ContractID string       `json:"contract_id"`
+	SHA256     string       `json:"sha256"`
+	SentAt     time.Time    `json:"sent_at"`
+	ExpiresAt  time.Time    `json:"expires_at"`
+	Signed     *SignRequest `json:"signed,omitempty"`
+}
+
+// Draft is one submitted draft and, once reviewed, the review.
+type Draft struct {
+	N           int       `json:"n"`
+	Assets      []string  `json:"assets"`
+	Caption     string    `json:"caption"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	// SubmittedBy is nil for the creator (portal).
+	SubmittedBy *Actor  `json:"submitted_by,omitempty"`
+	Review      *Review `json:"review,omitempty"`
+}
+
+// Review is a decision on a draft.
+type Review struct {
+	Decision string    `json:"decision"`
+	Comments string    `json:"comments,omitempty"`
+	Actor    Actor     `json:"actor"`
+	At       time.Time `json:"at"`
+}
 
 // ReplyRequest records a reply that ops received some other way.
 type ReplyRequest struct {
@@ -179,6 +299,21 @@ const (
 	EventNoResponse      = "no_response"
 	// EventEmailNews is a provider event about an email after outreach has ended.
 	EventEmailNews = "email_event"
+
+	EventOffer            = "offer"
+	EventAccepted         = "terms_agreed"
+	EventDeclined         = "declined"
+	EventContractSent     = "contract_sent"
+	EventContractReminder = "contract_reminder"
+	EventContractExpired  = "contract_expired"
+	EventSigned           = "contract_signed"
+	EventBriefSent        = "brief_sent"
+	EventDraftSubmitted   = "draft_submitted"
+	EventDraftReminder    = "draft_reminder"
+	EventDraftOverdue     = "draft_overdue"
+	EventReviewOverdue    = "review_overdue"
+	EventReviewed         = "draft_reviewed"
+	EventEscalated        = "escalated"
 )
 
 // Outreach statuses, as CollaborationState.Outreach.Status reports them.
@@ -203,15 +338,27 @@ type OutreachState struct {
 
 // CollaborationState is what the state query returns and the workflow's result.
 type CollaborationState struct {
-	ID           string            `json:"id"`
-	CampaignID   string            `json:"campaign_id"`
-	CreatorID    string            `json:"creator_id"`
-	Stage        Stage             `json:"stage"`
-	StartedAt    time.Time         `json:"started_at,omitzero"`
-	UpdatedAt    time.Time         `json:"updated_at,omitzero"`
-	CancelReason string            `json:"cancel_reason,omitempty"`
-	EndReason    string            `json:"end_reason,omitempty"`
-	Outreach     OutreachState     `json:"outreach"`
-	Timings      campaigns.Timings `json:"timings"`
-	Events       []Event           `json:"events"`
+	ID           string          `json:"id"`
+	CampaignID   string          `json:"campaign_id"`
+	CreatorID    string          `json:"creator_id"`
+	Stage        Stage           `json:"stage"`
+	StartedAt    time.Time       `json:"started_at,omitzero"`
+	UpdatedAt    time.Time       `json:"updated_at,omitzero"`
+	CancelReason string          `json:"cancel_reason,omitempty"`
+	EndReason    string          `json:"end_reason,omitempty"`
+	Outreach     OutreachState   `json:"outreach"`
+	Offers       []Offer         `json:"offers"`
+	AgreedTerms  *contract.Terms `json:"agreed_terms,omitempty"`
+	Contract     *ContractState  `json:"contract,omitempty"`
+	Drafts       []Draft         `json:"drafts"`
+	// RevisionsUsed counts drafts sent back for changes.
+	RevisionsUsed int `json:"revisions_used"`
+	// DraftDue is when the current draft is due.
+	DraftDue time.Time `json:"draft_due,omitzero"`
+	// Approved is the approved draft, kept for posting and verification.
+	Approved *Draft `json:"approved,omitempty"`
+	// Escalation says what ops must decide, if anything.
+	Escalation string            `json:"escalation,omitempty"`
+	Timings    campaigns.Timings `json:"timings"`
+	Events     []Event           `json:"events"`
 }

@@ -84,7 +84,7 @@ func (c *collaboration) runOutreach(ctx workflow.Context) error {
 
 // outreachOver reports whether the sequence must send nothing more.
 func (c *collaboration) outreachOver() bool {
-	return c.cancel != nil || c.state.Outreach.Status != OutreachRunning
+	return c.ending() || c.state.Outreach.Status != OutreachRunning
 }
 
 // waitUnlessStopped sleeps for d unless the outreach ends first.
@@ -126,7 +126,7 @@ func (c *collaboration) drainOutreachEvents(ctx workflow.Context) {
 // after the sequence ended is only recorded.
 func (c *collaboration) onOutreachEvent(ctx workflow.Context, ev OutreachEvent) {
 	status := c.state.Outreach.Status
-	if (status == OutreachRunning || status == OutreachFailed) && c.state.Stage == StageOutreach && c.cancel == nil {
+	if (status == OutreachRunning || status == OutreachFailed) && c.state.Stage == StageOutreach && !c.ending() {
 		c.stopOutreach(ctx, ev)
 		return
 	}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Contract is a contract document sent for signature.
+type Contract struct {
+	ID              string          `json:"id"`
+	CollaborationID string          `json:"collaboration_id"`
+	Version         int             `json:"version"`
+	Terms           json.RawMessage `json:"terms"`
+	HTML            string          `json:"html"`
+	SHA256          string          `json:"sha256"`
+	CreatedAt       time.Time       `json:"created_at"`
+	ExpiresAt       time.Time       `json:"expires_at"`
+	Signature       *Signature      `json:"signature"`
+}
+
+// Signature is how a creator signed: the typed name, when, from where, and the hash of
+// the document they saw.
+type Signature struct {
+	Name      string    `json:"name"`
+	At        time.Time `json:"at"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+}
+
+const contractColumns = `id, collaboration_id, version, terms, html, sha256, created_at, expires_at,
+	signed_name, signed_at, signed_ip, signed_user_agent`
+
+// SaveContract stores a contract version of a collaboration once; saving the same version
+// again returns the stored one, so a retried activity keeps the first document and id.
+func (s *Store) SaveContract(ctx context.Context, c Contract) (Contract, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Contract{}, fmt.Errorf("new contract id: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO contracts (id, collaboration_id, version, terms, html, sha256, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (collaboration_id, version) DO NOTHING`,
+		id.String(), c.CollaborationID, c.Version, c.Terms, c.HTML, c.SHA256, now(), c.ExpiresAt.UTC())
+	if err != nil {
+		return Contract{}, fmt.Errorf("save contract: %w", err)
+	}
+	return s.scanContract(ctx, `WHERE collaboration_id = $1 AND version = $2`, c.CollaborationID, c.Version)
+}
+
+// Contract returns one contract.
+func (s *Store) Contract(ctx context.Context, id string) (Contract, error) {
+	return s.scanContract(ctx, `WHERE id = $1`, id)
+}
+
+// RecordSignature stores the signature of a contract; a second call keeps the first.
+func (s *Store) RecordSignature(ctx context.Context, contractID string, sig Signature) error {
+	_, err := s.pool.Exec(ctx, `UPDATE contracts SET signed_name = $2, signed_at = $3, signed_ip = $4, signed_user_agent = $5
+		WHERE id = $1 AND signed_at IS NULL`, contractID, sig.Name, sig.At.UTC(), sig.IP, sig.UserAgent)
+	if err != nil {
+		return fmt.Errorf("record signature of %s: %w", contractID, err)
+	}
+	return nil
+}
+
+func (s *Store) scanContract(ctx context.Context, where string, args ...any) (Contract, error) {
+	var (
+		c                   Contract
+		name, ip, userAgent *string
+		signedAt            *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `SELECT `+contractColumns+` FROM contracts `+where, args...).Scan(
+		&c.ID, &c.CollaborationID, &c.Version, &c.Terms, &c.HTML, &c.SHA256, &c.CreatedAt, &c.ExpiresAt,
+		&name, &signedAt, &ip, &userAgent)
+	if err != nil {
+		return Contract{}, fmt.Errorf("contract: %w", pgError(err, nil))
+	}
+	if signedAt != nil {
+		c.Signature = &Signature{Name: deref(name), At: *signedAt, IP: deref(ip), UserAgent: deref(userAgent)}
+	}
+	return c, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,211 @@
+package workflows
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/contract"
+)
+
+// Draft limits.
+const (
+	MaxAssets         = 10
+	MaxCaptionLength  = 2200 // Instagram's caption limit, the tightest of the platforms
+	MaxCommentsLength = 5000
+)
+
+// system is the actor of what the workflow decides itself (auto-approval).
+var system = Actor{Name: "collabflow", Role: "system"}
+
+// produce runs in_production and in_review until a draft is approved: the brief goes out,
+// drafts come in, reviewers approve or send them back with comments.
+func (c *collaboration) produce(ctx workflow.Context) error {
+	if err := c.notify(ctx, activities.NoticeBrief, 1, c.newDraftDeadline(ctx), ""); err != nil {
+		return err
+	}
+	c.record(ctx, Event{Kind: EventBriefSent, Detail: "brief and content link sent; draft due " + c.state.DraftDue.Format("2006-01-02 15:04 MST")})
+	for {
+		if err := c.awaitDraft(ctx); err != nil || c.ending() {
+			return err
+		}
+		c.pendingDraft = false
+		if c.draftOverdue {
+			c.draftOverdue, c.state.Escalation = false, ""
+		}
+		d := c.state.Drafts[len(c.state.Drafts)-1]
+		err := c.moveTo(ctx, StageInReview, Event{Kind: EventDraftSubmitted, Actor: d.SubmittedBy,
+			Detail: fmt.Sprintf("draft %d: %d asset(s), caption of %d characters", d.N, len(d.Assets), len(d.Caption))})
+		if err != nil {
+			return err
+		}
+		if err := c.awaitReview(ctx); err != nil || c.ending() {
+			return err
+		}
+		r := c.reviewed
+		c.reviewed = nil
+		d = c.state.Drafts[len(c.state.Drafts)-1]
+		if r.Decision == DecisionApprove {
+			c.state.Approved = &d
+			c.state.DraftDue = time.Time{}
+			return c.moveTo(ctx, StageAwaitingPost, Event{Kind: EventReviewed, Actor: &r.Actor, Detail: fmt.Sprintf("draft %d approved", d.N)})
+		}
+		if err := c.notify(ctx, activities.NoticeChanges, d.N, c.newDraftDeadline(ctx), r.Comments); err != nil {
+			return err
+		}
+		err = c.moveTo(ctx, StageInProduction, Event{Kind: EventReviewed, Actor: &r.Actor,
+			Detail: fmt.Sprintf("draft %d: changes requested: %q", d.N, r.Comments)})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// newDraftDeadline starts the clock for the next draft.
+func (c *collaboration) newDraftDeadline(ctx workflow.Context) time.Time {
+	c.state.DraftDue = workflow.Now(ctx).UTC().Add(c.input.Timings.DraftDeadline.Std())
+	return c.state.DraftDue
+}
+
+// awaitDraft waits for the next draft: a reminder before the deadline, an escalation to
+// ops when it passes, and then it keeps waiting; the creator may still deliver.
+func (c *collaboration) awaitDraft(ctx workflow.Context) error {
+	arrived := func() bool { return c.pendingDraft || c.ending() }
+	deadline := c.input.Timings.DraftDeadline.Std()
+	n := len(c.state.Drafts) + 1
+	ok, err := workflow.AwaitWithTimeout(ctx, c.state.DraftDue.Sub(workflow.Now(ctx))-reminderLead(deadline), arrived)
+	if err != nil || ok {
+		return err
+	}
+	if err := c.notify(ctx, activities.NoticeDraftReminder, n, c.state.DraftDue, ""); err != nil {
+		return err
+	}
+	c.record(ctx, Event{Kind: EventDraftReminder, Detail: fmt.Sprintf("draft %d due %s", n, c.state.DraftDue.Format("2006-01-02 15:04 MST"))})
+	if ok, err = workflow.AwaitWithTimeout(ctx, c.state.DraftDue.Sub(workflow.Now(ctx)), arrived); err != nil || ok {
+		return err
+	}
+	c.draftOverdue = true
+	c.state.Escalation = fmt.Sprintf("draft %d is overdue since %s: contact the creator, extend or cancel", n, c.state.DraftDue.Format("2006-01-02 15:04 MST"))
+	c.record(ctx, Event{Kind: EventDraftOverdue, Detail: c.state.Escalation})
+	c.notifyOps(ctx, fmt.Sprintf("draft-overdue/%d", n), "Draft overdue", c.state.Escalation)
+	return workflow.Await(ctx, arrived)
+}
+
+// awaitReview waits for a decision on the latest draft. Past the review SLA ops hear of it;
+// a campaign that asks for it gets a disclosed draft approved then.
+func (c *collaboration) awaitReview(ctx workflow.Context) error {
+	decided := func() bool { return c.reviewed != nil || c.ending() }
+	ok, err := workflow.AwaitWithTimeout(ctx, c.input.Timings.ReviewSLA.Std(), decided)
+	if err != nil || ok {
+		return err
+	}
+	d := c.state.Drafts[len(c.state.Drafts)-1]
+	note := fmt.Sprintf("draft %d has waited %s for review", d.N, c.input.Timings.ReviewSLA.Std())
+	c.record(ctx, Event{Kind: EventReviewOverdue, Detail: note})
+	c.notifyOps(ctx, fmt.Sprintf("review-overdue/%d", d.N), "Review overdue", note)
+	if c.input.AutoApprove && contract.HasDisclosure(d.Caption, c.state.AgreedTerms.DisclosureText) {
+		c.applyReview(ctx, ReviewRequest{Actor: system, Draft: d.N, Decision: DecisionApprove, Comments: "approved automatically after the review SLA"})
+		return nil
+	}
+	return workflow.Await(ctx, decided)
+}
+
+func (c *collaboration) validateDraft(req DraftRequest) error {
+	if req.Actor != nil {
+		if err := validateActor(*req.Actor); err != nil {
+			return err
+		}
+	}
+	if c.state.Stage != StageInProduction || c.ending() || c.pendingDraft {
+		return fmt.Errorf("collaboration is in %s, not waiting for a draft", c.state.Stage)
+	}
+	bad := map[string]string{}
+	if len(req.Assets) == 0 || len(req.Assets) > MaxAssets {
+		bad["assets"] = fmt.Sprintf("one to %d links", MaxAssets)
+	}
+	for i, asset := range req.Assets {
+		if u, err := url.Parse(asset); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(asset) > 2000 {
+			bad[fmt.Sprintf("assets[%d]", i)] = "must be an http(s) link"
+		}
+	}
+	if caption := strings.TrimSpace(req.Caption); caption == "" || len(caption) > MaxCaptionLength {
+		bad["caption"] = fmt.Sprintf("required, at most %d characters", MaxCaptionLength)
+	}
+	if len(bad) > 0 {
+		return invalid(bad)
+	}
+	return nil
+}
+
+func (c *collaboration) handleDraft(ctx workflow.Context, req DraftRequest) (CollaborationState, error) {
+	c.state.Drafts = append(c.state.Drafts, Draft{
+		N: len(c.state.Drafts) + 1, Assets: req.Assets, Caption: strings.TrimSpace(req.Caption),
+		SubmittedAt: workflow.Now(ctx).UTC(), SubmittedBy: req.Actor,
+	})
+	c.pendingDraft = true
+	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageInProduction }); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
+}
+
+func (c *collaboration) validateReview(req ReviewRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if c.state.Stage != StageInReview || c.ending() || c.reviewed != nil {
+		return fmt.Errorf("collaboration is in %s, not in review", c.state.Stage)
+	}
+	d := c.state.Drafts[len(c.state.Drafts)-1]
+	if req.Draft != d.N {
+		return fmt.Errorf("draft %d is not the one in review (%d)", req.Draft, d.N)
+	}
+	switch req.Decision {
+	case DecisionApprove:
+		if !contract.HasDisclosure(d.Caption, c.state.AgreedTerms.DisclosureText) {
+			return invalid(map[string]string{"decision": fmt.Sprintf("the caption lacks the required disclosure %q (or #ad, #sponsored, Paid partnership): request changes instead", c.state.AgreedTerms.DisclosureText)})
+		}
+	case DecisionChanges:
+		if strings.TrimSpace(req.Comments) == "" {
+			return invalid(map[string]string{"comments": "required when asking for changes"})
+		}
+		if limit := c.state.AgreedTerms.RevisionRounds; c.state.RevisionsUsed >= limit && req.Actor.Role != "ops" {
+			return fmt.Errorf("the %d revision round(s) of the contract are used: ops must decide", limit)
+		}
+	default:
+		return invalid(map[string]string{"decision": "approve or changes"})
+	}
+	if len(req.Comments) > MaxCommentsLength {
+		return invalid(map[string]string{"comments": fmt.Sprintf("at most %d characters", MaxCommentsLength)})
+	}
+	return nil
+}
+
+func (c *collaboration) handleReview(ctx workflow.Context, req ReviewRequest) (CollaborationState, error) {
+	c.applyReview(ctx, req)
+	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageInReview }); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
+}
+
+// applyReview records a decision; run moves the collaboration on.
+func (c *collaboration) applyReview(ctx workflow.Context, req ReviewRequest) {
+	req.Comments = strings.TrimSpace(req.Comments)
+	d := &c.state.Drafts[len(c.state.Drafts)-1]
+	d.Review = &Review{Decision: req.Decision, Comments: req.Comments, Actor: req.Actor, At: workflow.Now(ctx).UTC()}
+	if req.Decision == DecisionChanges {
+		c.state.RevisionsUsed++
+		if limit := c.state.AgreedTerms.RevisionRounds; c.state.RevisionsUsed >= limit {
+			c.state.Escalation = fmt.Sprintf("the %d revision round(s) of the contract are used: only ops may ask for more changes", limit)
+			c.record(ctx, Event{Kind: EventEscalated, Actor: &req.Actor, Detail: c.state.Escalation})
+		}
+	} else {
+		c.state.Escalation = ""
+	}
+	c.reviewed = &req
+}

@@ -1,0 +1,292 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/contract"
+)
+
+// invalid is a validator's refusal of bad input, naming the fields; the API answers 422.
+func invalid(fields map[string]string) error {
+	parts := make([]string, 0, len(fields))
+	for _, name := range workflow.DeterministicKeys(fields) {
+		parts = append(parts, name+": "+fields[name])
+	}
+	return temporal.NewApplicationError(strings.Join(parts, "; "), InvalidArgument, fields)
+}
+
+// ending reports whether a person has ended the collaboration (cancel or decline).
+func (c *collaboration) ending() bool { return c.cancel != nil || c.decline != nil }
+
+// openNegotiation puts the campaign's terms on the table as the brand's first offer, when
+// they make a complete offer; otherwise ops make the first one.
+func (c *collaboration) openNegotiation(ctx workflow.Context) {
+	if c.input.Opening.Check() != nil {
+		return
+	}
+	c.addOffer(ctx, OfferRequest{Actor: system, From: FromBrand, Terms: c.input.Opening, Note: "the campaign's terms"})
+}
+
+// negotiateAndSign runs negotiating and contracting until a contract is signed. An expired
+// contract returns the collaboration to negotiating, where ops decide what next.
+func (c *collaboration) negotiateAndSign(ctx workflow.Context) error {
+	for {
+		if err := workflow.Await(ctx, func() bool { return c.accepted != nil || c.ending() }); err != nil || c.ending() {
+			return err
+		}
+		agreed := c.state.Offers[len(c.state.Offers)-1]
+		err := c.moveTo(ctx, StageContracting, Event{Kind: EventAccepted, Actor: &c.accepted.Actor,
+			Detail: fmt.Sprintf("offer %d by %s: %s", agreed.N, agreed.From, summarize(agreed.Terms))})
+		if err != nil {
+			return err
+		}
+		signed, err := c.runContract(ctx)
+		if err != nil || c.ending() {
+			return err
+		}
+		if signed {
+			s := c.state.Contract.Signed
+			return c.moveTo(ctx, StageInProduction, Event{Kind: EventSigned,
+				Detail: fmt.Sprintf("contract v%d signed by %q from %s (%s) with document hash %s",
+					c.state.Contract.Version, s.Name, s.IP, s.UserAgent, s.SHA256)})
+		}
+		c.accepted, c.state.AgreedTerms = nil, nil
+		err = c.moveTo(ctx, StageNegotiating, Event{Kind: EventContractExpired,
+			Detail: fmt.Sprintf("contract v%d expired unsigned at %s", c.state.Contract.Version, c.state.Contract.ExpiresAt.Format(time.RFC3339))})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// runContract prepares and sends a contract version, reminds before it expires, and
+// reports whether it was signed in time.
+func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
+	version := 1
+	if c.state.Contract != nil {
+		version = c.state.Contract.Version + 1
+	}
+	now := workflow.Now(ctx).UTC()
+	expiry := c.input.Timings.ContractExpiry.Std()
+	expires := now.Add(expiry)
+	var prepared activities.PreparedContract
+	err := workflow.ExecuteActivity(ctx, a.PrepareContract, activities.PrepareContractInput{
+		CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID,
+		Version: version, Terms: *c.state.AgreedTerms, PreparedAt: now, ExpiresAt: expires,
+	}).Get(ctx, &prepared)
+	if err != nil {
+		return false, fmt.Errorf("prepare contract: %w", err)
+	}
+	c.state.Contract = &ContractState{Version: version, ContractID: prepared.ContractID, SHA256: prepared.SHA256, SentAt: now, ExpiresAt: expires}
+	if err := c.notify(ctx, activities.NoticeContract, version, expires, ""); err != nil {
+		return false, err
+	}
+	c.record(ctx, Event{Kind: EventContractSent, Detail: fmt.Sprintf("contract v%d (sha256 %s) sent, expires %s", version, prepared.SHA256, expires.Format(time.RFC3339))})
+
+	done := func() bool { return c.state.Contract.Signed != nil || c.ending() }
+	if ok, err := workflow.AwaitWithTimeout(ctx, expires.Sub(now)-reminderLead(expiry), done); err != nil {
+		return false, err
+	} else if !ok {
+		if err := c.notify(ctx, activities.NoticeContractReminder, version, expires, ""); err != nil {
+			return false, err
+		}
+		c.record(ctx, Event{Kind: EventContractReminder, Detail: fmt.Sprintf("contract v%d expires %s", version, expires.Format(time.RFC3339))})
+		if _, err := workflow.AwaitWithTimeout(ctx, expires.Sub(workflow.Now(ctx)), done); err != nil {
+			return false, err
+		}
+	}
+	s := c.state.Contract.Signed
+	if s == nil {
+		return false, nil
+	}
+	err = workflow.ExecuteActivity(ctx, a.RecordSignature, activities.RecordSignatureInput{
+		ContractID: s.ContractID, Name: s.Name, At: s.At, IP: s.IP, UserAgent: s.UserAgent,
+	}).Get(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("record signature: %w", err)
+	}
+	return true, nil
+}
+
+// reminderLead is how long before a deadline the reminder goes out: a day for waits of
+// several days, else half the wait.
+func reminderLead(wait time.Duration) time.Duration {
+	if wait >= 3*24*time.Hour {
+		return 24 * time.Hour
+	}
+	return wait / 2
+}
+
+// notify sends a transactional email to the creator.
+func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadline time.Time, comments string) error {
+	in := activities.NoticeInput{
+		CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID,
+		Kind: kind, Seq: seq, Deadline: deadline, Comments: comments,
+	}
+	if c.state.Contract != nil {
+		in.ContractID = c.state.Contract.ContractID
+	}
+	if c.state.AgreedTerms != nil {
+		in.Terms = *c.state.AgreedTerms
+	}
+	var res activities.SendEmailResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.SendNotice, in).Get(ctx, &res); err != nil {
+		// The deal goes on; ops see the failure in the history and the email log.
+		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + err.Error()})
+		return nil
+	}
+	if res.Status == activities.SendFailed {
+		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + res.Reason})
+	}
+	return nil
+}
+
+// notifyOps tells ops something needs them; the escalation stays in the state too.
+func (c *collaboration) notifyOps(ctx workflow.Context, key, subject, text string) {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.NotifyOps, activities.OpsNoteInput{
+		CollaborationID: c.state.ID, Key: key, Subject: subject, Text: text,
+	}).Get(ctx, nil)
+	if err != nil {
+		c.record(ctx, Event{Kind: EventEmailFailed, Detail: "ops notice " + key + ": " + err.Error()})
+	}
+}
+
+func summarize(t contract.Terms) string {
+	var parts []string
+	for _, d := range t.Deliverables {
+		parts = append(parts, fmt.Sprintf("%d %s on %s", d.Count, d.Format, d.Platform))
+	}
+	return contract.Money(t.Currency, t.FixedFee) + " for " + strings.Join(parts, ", ")
+}
+
+func (c *collaboration) validateOffer(req OfferRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if err := c.inNegotiation(); err != nil {
+		return err
+	}
+	bad := req.Terms.Check()
+	if req.From != FromBrand && req.From != FromCreator {
+		if bad == nil {
+			bad = map[string]string{}
+		}
+		bad["from"] = "brand or creator"
+	}
+	if len(req.Note) > MaxReasonLength {
+		if bad == nil {
+			bad = map[string]string{}
+		}
+		bad["note"] = fmt.Sprintf("at most %d characters", MaxReasonLength)
+	}
+	if bad != nil {
+		return invalid(bad)
+	}
+	return nil
+}
+
+func (c *collaboration) handleOffer(ctx workflow.Context, req OfferRequest) (CollaborationState, error) {
+	c.addOffer(ctx, req)
+	return c.state, nil
+}
+
+func (c *collaboration) addOffer(ctx workflow.Context, req OfferRequest) {
+	o := Offer{N: len(c.state.Offers) + 1, From: req.From, Terms: req.Terms, Note: strings.TrimSpace(req.Note), Actor: req.Actor, At: workflow.Now(ctx).UTC()}
+	c.state.Offers = append(c.state.Offers, o)
+	c.record(ctx, Event{Kind: EventOffer, Actor: &o.Actor, Detail: fmt.Sprintf("offer %d by %s: %s", o.N, o.From, summarize(o.Terms))})
+}
+
+func (c *collaboration) inNegotiation() error {
+	if c.state.Stage != StageNegotiating || c.ending() || c.accepted != nil {
+		return fmt.Errorf("collaboration is in %s, not negotiating", c.state.Stage)
+	}
+	return nil
+}
+
+func (c *collaboration) validateAccept(req AcceptRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if err := c.inNegotiation(); err != nil {
+		return err
+	}
+	n := len(c.state.Offers)
+	if n == 0 {
+		return errors.New("there is no offer to accept yet")
+	}
+	if req.Offer != 0 && req.Offer != n {
+		return invalid(map[string]string{"offer": fmt.Sprintf("only the latest offer (%d) can be accepted", n)})
+	}
+	return nil
+}
+
+func (c *collaboration) handleAccept(ctx workflow.Context, req AcceptRequest) (CollaborationState, error) {
+	terms := c.state.Offers[len(c.state.Offers)-1].Terms
+	c.state.AgreedTerms = &terms
+	c.accepted = &req
+	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageNegotiating }); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
+}
+
+func (c *collaboration) validateDecline(req DeclineRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if err := validateText("reason", req.Reason, true); err != nil {
+		return invalid(map[string]string{"reason": strings.TrimPrefix(err.Error(), "reason: ")})
+	}
+	switch c.state.Stage {
+	case StageOutreach, StageNegotiating, StageContracting:
+	default:
+		return fmt.Errorf("collaboration is in %s: after signing, cancel instead", c.state.Stage)
+	}
+	if c.ending() {
+		return errors.New("collaboration is already ending")
+	}
+	return nil
+}
+
+func (c *collaboration) handleDecline(ctx workflow.Context, req DeclineRequest) (CollaborationState, error) {
+	req.Reason = strings.TrimSpace(req.Reason)
+	c.decline = &req
+	if err := workflow.Await(ctx, func() bool { return c.state.Stage.Terminal() }); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
+}
+
+func (c *collaboration) validateSign(ctx workflow.Context, req SignRequest) error {
+	k := c.state.Contract
+	switch {
+	case c.state.Stage != StageContracting || k == nil || c.ending():
+		return fmt.Errorf("collaboration is in %s: there is no contract to sign", c.state.Stage)
+	case req.ContractID != k.ContractID:
+		return errors.New("this contract has been replaced by a newer version")
+	case k.Signed != nil:
+		return fmt.Errorf("this contract was already signed on %s", k.Signed.At.Format(time.RFC3339))
+	case !workflow.Now(ctx).Before(k.ExpiresAt):
+		return errors.New("this contract has expired")
+	case req.SHA256 != k.SHA256:
+		return errors.New("the document does not match the contract sent")
+	}
+	name := strings.TrimSpace(req.Name)
+	if len(name) < 2 || len(name) > 200 {
+		return invalid(map[string]string{"name": "type your full legal name"})
+	}
+	return nil
+}
+
+func (c *collaboration) handleSign(ctx workflow.Context, req SignRequest) (CollaborationState, error) {
+	req.Name = strings.TrimSpace(req.Name)
+	c.state.Contract.Signed = &req
+	return c.state, nil
+}
