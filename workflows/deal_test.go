@@ -1,0 +1,360 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/contract"
+)
+
+var reviewer = Actor{Name: "rev-1", Role: "reviewer", RequestID: "req-r"}
+
+func terms(fee int64) contract.Terms {
+	return contract.Terms{
+		Deliverables: []contract.Deliverable{{Platform: "instagram", Format: "reel", Count: 1}},
+		Currency:     "USD", FixedFee: fee, KillFee: fee / 4, UsageRightsDays: 30, DisclosureText: "#ad", RevisionRounds: 2,
+	}
+}
+
+// dealMocks records the deal's activities: notices by kind, contracts prepared, signatures.
+type dealMocks struct {
+	notices    []activities.NoticeInput
+	contracts  []activities.PrepareContractInput
+	signatures []activities.RecordSignatureInput
+	opsNotes   []activities.OpsNoteInput
+}
+
+func (s *collaborationSuite) mockDeal() *dealMocks {
+	m := &dealMocks{}
+	s.env.OnActivity(a.PrepareContract, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PrepareContractInput) (activities.PreparedContract, error) {
+			m.contracts = append(m.contracts, in)
+			return activities.PreparedContract{ContractID: fmt.Sprintf("k-%d", in.Version), SHA256: fmt.Sprintf("hash-%d", in.Version)}, nil
+		}).Maybe()
+	s.env.OnActivity(a.RecordSignature, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RecordSignatureInput) error {
+			m.signatures = append(m.signatures, in)
+			return nil
+		}).Maybe()
+	s.env.OnActivity(a.SendNotice, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NoticeInput) (activities.SendEmailResult, error) {
+			m.notices = append(m.notices, in)
+			return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey()}, nil
+		}).Maybe()
+	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.OpsNoteInput) (activities.SendEmailResult, error) {
+			m.opsNotes = append(m.opsNotes, in)
+			return activities.SendEmailResult{Status: activities.SendSent}, nil
+		}).Maybe()
+	return m
+}
+
+func (m *dealMocks) kinds() []string {
+	var out []string
+	for _, n := range m.notices {
+		out = append(out, n.Kind)
+	}
+	return out
+}
+
+// dealInput opens with the brand's offer of 1,000.00 and a week for each deal timer.
+func dealInput() CollaborationInput {
+	in := input()
+	in.Outreach.Steps = 1
+	in.Opening = terms(100000)
+	return in
+}
+
+// at runs f at offset d of workflow time.
+func (s *collaborationSuite) at(d time.Duration, f func()) { s.env.RegisterDelayedCallback(f, d) }
+
+// mustUpdate sends an update at d and fails the test if it is refused.
+func (s *collaborationSuite) mustUpdate(d time.Duration, name string, arg any) *CollaborationState {
+	st, err := s.update(d, name, fmt.Sprintf("%s-%s", name, d), arg)
+	s.T().Cleanup(func() {
+		if *err != nil {
+			s.T().Errorf("update %s at %s refused: %v", name, d, *err)
+		}
+	})
+	return st
+}
+
+// signAt signs the current contract at d, reading its id and hash from the state.
+func (s *collaborationSuite) signAt(d time.Duration) {
+	s.at(d, func() {
+		k := s.query().Contract
+		s.Require().NotNil(k)
+		s.env.UpdateWorkflow(UpdateSign, "sign", &noopCallbacks{s: s}, SignRequest{
+			ContractID: k.ContractID, SHA256: k.SHA256, Name: "Ada Lovelace", IP: "203.0.113.7", UserAgent: "Firefox", At: s.env.Now(),
+		})
+	})
+}
+
+// driveTo schedules the steps that take a collaboration to stage, one hour apart from
+// the first hour, and returns when the last step runs.
+func (s *collaborationSuite) driveTo(stage Stage) time.Duration {
+	order := []Stage{StageNegotiating, StageContracting, StageInProduction, StageInReview, StageAwaitingPost}
+	t := time.Hour
+	for _, step := range order {
+		switch step {
+		case StageNegotiating:
+			s.signal(t, OutreachEvent{Kind: OutreachReply})
+		case StageContracting:
+			s.mustUpdate(t, UpdateAccept, AcceptRequest{Actor: ops})
+		case StageInProduction:
+			s.signAt(t)
+		case StageInReview:
+			s.mustUpdate(t, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/v1.mp4"}, Caption: "New shoes #ad"})
+		case StageAwaitingPost:
+			s.mustUpdate(t, UpdateReview, ReviewRequest{Actor: reviewer, Draft: 1, Decision: DecisionApprove})
+		}
+		if step == stage {
+			return t
+		}
+		t += time.Hour
+	}
+	return t
+}
+
+type noopCallbacks struct{ s *collaborationSuite }
+
+func (n *noopCallbacks) Accept()             {}
+func (n *noopCallbacks) Reject(err error)    { n.s.T().Errorf("update rejected: %v", err) }
+func (n *noopCallbacks) Complete(any, error) {}
+
+func (s *collaborationSuite) TestOfferCounterAccept() {
+	m := s.mockDeal()
+	at := s.driveTo(StageNegotiating)
+	counter := terms(150000)
+	counter.ExclusivityDays = 14
+	s.at(at+time.Minute, func() {
+		st := s.query()
+		s.Require().Len(st.Offers, 1, "the campaign's terms open the negotiation")
+		s.Equal(FromBrand, st.Offers[0].From)
+	})
+	s.mustUpdate(at+2*time.Minute, UpdateOffer, OfferRequest{Actor: ops, From: FromCreator, Terms: counter, Note: "needs more for exclusivity"})
+	bad := terms(-5)
+	_, badErr := s.update(at+3*time.Minute, UpdateOffer, "bad", OfferRequest{Actor: ops, From: FromBrand, Terms: bad})
+	_, oldErr := s.update(at+4*time.Minute, UpdateAccept, "old", AcceptRequest{Actor: ops, Offer: 1})
+	accepted := s.mustUpdate(at+5*time.Minute, UpdateAccept, AcceptRequest{Actor: ops, Offer: 2})
+	s.mustUpdate(at+time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(*badErr, &appErr), "bad offer: %v", *badErr)
+	s.Equal(InvalidArgument, appErr.Type())
+	s.Contains(appErr.Message(), "fixed_fee")
+	s.Require().Error(*oldErr)
+	s.Contains((*oldErr).Error(), "latest offer")
+	s.Equal(StageContracting, accepted.Stage)
+	s.Require().Len(final.Offers, 2, "a refused offer left a trace")
+	s.Equal(FromCreator, final.Offers[1].From)
+	s.Equal(ops, final.Offers[1].Actor)
+	s.Equal(int64(150000), final.AgreedTerms.FixedFee)
+	s.Require().Len(m.contracts, 1)
+	s.Equal(counter, m.contracts[0].Terms)
+	s.Equal([]string{activities.NoticeContract}, m.kinds())
+	s.Equal(StageCancelled, final.Stage)
+}
+
+func (s *collaborationSuite) TestContractReminderThenExpiryReturnsToNegotiating() {
+	m := s.mockDeal()
+	at := s.driveTo(StageContracting)
+	week := 7 * day
+	s.at(at+week-day-time.Minute, func() { s.Equal([]string{activities.NoticeContract}, m.kinds()) })
+	s.at(at+week-day+time.Minute, func() {
+		s.Equal([]string{activities.NoticeContract, activities.NoticeContractReminder}, m.kinds())
+	})
+	s.at(at+week+time.Minute, func() {
+		st := s.query()
+		s.Equal(StageNegotiating, st.Stage)
+		s.Nil(st.AgreedTerms)
+		s.Equal(EventContractExpired, st.Events[len(st.Events)-1].Kind)
+	})
+	s.mustUpdate(at+week+time.Hour, UpdateAccept, AcceptRequest{Actor: ops})
+	s.mustUpdate(at+week+2*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	s.result()
+	s.Require().Len(m.contracts, 2)
+	s.Equal(2, m.contracts[1].Version, "a new contract version after expiry")
+	s.Empty(m.signatures)
+}
+
+func (s *collaborationSuite) TestSignMovesToProductionAndSendsTheBrief() {
+	m := s.mockDeal()
+	at := s.driveTo(StageContracting)
+	_, wrongHash := s.update(at+time.Minute, UpdateSign, "forged", SignRequest{ContractID: "k-1", SHA256: "other", Name: "Ada Lovelace"})
+	_, otherContract := s.update(at+2*time.Minute, UpdateSign, "old", SignRequest{ContractID: "k-0", SHA256: "hash-1", Name: "Ada Lovelace"})
+	s.signAt(at + time.Hour)
+	_, again := s.update(at+2*time.Hour, UpdateSign, "again", SignRequest{ContractID: "k-1", SHA256: "hash-1", Name: "Ada Lovelace"})
+	s.mustUpdate(at+3*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.ErrorContains(*wrongHash, "does not match")
+	s.ErrorContains(*otherContract, "newer version")
+	s.ErrorContains(*again, "in_production")
+	s.Require().Len(m.signatures, 1)
+	s.Equal("Ada Lovelace", m.signatures[0].Name)
+	s.Equal("203.0.113.7", m.signatures[0].IP)
+	s.Equal([]string{activities.NoticeContract, activities.NoticeBrief}, m.kinds())
+	var signed *Event
+	for i, e := range final.Events {
+		if e.Kind == EventSigned {
+			signed = &final.Events[i]
+		}
+	}
+	s.Require().NotNil(signed)
+	s.Contains(signed.Detail, `"Ada Lovelace" from 203.0.113.7`)
+	s.Contains(signed.Detail, "hash-1")
+}
+
+func (s *collaborationSuite) TestDraftChangesDraftApprove() {
+	m := s.mockDeal()
+	at := s.driveTo(StageInProduction)
+	s.mustUpdate(at+time.Hour, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/a.mp4"}, Caption: "Love these #adventure shoes"})
+	_, noDisclosure := s.update(at+2*time.Hour, UpdateReview, "approve-1", ReviewRequest{Actor: reviewer, Draft: 1, Decision: DecisionApprove})
+	_, noComments := s.update(at+2*time.Hour+time.Minute, UpdateReview, "changes-empty", ReviewRequest{Actor: reviewer, Draft: 1, Decision: DecisionChanges})
+	changes := s.mustUpdate(at+3*time.Hour, UpdateReview, ReviewRequest{Actor: reviewer, Draft: 1, Decision: DecisionChanges, Comments: "Add #ad at the start"})
+	_, badDraft := s.update(at+4*time.Hour, UpdateSubmitDraft, "bad-draft", DraftRequest{Assets: []string{"ftp://x"}, Caption: ""})
+	s.mustUpdate(at+5*time.Hour, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/b.mp4"}, Caption: "#ad Love these shoes"})
+	approved := s.mustUpdate(at+6*time.Hour, UpdateReview, ReviewRequest{Actor: reviewer, Draft: 2, Decision: DecisionApprove})
+	s.mustUpdate(at+7*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(*noDisclosure, &appErr))
+	s.Equal(InvalidArgument, appErr.Type())
+	s.Contains(appErr.Message(), "lacks the required disclosure")
+	s.ErrorContains(*noComments, "comments")
+	s.ErrorContains(*badDraft, "assets[0]")
+	s.Equal(StageInProduction, changes.Stage)
+	s.Equal(StageAwaitingPost, approved.Stage)
+	s.Require().NotNil(final.Approved)
+	s.Equal(2, final.Approved.N)
+	s.Equal("#ad Love these shoes", final.Approved.Caption)
+	s.Equal(1, final.RevisionsUsed)
+	s.Require().Len(final.Drafts, 2)
+	s.Equal(DecisionChanges, final.Drafts[0].Review.Decision)
+	s.Equal(reviewer, final.Drafts[0].Review.Actor)
+	s.Equal([]string{activities.NoticeContract, activities.NoticeBrief, activities.NoticeChanges}, m.kinds())
+	s.Equal("Add #ad at the start", m.notices[2].Comments)
+}
+
+func (s *collaborationSuite) TestRevisionLimitEscalatesToOps() {
+	s.mockDeal()
+	in := dealInput()
+	in.Opening.RevisionRounds = 1
+	at := s.driveTo(StageInReview)
+	s.mustUpdate(at+time.Hour, UpdateReview, ReviewRequest{Actor: reviewer, Draft: 1, Decision: DecisionChanges, Comments: "brighter"})
+	s.mustUpdate(at+2*time.Hour, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/2.mp4"}, Caption: "#ad v2"})
+	s.at(at+2*time.Hour+time.Minute, func() { s.Contains(s.query().Escalation, "only ops") })
+	_, byReviewer := s.update(at+3*time.Hour, UpdateReview, "rev-more", ReviewRequest{Actor: reviewer, Draft: 2, Decision: DecisionChanges, Comments: "again"})
+	byOps := s.mustUpdate(at+4*time.Hour, UpdateReview, ReviewRequest{Actor: ops, Draft: 2, Decision: DecisionChanges, Comments: "one more, agreed with the creator"})
+	s.mustUpdate(at+5*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, in)
+
+	s.result()
+	s.ErrorContains(*byReviewer, "ops must decide")
+	s.Equal(StageInProduction, byOps.Stage)
+	s.Equal(2, byOps.RevisionsUsed)
+}
+
+func (s *collaborationSuite) TestDraftDeadlineRemindsThenEscalates() {
+	m := s.mockDeal()
+	at := s.driveTo(StageInProduction)
+	twoWeeks := 14 * day
+	s.at(at+twoWeeks+time.Minute, func() {
+		st := s.query()
+		s.Equal(StageInProduction, st.Stage, "a missed deadline ended the collaboration")
+		s.Contains(st.Escalation, "overdue")
+	})
+	s.mustUpdate(at+twoWeeks+day, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/late.mp4"}, Caption: "#ad late"})
+	s.at(at+twoWeeks+day+time.Minute, func() { s.Empty(s.query().Escalation, "the overdue escalation outlived the draft") })
+	s.mustUpdate(at+twoWeeks+2*day, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	s.result()
+	s.Equal([]string{activities.NoticeContract, activities.NoticeBrief, activities.NoticeDraftReminder}, m.kinds())
+	s.Require().Len(m.opsNotes, 1)
+	s.Contains(m.opsNotes[0].Text, "overdue")
+}
+
+func (s *collaborationSuite) TestReviewSLA() {
+	for _, auto := range []bool{false, true} {
+		s.Run(fmt.Sprintf("auto approve %v", auto), func() {
+			s.SetupTest()
+			m := s.mockDeal()
+			in := dealInput()
+			in.AutoApprove = auto
+			at := s.driveTo(StageInReview)
+			s.at(at+2*day+time.Minute, func() {
+				want := StageInReview
+				if auto {
+					want = StageAwaitingPost
+				}
+				s.Equal(want, s.query().Stage)
+			})
+			s.mustUpdate(at+3*day, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+			s.env.ExecuteWorkflow(Collaboration, in)
+			final := s.result()
+			s.Require().Len(m.opsNotes, 1)
+			s.Contains(m.opsNotes[0].Subject, "Review overdue")
+			if auto {
+				s.Equal(system, final.Approved.Review.Actor)
+			} else {
+				s.Nil(final.Approved)
+			}
+		})
+	}
+}
+
+func (s *collaborationSuite) TestCancelInEachStage() {
+	for _, stage := range []Stage{StageNegotiating, StageContracting, StageInProduction, StageInReview, StageAwaitingPost} {
+		s.Run(string(stage), func() {
+			s.SetupTest()
+			s.mockDeal()
+			at := s.driveTo(stage)
+			s.at(at+time.Minute, func() { s.Equal(stage, s.query().Stage) })
+			cancelled := s.mustUpdate(at+time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "brand pulled out"})
+			s.env.ExecuteWorkflow(Collaboration, dealInput())
+			final := s.result()
+			s.Equal(StageCancelled, final.Stage)
+			s.Equal(StageCancelled, cancelled.Stage)
+			last := final.Events[len(final.Events)-1]
+			s.Equal(stage, last.From)
+			s.Equal(&ops, last.Actor)
+		})
+	}
+}
+
+func (s *collaborationSuite) TestDecline() {
+	s.mockDeal()
+	at := s.driveTo(StageNegotiating)
+	_, noReason := s.update(at+time.Minute, UpdateDecline, "d0", DeclineRequest{Actor: ops})
+	declined := s.mustUpdate(at+time.Hour, UpdateDecline, DeclineRequest{Actor: ops, Reason: "creator wants 10x the budget"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.ErrorContains(*noReason, "reason")
+	s.Equal(StageDeclined, final.Stage)
+	s.Equal(StageDeclined, declined.Stage)
+	s.True(strings.Contains(final.EndReason, "10x"))
+}
