@@ -153,28 +153,19 @@ type cancelInput struct {
 // the state after the cancel. The request ID (or the Idempotency-Key header) is the
 // update ID: a retried request is not applied twice.
 func (s *Server) cancelCollaboration(c echo.Context) error {
-	id, err := collaborationID(c)
-	if err != nil {
-		return err
-	}
 	var in cancelInput
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	in.Reason = strings.TrimSpace(in.Reason)
-	if err := s.validate.Struct(in); err != nil {
-		return validationError(err)
-	}
-	var state workflows.CollaborationState
-	err = s.update(c, id, workflows.UpdateCancel, workflows.CancelRequest{Actor: actor(c), Reason: in.Reason}, &state)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, state)
+	return s.collabUpdate(c, &in, workflows.UpdateCancel, func() (any, error) {
+		in.Reason = strings.TrimSpace(in.Reason)
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		return workflows.CancelRequest{Actor: actor(c), Reason: in.Reason}, nil
+	})
 }
 
-// update sends a workflow update and waits for its result. A validator's refusal is a
-// 409 (the collaboration's state does not allow it); a closed workflow is a 409 too.
+// update sends a workflow update and waits for its result. A validator's refusal of bad
+// input is a 422 naming the fields; any other refusal is a 409 (the collaboration's state
+// does not allow it), and so is a closed workflow.
 func (s *Server) update(c echo.Context, id, name string, arg, result any) error {
 	ctx := c.Request().Context()
 	updateID := c.Request().Header.Get("Idempotency-Key")
@@ -196,6 +187,15 @@ func (s *Server) update(c echo.Context, id, name string, arg, result any) error 
 	}
 	var appErr *temporal.ApplicationError
 	switch {
+	case errors.As(err, &appErr) && appErr.Type() == workflows.InvalidArgument:
+		fields := map[string]string{}
+		if appErr.HasDetails() {
+			_ = appErr.Details(&fields)
+		}
+		if len(fields) == 0 {
+			fields["body"] = appErr.Message()
+		}
+		return invalid(fields)
 	case errors.As(err, &appErr):
 		return conflict(appErr.Message())
 	case isNotFound(err):
@@ -241,23 +241,13 @@ type replyInput struct {
 
 // recordReply is ops telling the workflow a creator replied some other way (a DM, a call).
 func (s *Server) recordReply(c echo.Context) error {
-	id, err := collaborationID(c)
-	if err != nil {
-		return err
-	}
 	var in replyInput
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	if err := s.validate.Struct(in); err != nil {
-		return validationError(err)
-	}
-	var state workflows.CollaborationState
-	req := workflows.ReplyRequest{Actor: actor(c), Note: strings.TrimSpace(in.Note)}
-	if err := s.update(c, id, workflows.UpdateRecordReply, req, &state); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, state)
+	return s.collabUpdate(c, &in, workflows.UpdateRecordReply, func() (any, error) {
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		return workflows.ReplyRequest{Actor: actor(c), Note: strings.TrimSpace(in.Note)}, nil
+	})
 }
 
 // listEmails is a collaboration's email log: exactly what was sent and what became of it.

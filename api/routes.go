@@ -21,6 +21,13 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	u.GET("/:token", s.unsubscribeForm)
 	u.POST("/:token", s.unsubscribe)
 
+	// The creator portal: signed links from emails, forms behind a CSRF cookie.
+	p := e.Group("/portal", limitIP, middleware.BodyLimit("64K"), portalCSRF(s.secureCookies))
+	p.GET("/contracts/:token", s.contractPage)
+	p.POST("/contracts/:token", s.signContract)
+	p.GET("/content/:token", s.contentPage)
+	p.POST("/content/:token", s.submitContent)
+
 	v1 := e.Group("/v1", limitIP, middleware.BodyLimit(MaxBody), s.authenticate, limitKey)
 	read := allow(RoleOps, RoleReviewer, RoleFinance, RoleAuditor)
 	ops := allow(RoleOps)
@@ -39,5 +46,11 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.GET("/collaborations/:id", s.getCollaboration, read)
 	v1.POST("/collaborations/:id/cancel", s.cancelCollaboration, ops)
 	v1.POST("/collaborations/:id/replies", s.recordReply, ops)
+	v1.POST("/collaborations/:id/offers", s.makeOffer, ops)
+	v1.POST("/collaborations/:id/accept", s.acceptOffer, ops)
+	v1.POST("/collaborations/:id/decline", s.decline, ops)
+	v1.GET("/collaborations/:id/contract", s.getContract, read)
+	v1.POST("/collaborations/:id/drafts", s.submitDraft, ops)
+	v1.POST("/collaborations/:id/drafts/:n/review", s.reviewDraft, allow(RoleOps, RoleReviewer))
 	v1.GET("/collaborations/:id/emails", s.listEmails, read)
 }

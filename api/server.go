@@ -41,6 +41,8 @@ type Config struct {
 	InboundSecret string
 	// ReplyDomain is the domain of reply+<token>@ addresses.
 	ReplyDomain string
+	// SecureCookies marks portal cookies Secure: set when the public URL is https.
+	SecureCookies bool
 }
 
 // Server holds the handlers' dependencies.
@@ -54,6 +56,7 @@ type Server struct {
 	webhookKey    *ecdsa.PublicKey
 	inboundSecret string
 	replyDomain   string
+	secureCookies bool
 }
 
 // MaxBody bounds request bodies; campaign briefs are the largest at a few kilobytes.
@@ -77,7 +80,8 @@ func New(cfg Config) (*echo.Echo, error) {
 		cfg.RequestTimeout = 30 * time.Second
 	}
 	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator(),
-		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain}
+		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain,
+		secureCookies: cfg.SecureCookies}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

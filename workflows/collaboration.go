@@ -40,6 +40,8 @@ type collaboration struct {
 	reviewed     *ReviewRequest
 	// draftOverdue marks the escalation as the overdue draft's, cleared when it arrives.
 	draftOverdue bool
+	// negotiationOpen is set once negotiating holds its opening offer.
+	negotiationOpen bool
 }
 
 func (c *collaboration) setup(ctx workflow.Context) error {
@@ -259,7 +261,8 @@ func (c *collaboration) validateReply(req ReplyRequest) error {
 
 func (c *collaboration) handleReply(ctx workflow.Context, req ReplyRequest) (CollaborationState, error) {
 	c.onOutreachEvent(ctx, OutreachEvent{Kind: OutreachReply, At: workflow.Now(ctx), Actor: &req.Actor, Detail: strings.TrimSpace(req.Note)})
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageOutreach }); err != nil {
+	// Answer once negotiating is open, so the caller sees the opening offer.
+	if err := workflow.Await(ctx, func() bool { return c.negotiationOpen || c.state.Stage.Terminal() }); err != nil {
 		return CollaborationState{}, err
 	}
 	return c.state, nil

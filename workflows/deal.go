@@ -28,10 +28,10 @@ func (c *collaboration) ending() bool { return c.cancel != nil || c.decline != n
 // openNegotiation puts the campaign's terms on the table as the brand's first offer, when
 // they make a complete offer; otherwise ops make the first one.
 func (c *collaboration) openNegotiation(ctx workflow.Context) {
-	if c.input.Opening.Check() != nil {
-		return
+	if c.input.Opening.Check() == nil {
+		c.addOffer(ctx, OfferRequest{Actor: system, From: FromBrand, Terms: c.input.Opening, Note: "the campaign's terms"})
 	}
-	c.addOffer(ctx, OfferRequest{Actor: system, From: FromBrand, Terms: c.input.Opening, Note: "the campaign's terms"})
+	c.negotiationOpen = true
 }
 
 // negotiateAndSign runs negotiating and contracting until a contract is signed. An expired
@@ -267,12 +267,12 @@ func (c *collaboration) handleDecline(ctx workflow.Context, req DeclineRequest) 
 func (c *collaboration) validateSign(ctx workflow.Context, req SignRequest) error {
 	k := c.state.Contract
 	switch {
+	case k != nil && k.Signed != nil && req.ContractID == k.ContractID:
+		return fmt.Errorf("this contract was already signed on %s", k.Signed.At.Format(time.RFC3339))
 	case c.state.Stage != StageContracting || k == nil || c.ending():
 		return fmt.Errorf("collaboration is in %s: there is no contract to sign", c.state.Stage)
 	case req.ContractID != k.ContractID:
 		return errors.New("this contract has been replaced by a newer version")
-	case k.Signed != nil:
-		return fmt.Errorf("this contract was already signed on %s", k.Signed.At.Format(time.RFC3339))
 	case !workflow.Now(ctx).Before(k.ExpiresAt):
 		return errors.New("this contract has expired")
 	case req.SHA256 != k.SHA256:

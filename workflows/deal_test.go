@@ -205,7 +205,7 @@ func (s *collaborationSuite) TestSignMovesToProductionAndSendsTheBrief() {
 	final := s.result()
 	s.ErrorContains(*wrongHash, "does not match")
 	s.ErrorContains(*otherContract, "newer version")
-	s.ErrorContains(*again, "in_production")
+	s.ErrorContains(*again, "already signed")
 	s.Require().Len(m.signatures, 1)
 	s.Equal("Ada Lovelace", m.signatures[0].Name)
 	s.Equal("203.0.113.7", m.signatures[0].IP)

@@ -31,6 +31,8 @@ var windowOptions = workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time
 func (c *collaboration) runOutreach(ctx workflow.Context) error {
 	plan := c.input.Outreach
 	o := &c.state.Outreach
+	// Whatever ends the sequence, nothing is scheduled after it.
+	defer func() { o.NextSendAt = time.Time{} }()
 	for step := range plan.Steps {
 		if step > 0 {
 			if err := c.waitUnlessStopped(ctx, c.input.Timings.FollowUpDelays[step-1].Std()); err != nil || c.outreachOver() {

@@ -39,6 +39,7 @@ type config struct {
 	PublicURL       string           // COLLABFLOW_PUBLIC_URL
 	LinkSecret      string           // COLLABFLOW_LINK_SECRET
 	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
+	OpsEmail        string           // COLLABFLOW_OPS_EMAIL
 	SinkAddr        string           // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
 }
 
@@ -59,6 +60,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PostalAddress:     getenv("COLLABFLOW_POSTAL_ADDRESS"),
 		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
 		EmailsPerSecond:   10,
+		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
 		SinkAddr:          or(getenv("COLLABFLOW_SENDGRID_SINK_ADDR"), "127.0.0.1:8025"),
 	}
 	cfg.PublicURL = strings.TrimRight(or(getenv("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
@@ -116,7 +118,7 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "ops_email", c.OpsEmail,
 	}
 }
 

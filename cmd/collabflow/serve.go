@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -87,6 +88,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		acts := &activities.Activities{
 			Store: st, Mailer: sg, Links: signer,
 			PublicURL: cfg.PublicURL, PostalAddress: cfg.PostalAddress, ReplyDomain: cfg.ReplyDomain,
+			OpsEmail: cfg.OpsEmail,
 		}
 		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
 	}
@@ -94,6 +96,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		e, err := api.New(api.Config{
 			Store: st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
 			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain,
+			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		})
 		if err != nil {
 			return err

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+type offerInput struct {
+	From  string         `json:"from"`
+	Terms contract.Terms `json:"terms"`
+	Note  string         `json:"note"`
+}
+
+// makeOffer records an offer by the brand or a counter-offer by the creator.
+func (s *Server) makeOffer(c echo.Context) error {
+	var in offerInput
+	return s.collabUpdate(c, &in, workflows.UpdateOffer, func() (any, error) {
+		bad := map[string]string{}
+		for field, why := range in.Terms.Check() {
+			bad["terms."+field] = why
+		}
+		if in.From != workflows.FromBrand && in.From != workflows.FromCreator {
+			bad["from"] = "brand or creator"
+		}
+		if len(in.Note) > workflows.MaxReasonLength {
+			bad["note"] = "at most 1000 characters"
+		}
+		if len(bad) > 0 {
+			return nil, invalid(bad)
+		}
+		return workflows.OfferRequest{Actor: actor(c), From: in.From, Terms: in.Terms, Note: strings.TrimSpace(in.Note)}, nil
+	})
+}
+
+type acceptInput struct {
+	Offer int `json:"offer"`
+}
+
+// acceptOffer agrees to the latest offer; the workflow then sends the contract.
+func (s *Server) acceptOffer(c echo.Context) error {
+	var in acceptInput
+	return s.collabUpdate(c, &in, workflows.UpdateAccept, func() (any, error) {
+		if in.Offer < 0 {
+			return nil, invalid(map[string]string{"offer": "an offer number"})
+		}
+		return workflows.AcceptRequest{Actor: actor(c), Offer: in.Offer}, nil
+	})
+}
+
+type declineInput struct {
+	Reason string `json:"reason" validate:"required,max=1000"`
+}
+
+// decline ends a collaboration that has not been signed as declined.
+func (s *Server) decline(c echo.Context) error {
+	var in declineInput
+	return s.collabUpdate(c, &in, workflows.UpdateDecline, func() (any, error) {
+		in.Reason = strings.TrimSpace(in.Reason)
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		return workflows.DeclineRequest{Actor: actor(c), Reason: in.Reason}, nil
+	})
+}
+
+type draftInput struct {
+	Assets  []string `json:"assets"`
+	Caption string   `json:"caption"`
+}
+
+// submitDraft is ops submitting a draft for the creator.
+func (s *Server) submitDraft(c echo.Context) error {
+	var in draftInput
+	return s.collabUpdate(c, &in, workflows.UpdateSubmitDraft, func() (any, error) {
+		a := actor(c)
+		return workflows.DraftRequest{Actor: &a, Assets: in.Assets, Caption: in.Caption}, nil
+	})
+}
+
+type reviewInput struct {
+	Decision string `json:"decision" validate:"required,oneof=approve changes"`
+	Comments string `json:"comments" validate:"max=5000"`
+}
+
+// reviewDraft approves draft n or sends it back with comments.
+func (s *Server) reviewDraft(c echo.Context) error {
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil || n < 1 {
+		return notFound("draft")
+	}
+	var in reviewInput
+	return s.collabUpdate(c, &in, workflows.UpdateReview, func() (any, error) {
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		if in.Decision == workflows.DecisionChanges && strings.TrimSpace(in.Comments) == "" {
+			return nil, invalid(map[string]string{"comments": "required when asking for changes"})
+		}
+		return workflows.ReviewRequest{Actor: actor(c), Draft: n, Decision: in.Decision, Comments: in.Comments}, nil
+	})
+}
+
+// collabUpdate is the shape of every change the API asks of a collaboration: read the
+// body into in, build the update's argument (validating it), send it, answer the state.
+func (s *Server) collabUpdate(c echo.Context, in any, name string, build func() (any, error)) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	if err := decode(c, in); err != nil {
+		return err
+	}
+	arg, err := build()
+	if err != nil {
+		return err
+	}
+	var state workflows.CollaborationState
+	if err := s.update(c, id, name, arg, &state); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, state)
+}
+
+// getContract returns the collaboration's current contract: the document, its hash and
+// the signature once signed.
+func (s *Server) getContract(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	state, err := s.queryState(c.Request().Context(), id)
+	if isNotFound(err) {
+		return notFound("collaboration")
+	} else if err != nil {
+		return err
+	}
+	if state.Contract == nil {
+		return notFound("contract")
+	}
+	k, err := s.store.Contract(c.Request().Context(), state.Contract.ContractID)
+	if err != nil {
+		return notFoundAs(err, "contract")
+	}
+	return c.JSON(http.StatusOK, k)
+}

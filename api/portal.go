@@ -1,0 +1,203 @@
+package api
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/links"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// The creator portal: pages reached from links in emails, authorised by signed tokens,
+// with forms protected by a CSRF cookie.
+
+var portalPage = template.Must(template.New("portal").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}
+.contract{border:1px solid #ccc;padding:1rem 1.5rem;margin:1rem 0}label{display:block;margin:.75rem 0 .25rem}
+input[type=text],textarea{width:100%;font:inherit}button{font-size:1rem;padding:.5rem 1rem}.err{color:#a00}</style></head>
+<body><h1>{{.Title}}</h1>{{if .Message}}<p{{if .Error}} class="err"{{end}}>{{.Message}}</p>{{end}}
+{{.Document}}
+{{if .Sign}}<form method="post">
+<input type="hidden" name="_csrf" value="{{.CSRF}}">
+<label for="name">Type your full legal name to sign</label>
+<input type="text" id="name" name="name" required minlength="2" maxlength="200" autocomplete="name">
+<label><input type="checkbox" name="agree" value="yes" required> I have read and agree to this contract.</label>
+<p>Document hash (SHA-256): <code>{{.Hash}}</code></p>
+<button type="submit">Sign</button></form>{{end}}
+{{if .Draft}}<form method="post">
+<input type="hidden" name="_csrf" value="{{.CSRF}}">
+<label for="assets">Links to your draft assets, one per line</label>
+<textarea id="assets" name="assets" rows="4" required></textarea>
+<label for="caption">Caption (must include {{.Disclosure}})</label>
+<textarea id="caption" name="caption" rows="6" maxlength="2200" required></textarea>
+<button type="submit">Submit draft</button></form>{{end}}
+</body></html>`))
+
+type portalData struct {
+	Title, Message, CSRF, Hash, Disclosure string
+	Error, Sign, Draft                     bool
+	Document                               template.HTML
+}
+
+func portal(c echo.Context, status int, d portalData) error {
+	if v, ok := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string); ok {
+		d.CSRF = v
+	}
+	var b strings.Builder
+	if err := portalPage.Execute(&b, d); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTML(status, b.String())
+}
+
+func portalError(c echo.Context, status int, title, msg string) error {
+	return portal(c, status, portalData{Title: title, Message: msg, Error: true})
+}
+
+// portalCSRF guards the portal's forms with a double-submit cookie scoped to /portal.
+func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf",
+		CookiePath:     "/portal",
+		CookieHTTPOnly: true,
+		CookieSecure:   secureCookie,
+		CookieSameSite: http.SameSiteStrictMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return portalError(c, http.StatusForbidden, "Form expired", "Reload the page from the link in your email and try again.")
+		},
+	})
+}
+
+// contractFromToken checks a contract link and loads the contract it names. A forged,
+// damaged, expired or mismatched link is refused with a page saying so.
+func (s *Server) contractFromToken(c echo.Context) (store.Contract, string, error) {
+	payload, err := s.links.Verify(activities.ContractPurpose, c.Param("token"), time.Now())
+	if errors.Is(err, links.ErrExpired) {
+		return store.Contract{}, "", portalError(c, http.StatusGone, "Link expired", "This contract link has expired. Reply to our email and we will send a new one.")
+	}
+	collabID, contractID, ok := strings.Cut(payload, "|")
+	if err != nil || !ok {
+		return store.Contract{}, "", portalError(c, http.StatusBadRequest, "Link not valid", "This contract link is damaged or was not made by us.")
+	}
+	k, err := s.store.Contract(c.Request().Context(), contractID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && k.CollaborationID != collabID) {
+		return store.Contract{}, "", portalError(c, http.StatusNotFound, "Contract not found", "This link does not match a contract of ours.")
+	} else if err != nil {
+		return store.Contract{}, "", err
+	}
+	return k, collabID, nil
+}
+
+func (s *Server) contractPage(c echo.Context) error {
+	k, _, err := s.contractFromToken(c)
+	if err != nil || k.ID == "" {
+		return err
+	}
+	d := portalData{Title: "Your contract", Document: template.HTML(k.HTML), Hash: k.SHA256} // #nosec G203 -- rendered by contract.Render with html/template escaping
+	if k.Signature != nil {
+		d.Message = "Signed by " + k.Signature.Name + " on " + k.Signature.At.UTC().Format("2 January 2006 15:04 UTC") + "."
+		return portal(c, http.StatusOK, d)
+	}
+	d.Sign = true
+	return portal(c, http.StatusOK, d)
+}
+
+// signContract takes the signature; the workflow decides whether this contract can still
+// be signed (not expired, not replaced, not signed already) and records it.
+func (s *Server) signContract(c echo.Context) error {
+	k, collabID, err := s.contractFromToken(c)
+	if err != nil || k.ID == "" {
+		return err
+	}
+	name := strings.Join(strings.Fields(c.FormValue("name")), " ")
+	if len(name) < 2 || len(name) > 200 || c.FormValue("agree") != "yes" {
+		return portalError(c, http.StatusUnprocessableEntity, "Not signed", "Type your full legal name and tick the box to agree.")
+	}
+	req := workflows.SignRequest{
+		ContractID: k.ID, SHA256: k.SHA256, Name: name, IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
+		At: time.Now().UTC(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+	}
+	var state workflows.CollaborationState
+	if err := s.update(c, collabID, workflows.UpdateSign, req, &state); err != nil {
+		return portalRefusal(c, "Not signed", err)
+	}
+	return portal(c, http.StatusOK, portalData{Title: "Signed", Message: "Thank you, " + name + ". Your contract is signed; we will email you the brief."})
+}
+
+// portalRefusal shows why the workflow refused a portal action.
+func portalRefusal(c echo.Context, title string, err error) error {
+	var apiErr *Error
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	msg := apiErr.Msg
+	for _, why := range apiErr.Fields {
+		msg = why // the portal's forms have one field that can be wrong at a time
+	}
+	return portalError(c, apiErr.Status, title, msg)
+}
+
+// collabFromContentToken checks a content portal link.
+func (s *Server) collabFromContentToken(c echo.Context) (string, error) {
+	id, err := s.links.Verify(activities.ContentPurpose, c.Param("token"), time.Now())
+	if errors.Is(err, links.ErrExpired) {
+		return "", portalError(c, http.StatusGone, "Link expired", "This link has expired. Reply to our email for a new one.")
+	}
+	if err != nil {
+		return "", portalError(c, http.StatusBadRequest, "Link not valid", "This link is damaged or was not made by us.")
+	}
+	return id, nil
+}
+
+func (s *Server) contentPage(c echo.Context) error {
+	id, err := s.collabFromContentToken(c)
+	if err != nil || id == "" {
+		return err
+	}
+	state, err := s.queryState(c.Request().Context(), id)
+	if isNotFound(err) {
+		return portalError(c, http.StatusNotFound, "Not found", "This collaboration no longer exists.")
+	} else if err != nil {
+		return err
+	}
+	if state.Stage != workflows.StageInProduction {
+		return portal(c, http.StatusOK, portalData{Title: "Nothing to submit", Message: "There is no draft to submit right now (" + string(state.Stage) + ")."})
+	}
+	disclosure := "#ad"
+	if state.AgreedTerms != nil {
+		disclosure = state.AgreedTerms.DisclosureText
+	}
+	return portal(c, http.StatusOK, portalData{Title: "Submit your draft", Draft: true, Disclosure: disclosure,
+		Message: "Due " + state.DraftDue.Format("2 January 2006 15:04 UTC") + "."})
+}
+
+func (s *Server) submitContent(c echo.Context) error {
+	id, err := s.collabFromContentToken(c)
+	if err != nil || id == "" {
+		return err
+	}
+	var assets []string
+	for _, line := range strings.Split(c.FormValue("assets"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			assets = append(assets, line)
+		}
+	}
+	req := workflows.DraftRequest{Assets: assets, Caption: c.FormValue("caption")}
+	var state workflows.CollaborationState
+	if err := s.update(c, id, workflows.UpdateSubmitDraft, req, &state); err != nil {
+		return portalRefusal(c, "Draft not submitted", err)
+	}
+	return portal(c, http.StatusOK, portalData{Title: "Draft received", Message: "Thank you. The brand will review it and get back to you."})
+}
