@@ -153,14 +153,15 @@ func FromCampaign(c campaigns.Campaign) Terms {
 // ("#ad" does not match "#adventure").
 func HasDisclosure(caption, required string) bool {
 	for _, label := range []string{required, "#ad", "#sponsored", "paid partnership"} {
-		if label = strings.TrimSpace(label); label != "" && containsWord(caption, label) {
+		if label = strings.TrimSpace(label); label != "" && ContainsWord(caption, label) {
 			return true
 		}
 	}
 	return false
 }
 
-func containsWord(text, word string) bool {
+// ContainsWord reports whether text holds word, ignoring case, not as part of a longer word.
+func ContainsWord(text, word string) bool {
 	lt, lw := strings.ToLower(text), strings.ToLower(word)
 	for from := 0; ; {
 		i := strings.Index(lt[from:], lw)

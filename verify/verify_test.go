@@ -1,0 +1,113 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+var expect = Expect{Disclosure: "#ad", TrackingURL: "https://acme.test/spring?utm_source=ada&utm_medium=influencer", Code: "ADA-7Q2"}
+
+func post(status int, body string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}))
+}
+
+func checks(r Report) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range r.Checks {
+		out[c.Name] = c.Passed
+	}
+	return out
+}
+
+func TestVerify(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   map[string]bool
+	}{
+		{"live, disclosed, linked", 200, `<p>#ad New shoes! <a href="https://acme.test/spring?utm_source=ada&amp;utm_medium=influencer">shop</a></p>`,
+			map[string]bool{CheckLive: true, CheckDisclosure: true, CheckLink: true}},
+		{"discount code instead of link", 200, `<p>Paid partnership with Acme. Use code ada-7q2 at checkout</p>`,
+			map[string]bool{CheckLive: true, CheckDisclosure: true, CheckLink: true}},
+		{"not found", 404, `#ad ADA-7Q2`, map[string]bool{CheckLive: false, CheckDisclosure: false, CheckLink: false}},
+		{"disclosure only inside another word", 200, `Off on an #adventure with code ADA-7Q2`,
+			map[string]bool{CheckLive: true, CheckDisclosure: false, CheckLink: true}},
+		{"link missing", 200, `#ad loving these shoes`, map[string]bool{CheckLive: true, CheckDisclosure: true, CheckLink: false}},
+		{"code inside another code", 200, `#ad use code ADA-7Q2X`, map[string]bool{CheckLive: true, CheckDisclosure: true, CheckLink: false}},
+	}
+	f := NewFetcher(true, 5*time.Second)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := post(tt.status, tt.body)
+			defer srv.Close()
+			r := f.Verify(context.Background(), srv.URL+"/p/1", expect)
+			got := checks(r)
+			for name, want := range tt.want {
+				if got[name] != want {
+					t.Errorf("%s = %v, want %v (report %+v)", name, got[name], want, r)
+				}
+			}
+			wantPassed := tt.want[CheckLive] && tt.want[CheckDisclosure] && tt.want[CheckLink]
+			if r.Passed != wantPassed || r.Status != tt.status || len(r.ContentSHA256) != 64 {
+				t.Errorf("report %+v", r)
+			}
+			for _, c := range r.Checks {
+				if c.Passed && c.Evidence == "" {
+					t.Errorf("check %s passed without evidence", c.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestPrivateAddressesRefusedByDefault(t *testing.T) {
+	srv := post(200, "#ad ADA-7Q2")
+	defer srv.Close()
+	f := NewFetcher(false, 2*time.Second)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	for _, u := range []string{srv.URL, "http://localhost:" + port, "http://[::1]:" + port, "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/"} {
+		r := f.Verify(context.Background(), u, expect)
+		if r.Passed || checks(r)[CheckLive] || !strings.Contains(r.Checks[0].Evidence, "not allowed") {
+			t.Errorf("%s: %+v", u, r)
+		}
+	}
+	for _, u := range []string{"ftp://example.com/x", "file:///etc/passwd", "not a url"} {
+		if r := f.Verify(context.Background(), u, expect); r.Passed || !strings.Contains(r.Checks[0].Evidence, "http") {
+			t.Errorf("%s: %+v", u, r)
+		}
+	}
+}
+
+func TestRedirectLoopIsBounded(t *testing.T) {
+	var hits int
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		http.Redirect(w, r, srv.URL+fmt.Sprintf("/loop/%d", hits), http.StatusFound)
+	}))
+	defer srv.Close()
+	r := NewFetcher(true, 5*time.Second).Verify(context.Background(), srv.URL, expect)
+	if r.Passed || !strings.Contains(r.Checks[0].Evidence, "redirects") || hits > MaxRedirects {
+		t.Fatalf("hits %d, report %+v", hits, r)
+	}
+}
+
+func TestBodyIsCapped(t *testing.T) {
+	big := strings.Repeat("x", MaxBody+1000) + " #ad ADA-7Q2"
+	srv := post(200, big)
+	defer srv.Close()
+	r := NewFetcher(true, 5*time.Second).Verify(context.Background(), srv.URL, expect)
+	if r.Passed || !strings.Contains(r.Checks[0].Evidence, fmt.Sprintf("%d bytes", MaxBody)) {
+		t.Fatalf("read past the cap: %+v", r.Checks[0])
+	}
+}
