@@ -14,6 +14,7 @@ import (
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
+	"github.com/collabflow/collabflow/payout"
 	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
 )
@@ -31,6 +32,10 @@ type Store interface {
 	MarkEmailFailed(ctx context.Context, key, reason string) error
 	SaveContract(ctx context.Context, c store.Contract) (store.Contract, error)
 	RecordSignature(ctx context.Context, contractID string, sig store.Signature) error
+	AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (store.Attribution, error)
+	LatestMetrics(ctx context.Context, collaborationID string) (payout.Metrics, error)
+	CreatePayout(ctx context.Context, p store.Payout) (store.Payout, error)
+	ConfirmPayout(ctx context.Context, id, reference, by string) (store.Payout, error)
 }
 
 // Mailer sends one email and returns the provider's message ID; *mailer.SendGrid
@@ -53,6 +58,10 @@ type Activities struct {
 	ReplyDomain string
 	// OpsEmail receives escalations and overdue notices; empty sends none.
 	OpsEmail string
+	// Verifier fetches published posts.
+	Verifier Verifier
+	// Payouts pays ledger rows.
+	Payouts PayoutProvider
 }
 
 // StageChange is one stage transition of a collaboration, numbered by Seq.

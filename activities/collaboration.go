@@ -102,6 +102,8 @@ const (
 	NoticeBrief            = "brief"
 	NoticeChanges          = "changes"
 	NoticeDraftReminder    = "draft_reminder"
+	NoticePostReminder     = "post_reminder"
+	NoticeVerifyFailed     = "verify_failed"
 )
 
 // NoticeInput names one transactional email. Seq makes its key unique when the same kind
@@ -116,6 +118,9 @@ type NoticeInput struct {
 	Deadline        time.Time      `json:"deadline,omitzero"`
 	Comments        string         `json:"comments,omitempty"`
 	Terms           contract.Terms `json:"terms"`
+	// Code and TrackingURL are the collaboration's attribution, for the brief.
+	Code        string `json:"code,omitempty"`
+	TrackingURL string `json:"tracking_url,omitempty"`
 }
 
 // MessageKey is the idempotency key of the notice.
@@ -174,8 +179,19 @@ func (a *Activities) noticeText(in NoticeInput, c roster.Creator, camp campaigns
 			hi + "Thanks for agreeing to work with " + camp.Brand + " on " + camp.Name + ". Your contract is ready.\n\n" +
 				"Review and sign it by " + deadline + ": " + link + "\n\nThe link is personal; please do not forward it.", nil
 	case NoticeBrief:
-		return "Your brief for " + camp.Name, hi + briefText(camp, in.Terms) +
+		attribution := "\nYour discount code is " + in.Code + "; put it in every post"
+		if in.TrackingURL != "" {
+			attribution += ", with your tracking link " + in.TrackingURL
+		}
+		return "Your brief for " + camp.Name, hi + briefText(camp, in.Terms) + attribution + ".\n" +
 			"\nSubmit your draft (asset links and caption) by " + deadline + ": " + contentLink, nil
+	case NoticePostReminder:
+		return "Reminder: your " + camp.Name + " post is due",
+			hi + "Your approved content for " + camp.Name + " should be live by " + deadline + ". Send us the post links here: " + contentLink, nil
+	case NoticeVerifyFailed:
+		return "Please fix your " + camp.Name + " post",
+			hi + "We checked your post and it needs a fix before we can pay:\n\n" + quote(in.Comments) +
+				"\n\nWe will check again automatically. Questions? Reply to this email.", nil
 	case NoticeChanges:
 		return "Changes requested on your " + camp.Name + " draft",
 			hi + "The " + camp.Brand + " team reviewed your draft and asked for changes:\n\n" + quote(in.Comments) +

@@ -42,6 +42,11 @@ type collaboration struct {
 	draftOverdue bool
 	// negotiationOpen is set once negotiating holds its opening offer.
 	negotiationOpen bool
+	// overrides counts verification overrides, so a wait can see a new one.
+	overrides int
+	confirmed *PayoutConfirmation
+	// resumed is set when this run continues an earlier one in live.
+	resumed bool
 }
 
 func (c *collaboration) setup(ctx workflow.Context) error {
@@ -61,6 +66,16 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		Outreach: OutreachState{Status: OutreachRunning, Steps: c.input.Outreach.Steps},
 		Offers:   []Offer{},
 		Drafts:   []Draft{},
+		Posts:    []Post{},
+		Payouts:  []PayoutState{},
+		Run:      1,
+	}
+	if c.input.Resume != nil {
+		// A run continued as new picks up the state where the last one left it.
+		c.state = *c.input.Resume
+		c.state.Run++
+		c.input.Resume = nil
+		c.resumed = true
 	}
 	c.events = workflow.GetSignalChannel(ctx, SignalOutreachEvent)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CollaborationState, error) {
@@ -83,6 +98,9 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		{UpdateSign, c.handleSign, c.validateSign},
 		{UpdateSubmitDraft, c.handleDraft, c.validateDraft},
 		{UpdateReview, c.handleReview, c.validateReview},
+		{UpdateSubmitPost, c.handlePost, c.validatePost},
+		{UpdateOverride, c.handleOverride, c.validateOverride},
+		{UpdateConfirmPayout, c.handleConfirm, c.validateConfirm},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -98,48 +116,97 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
 	})
-	if err := c.moveTo(ctx, StageOutreach, Event{Kind: EventStarted, Actor: &c.input.StartedBy}); err != nil {
+	c.listenForOutreachEvents(ctx)
+	if !c.resumed {
+		if done, err := c.untilLive(ctx); done || err != nil {
+			return c.state, err
+		}
+		if c.ending() {
+			return c.finishEnding(ctx)
+		}
+	}
+	if err := c.liveWindow(ctx); err != nil || c.ending() {
+		return c.finishOrFail(ctx, err)
+	}
+	if err := c.moveTo(ctx, StagePayout, Event{Kind: EventPayoutCreated, Detail: "live window ended " + c.state.LiveUntil.Format(time.RFC3339)}); err != nil {
 		return c.state, err
 	}
-	c.listenForOutreachEvents(ctx)
+	if err := c.pay(ctx); err != nil || c.ending() {
+		return c.finishOrFail(ctx, err)
+	}
+	return c.end(ctx, StageCompleted, "paid", Event{Kind: EventPayoutConfirmed, Actor: &c.confirmed.Actor,
+		Detail: fmt.Sprintf("payout %s paid, reference %q", c.confirmed.PayoutID, c.confirmed.Reference)})
+}
+
+// untilLive runs every stage from outreach to the start of the live window. done reports
+// that the collaboration already ended (no response, declined by a stop event); the caller
+// ends it when a person did.
+func (c *collaboration) untilLive(ctx workflow.Context) (done bool, err error) {
+	if err := c.moveTo(ctx, StageOutreach, Event{Kind: EventStarted, Actor: &c.input.StartedBy}); err != nil {
+		return true, err
+	}
 	if err := c.runOutreach(ctx); err != nil {
-		return c.state, err
+		return true, err
 	}
 	if c.state.Outreach.Status == OutreachFailed {
 		// The provider refused an email: ops record a reply they got elsewhere, or cancel.
 		if err := workflow.Await(ctx, func() bool { return c.ending() || c.reply != nil || c.stop != nil }); err != nil {
-			return c.state, err
+			return true, err
 		}
 	}
 	switch {
 	case c.ending():
-		return c.finishEnding(ctx)
+		return false, nil
 	case c.reply != nil:
 		err := c.moveTo(ctx, StageNegotiating, Event{Kind: EventReplyReceived, Actor: c.reply.Actor, Detail: describe(*c.reply)})
 		if err != nil {
-			return c.state, err
+			return true, err
 		}
 		c.openNegotiation(ctx)
 	case c.stop != nil:
-		return c.end(ctx, outreachEnd(c.stop.Kind), describe(*c.stop), Event{Kind: EventOutreachStopped, Detail: describe(*c.stop)})
+		_, err := c.end(ctx, outreachEnd(c.stop.Kind), describe(*c.stop), Event{Kind: EventOutreachStopped, Detail: describe(*c.stop)})
+		return true, err
 	default:
 		reason := fmt.Sprintf("no reply within %s of the last email", c.input.Timings.ReplyWait.Std())
-		return c.end(ctx, StageNoResponse, reason, Event{Kind: EventNoResponse, Detail: reason})
+		_, err := c.end(ctx, StageNoResponse, reason, Event{Kind: EventNoResponse, Detail: reason})
+		return true, err
 	}
+	steps := []func(workflow.Context) error{c.negotiateAndSign, c.produce, c.awaitPosts}
+	for _, step := range steps {
+		if err := step(ctx); err != nil || c.ending() {
+			return err != nil, err
+		}
+	}
+	err = c.moveTo(ctx, StageVerifying, Event{Kind: EventPostSubmitted, Detail: fmt.Sprintf("all %d post(s) submitted", len(c.state.Posts))})
+	if err != nil {
+		return true, err
+	}
+	if err := c.verifyPosts(ctx); err != nil || c.ending() {
+		return err != nil, err
+	}
+	c.state.LiveUntil = workflow.Now(ctx).UTC().Add(c.input.Timings.LiveWindow.Std())
+	err = c.moveTo(ctx, StageLive, Event{Kind: EventVerified, Detail: c.verifiedSummary()})
+	return err != nil, err
+}
 
-	if err := c.negotiateAndSign(ctx); err != nil || c.ending() {
-		return c.finishOrFail(ctx, err)
+// verifiedSummary is the evidence of the passing checks, for the history.
+func (c *collaboration) verifiedSummary() string {
+	var parts []string
+	for _, p := range c.state.Posts {
+		if p.Override != "" {
+			parts = append(parts, fmt.Sprintf("post %d accepted by override: %s", p.N, p.Override))
+			continue
+		}
+		if p.Verification == nil {
+			continue
+		}
+		var checks []string
+		for _, ch := range p.Verification.Checks {
+			checks = append(checks, ch.Name+": "+ch.Evidence)
+		}
+		parts = append(parts, fmt.Sprintf("post %d %s: %s", p.N, p.URL, strings.Join(checks, "; ")))
 	}
-	if err := c.produce(ctx); err != nil || c.ending() {
-		return c.finishOrFail(ctx, err)
-	}
-
-	// Posting and verification are the next slice of this workflow; until they exist an
-	// approved collaboration waits in awaiting_post for a person to act on it.
-	if err := workflow.Await(ctx, c.ending); err != nil {
-		return c.state, err
-	}
-	return c.finishEnding(ctx)
+	return strings.Join(parts, "\n")
 }
 
 // finishOrFail ends the run for a person's cancel or decline, or fails it on an error.
@@ -152,6 +219,9 @@ func (c *collaboration) finishOrFail(ctx workflow.Context, err error) (Collabora
 
 // finishEnding ends the collaboration as a person asked: cancelled or declined.
 func (c *collaboration) finishEnding(ctx workflow.Context) (CollaborationState, error) {
+	if err := c.killFee(ctx); err != nil {
+		return c.state, err
+	}
 	if c.decline != nil {
 		return c.end(ctx, StageDeclined, c.decline.Reason, Event{Kind: EventDeclined, Actor: &c.decline.Actor, Detail: c.decline.Reason})
 	}

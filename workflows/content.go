@@ -25,6 +25,9 @@ var system = Actor{Name: "collabflow", Role: "system"}
 // produce runs in_production and in_review until a draft is approved: the brief goes out,
 // drafts come in, reviewers approve or send them back with comments.
 func (c *collaboration) produce(ctx workflow.Context) error {
+	if err := c.assignAttribution(ctx); err != nil {
+		return err
+	}
 	if err := c.notify(ctx, activities.NoticeBrief, 1, c.newDraftDeadline(ctx), ""); err != nil {
 		return err
 	}

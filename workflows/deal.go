@@ -136,6 +136,9 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 	if c.state.AgreedTerms != nil {
 		in.Terms = *c.state.AgreedTerms
 	}
+	if c.state.Attribution != nil {
+		in.Code, in.TrackingURL = c.state.Attribution.Code, c.state.Attribution.TrackingURL
+	}
 	var res activities.SendEmailResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.SendNotice, in).Get(ctx, &res); err != nil {
 		// The deal goes on; ops see the failure in the history and the email log.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/verify"
 )
 
 var reviewer = Actor{Name: "rev-1", Role: "reviewer", RequestID: "req-r"}
@@ -29,6 +31,10 @@ type dealMocks struct {
 	contracts  []activities.PrepareContractInput
 	signatures []activities.RecordSignatureInput
 	opsNotes   []activities.OpsNoteInput
+	payouts    []activities.PayoutInput
+	checks     []string
+	// postOK decides whether a post passes its checks; nil passes all.
+	postOK func(url string) bool
 }
 
 func (s *collaborationSuite) mockDeal() *dealMocks {
@@ -47,6 +53,27 @@ func (s *collaborationSuite) mockDeal() *dealMocks {
 		func(_ context.Context, in activities.NoticeInput) (activities.SendEmailResult, error) {
 			m.notices = append(m.notices, in)
 			return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey()}, nil
+		}).Maybe()
+	s.env.OnActivity(a.AssignAttribution, mock.Anything, mock.Anything).Return(
+		store.Attribution{Code: "ADA-TEST", TrackingURL: "https://acme.test/?utm_content=ADA-TEST"}, nil).Maybe()
+	s.env.OnActivity(a.VerifyPost, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.VerifyPostInput) (verify.Report, error) {
+			m.checks = append(m.checks, in.URL)
+			ok := m.postOK == nil || m.postOK(in.URL)
+			evidence := "found"
+			if !ok {
+				evidence = "HTTP 404"
+			}
+			return verify.Report{URL: in.URL, Status: 200, Passed: ok, Checks: []verify.Check{{Name: verify.CheckLive, Passed: ok, Evidence: evidence}}}, nil
+		}).Maybe()
+	s.env.OnActivity(a.CreatePayout, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PayoutInput) (store.Payout, error) {
+			m.payouts = append(m.payouts, in)
+			amount := in.Terms.FixedFee
+			if in.Kind == activities.PayoutKillFee {
+				amount = in.Terms.KillFee
+			}
+			return store.Payout{ID: "p-" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: amount, Status: store.PayoutPending}, nil
 		}).Maybe()
 	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.OpsNoteInput) (activities.SendEmailResult, error) {

@@ -48,6 +48,13 @@ const (
 	UpdateSubmitDraft = "submit_draft"
 	// UpdateReview takes a ReviewRequest on the latest draft.
 	UpdateReview = "review"
+	// UpdateSubmitPost takes a PostRequest: a live post's URL.
+	UpdateSubmitPost = "submit_post"
+	// UpdateOverride takes an OverrideRequest: ops accept a post the checks refused, or
+	// release a payout hold.
+	UpdateOverride = "override_verification"
+	// UpdateConfirmPayout takes a PayoutConfirmation from finance.
+	UpdateConfirmPayout = "confirm_payout"
 )
 
 // InvalidArgument is the error type of a validator's refusal of bad input (the API
@@ -134,6 +141,78 @@ type CollaborationInput struct {
 	// the review SLA; off unless the campaign asks for it.
 	AutoApprove bool  `json:"auto_approve"`
 	StartedBy   Actor `json:"started_by"`
+	// Resume carries the state into a new run after Continue-As-New (only ever in live).
+	Resume *CollaborationState `json:"resume,omitempty"`
+	// ContinueAsNewAfter is the history length at which the live window continues as a
+	// new run; zero means DefaultContinueAsNewAfter.
+	ContinueAsNewAfter int `json:"continue_as_new_after,omitempty"`
+}
+
+// DefaultContinueAsNewAfter keeps a run well under Temporal's 4 096-event suggestion.
+const DefaultContinueAsNewAfter = 2000
+
+// PostRequest submits the URL of a live post. Actor is nil from the creator's portal.
+type PostRequest struct {
+	Actor *Actor `json:"actor,omitempty"`
+	URL   string `json:"url"`
+}
+
+// OverrideRequest accepts post N despite failed checks (Post > 0), or releases a payout
+// hold (Post == 0), with a recorded reason.
+type OverrideRequest struct {
+	Actor  Actor  `json:"actor"`
+	Post   int    `json:"post"`
+	Reason string `json:"reason"`
+}
+
+// PayoutConfirmation is finance confirming a payout was paid.
+type PayoutConfirmation struct {
+	Actor     Actor  `json:"actor"`
+	PayoutID  string `json:"payout_id"`
+	Reference string `json:"reference"`
+}
+
+// Attribution is the collaboration's discount code and tracking link.
+type Attribution struct {
+	Code        string `json:"code"`
+	TrackingURL string `json:"tracking_url"`
+}
+
+// Post is one live post and its latest verification.
+type Post struct {
+	N            int           `json:"n"`
+	URL          string        `json:"url"`
+	SubmittedAt  time.Time     `json:"submitted_at"`
+	SubmittedBy  *Actor        `json:"submitted_by,omitempty"`
+	Verification *Verification `json:"verification,omitempty"`
+	// Override is ops' reason for accepting the post despite failed checks.
+	Override string `json:"override,omitempty"`
+}
+
+// Verification is the evidence of one check of a post (verify.Report's JSON).
+type Verification struct {
+	Status        int         `json:"status"`
+	ContentSHA256 string      `json:"content_sha256"`
+	Checks        []PostCheck `json:"checks"`
+	Passed        bool        `json:"passed"`
+	FetchedAt     time.Time   `json:"fetched_at"`
+}
+
+// PostCheck is one named check with its evidence.
+type PostCheck struct {
+	Name     string `json:"name"`
+	Passed   bool   `json:"passed"`
+	Evidence string `json:"evidence"`
+}
+
+// PayoutState is a ledger row as the workflow knows it.
+type PayoutState struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Currency  string `json:"currency"`
+	Amount    int64  `json:"amount"`
+	Status    string `json:"status"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // OutreachPlan is what the outreach sequence needs to know at start: how many emails and
@@ -314,6 +393,17 @@ const (
 	EventReviewOverdue    = "review_overdue"
 	EventReviewed         = "draft_reviewed"
 	EventEscalated        = "escalated"
+	EventPostSubmitted    = "post_submitted"
+	EventPostReminder     = "post_reminder"
+	EventPostOverdue      = "post_overdue"
+	EventVerified         = "posts_verified"
+	EventVerifyFailed     = "verification_failed"
+	EventOverride         = "verification_override"
+	EventHold             = "payout_hold"
+	EventHoldReleased     = "payout_hold_released"
+	EventPayoutCreated    = "payout_created"
+	EventPayoutConfirmed  = "payout_confirmed"
+	EventContinuedAsNew   = "continued_as_new"
 )
 
 // Outreach statuses, as CollaborationState.Outreach.Status reports them.
@@ -358,7 +448,18 @@ type CollaborationState struct {
 	// Approved is the approved draft, kept for posting and verification.
 	Approved *Draft `json:"approved,omitempty"`
 	// Escalation says what ops must decide, if anything.
-	Escalation string            `json:"escalation,omitempty"`
-	Timings    campaigns.Timings `json:"timings"`
-	Events     []Event           `json:"events"`
+	Escalation  string       `json:"escalation,omitempty"`
+	Attribution *Attribution `json:"attribution,omitempty"`
+	Posts       []Post       `json:"posts"`
+	// PostsRequired is how many posts the deliverables call for.
+	PostsRequired int       `json:"posts_required"`
+	PostsDue      time.Time `json:"posts_due,omitzero"`
+	LiveUntil     time.Time `json:"live_until,omitzero"`
+	// Hold stops the payout while a live post fails its checks.
+	Hold    string        `json:"hold,omitempty"`
+	Payouts []PayoutState `json:"payouts"`
+	// Run counts Continue-As-New runs, from 1.
+	Run     int               `json:"run"`
+	Timings campaigns.Timings `json:"timings"`
+	Events  []Event           `json:"events"`
 }

@@ -1,0 +1,166 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/payout"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/verify"
+)
+
+// Verifier checks a published post; *verify.Fetcher implements it.
+type Verifier interface {
+	Verify(ctx context.Context, url string, e verify.Expect) verify.Report
+}
+
+// PayoutProvider pays a ledger row. Submit must be idempotent on p.IdempotencyKey, as
+// Stripe's and PayPal's idempotency keys are; it reports a reference when the payment is
+// done, or "" when a person will pay it and confirm (the manual provider).
+type PayoutProvider interface {
+	Name() string
+	Submit(ctx context.Context, p store.Payout) (reference string, err error)
+}
+
+// ManualPayouts leaves payment to finance, who list pending payouts and confirm each with
+// their bank reference.
+type ManualPayouts struct{}
+
+// Name is the provider name stored on ledger rows.
+func (ManualPayouts) Name() string { return "manual" }
+
+// Submit does nothing: the row stays pending until finance confirm it.
+func (ManualPayouts) Submit(context.Context, store.Payout) (string, error) { return "", nil }
+
+// AttributionInput asks for a collaboration's discount code and tracking link.
+type AttributionInput struct {
+	CollaborationID string `json:"collaboration_id"`
+	CampaignID      string `json:"campaign_id"`
+	CreatorID       string `json:"creator_id"`
+	// Code is the code the terms name, if any.
+	Code string `json:"code"`
+}
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// AssignAttribution gives the collaboration its discount code (the terms' own, else the
+// creator's handle plus a random suffix, unique across campaigns) and its tracking link:
+// the campaign's landing URL with utm_source, utm_medium=influencer, utm_campaign and
+// utm_content=<code>. The collaboration is the key: a retry returns the same pair.
+func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput) (store.Attribution, error) {
+	creator, err := a.Store.Creator(ctx, in.CreatorID)
+	if err != nil {
+		return store.Attribution{}, lookupError("creator", err)
+	}
+	campaign, err := a.Store.Campaign(ctx, in.CampaignID)
+	if err != nil {
+		return store.Attribution{}, lookupError("campaign", err)
+	}
+	_, handle := creator.MainHandle()
+	prefix := strings.ToUpper(nonAlnum.ReplaceAllString(handle, ""))
+	if prefix == "" {
+		prefix = strings.ToUpper(nonAlnum.ReplaceAllString(creator.FirstName(), ""))
+	}
+	prefix = prefix[:min(len(prefix), 12)]
+	if prefix == "" {
+		prefix = "CF"
+	}
+	base := ""
+	if campaign.LandingURL != "" {
+		u, err := url.Parse(campaign.LandingURL)
+		if err != nil {
+			return store.Attribution{}, temporal.NewNonRetryableApplicationError("campaign landing_url", "BadInput", err)
+		}
+		q := u.Query()
+		q.Set("utm_source", strings.ToLower(prefix))
+		q.Set("utm_medium", "influencer")
+		q.Set("utm_campaign", strings.ToLower(strings.Trim(nonAlnum.ReplaceAllString(campaign.Name, "-"), "-")))
+		q.Del("utm_content")
+		u.RawQuery = q.Encode()
+		base = u.String() + "&utm_content="
+	}
+	attr, err := a.Store.AssignAttribution(ctx, in.CollaborationID, in.Code, prefix, base)
+	var taken *store.ConflictError
+	if errors.As(err, &taken) {
+		return store.Attribution{}, temporal.NewNonRetryableApplicationError(taken.Error(), "Conflict", err)
+	}
+	return attr, err
+}
+
+// VerifyPostInput names a post and what it must show.
+type VerifyPostInput struct {
+	URL    string        `json:"url"`
+	Expect verify.Expect `json:"expect"`
+}
+
+// VerifyPost fetches a post and reports each check with its evidence. A post that fails a
+// check is a result, not an error; only the fetch machinery failing would be retried.
+func (a *Activities) VerifyPost(ctx context.Context, in VerifyPostInput) (verify.Report, error) {
+	return a.Verifier.Verify(ctx, in.URL, in.Expect), nil
+}
+
+// Payout kinds, the second half of a payout's idempotency key.
+const (
+	PayoutFee     = "fee"
+	PayoutKillFee = "kill_fee"
+)
+
+// PayoutInput asks for a collaboration's payout of a kind under the agreed terms.
+type PayoutInput struct {
+	CollaborationID string         `json:"collaboration_id"`
+	Kind            string         `json:"kind"`
+	Terms           contract.Terms `json:"terms"`
+}
+
+// CreatePayout computes what is owed (the fee: fixed fee, bonus tiers reached and revenue
+// share from the latest metrics; the kill fee: the contract's), writes it to the ledger
+// under the key "<collaboration>/<kind>" and hands it to the provider with that key. A
+// retried or replayed activity finds the row it wrote: never a second payout.
+func (a *Activities) CreatePayout(ctx context.Context, in PayoutInput) (store.Payout, error) {
+	key := in.CollaborationID + "/" + in.Kind
+	var b payout.Breakdown
+	switch in.Kind {
+	case PayoutFee:
+		m, err := a.Store.LatestMetrics(ctx, in.CollaborationID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Payout{}, err
+		}
+		if b, err = payout.Compute(in.Terms, m); err != nil {
+			return store.Payout{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadMetrics", err)
+		}
+	case PayoutKillFee:
+		b = payout.Breakdown{Currency: in.Terms.Currency, BonusTiers: []string{}, Total: in.Terms.KillFee}
+	default:
+		return store.Payout{}, temporal.NewNonRetryableApplicationError("unknown payout kind "+in.Kind, "BadInput", nil)
+	}
+	breakdown, err := json.Marshal(b)
+	if err != nil {
+		return store.Payout{}, fmt.Errorf("encode breakdown: %w", err)
+	}
+	p, err := a.Store.CreatePayout(ctx, store.Payout{
+		CollaborationID: in.CollaborationID, Kind: in.Kind, IdempotencyKey: key,
+		Currency: b.Currency, Amount: b.Total, Breakdown: breakdown, Provider: a.Payouts.Name(), Status: store.PayoutPending,
+	})
+	if err != nil {
+		return store.Payout{}, err
+	}
+	if p.Status != store.PayoutPending {
+		return p, nil
+	}
+	ref, err := a.Payouts.Submit(ctx, p)
+	if err != nil {
+		return store.Payout{}, fmt.Errorf("submit payout %s: %w", key, err)
+	}
+	if ref != "" {
+		return a.Store.ConfirmPayout(ctx, p.ID, ref, a.Payouts.Name())
+	}
+	return p, nil
+}

@@ -1,0 +1,299 @@
+package workflows
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/verify"
+)
+
+// verifyOptions give a post fetch its own timeout; failed checks are results, not retries.
+var verifyOptions = workflow.ActivityOptions{StartToCloseTimeout: time.Minute}
+
+// assignAttribution fixes the discount code and tracking link before the brief names them.
+func (c *collaboration) assignAttribution(ctx workflow.Context) error {
+	var attr Attribution
+	err := workflow.ExecuteActivity(ctx, a.AssignAttribution, activities.AttributionInput{
+		CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Code: c.state.AgreedTerms.DiscountCode,
+	}).Get(ctx, &attr)
+	if err != nil {
+		return fmt.Errorf("assign attribution: %w", err)
+	}
+	c.state.Attribution = &attr
+	return nil
+}
+
+// awaitPosts runs awaiting_post: the creator (portal) or ops submit each deliverable's live
+// URL; a reminder goes out before the post deadline and ops hear when it passes.
+func (c *collaboration) awaitPosts(ctx workflow.Context) error {
+	c.state.PostsRequired = 0
+	for _, d := range c.state.AgreedTerms.Deliverables {
+		c.state.PostsRequired += d.Count
+	}
+	c.state.PostsDue = workflow.Now(ctx).UTC().Add(c.input.Timings.PostDeadline.Std())
+	all := func() bool { return len(c.state.Posts) >= c.state.PostsRequired || c.ending() }
+	return c.awaitDeadline(ctx, c.state.PostsDue, c.input.Timings.PostDeadline.Std(), all,
+		func() {
+			_ = c.notify(ctx, activities.NoticePostReminder, 1, c.state.PostsDue, "")
+			c.record(ctx, Event{Kind: EventPostReminder, Detail: "posts due " + c.state.PostsDue.Format(time.RFC3339)})
+		},
+		func() {
+			c.state.Escalation = fmt.Sprintf("%d of %d post(s) submitted by the deadline %s", len(c.state.Posts), c.state.PostsRequired, c.state.PostsDue.Format(time.RFC3339))
+			c.record(ctx, Event{Kind: EventPostOverdue, Detail: c.state.Escalation})
+			c.notifyOps(ctx, "post-overdue", "Post overdue", c.state.Escalation)
+		})
+}
+
+// awaitDeadline waits for done; before the deadline it calls remind, after it overdue,
+// and then keeps waiting: people may still deliver late.
+func (c *collaboration) awaitDeadline(ctx workflow.Context, due time.Time, span time.Duration, done func() bool, remind, overdue func()) error {
+	ok, err := workflow.AwaitWithTimeout(ctx, due.Sub(workflow.Now(ctx))-reminderLead(span), done)
+	if err != nil || ok {
+		return err
+	}
+	remind()
+	if ok, err = workflow.AwaitWithTimeout(ctx, due.Sub(workflow.Now(ctx)), done); err != nil || ok {
+		return err
+	}
+	overdue()
+	return workflow.Await(ctx, done)
+}
+
+// verifyPosts runs verifying: every post is checked; failures are emailed to the creator
+// and checked again each verification interval until they pass or ops override.
+func (c *collaboration) verifyPosts(ctx workflow.Context) error {
+	for attempt := 1; ; attempt++ {
+		failures := c.checkPosts(ctx)
+		if len(failures) == 0 {
+			return nil
+		}
+		detail := strings.Join(failures, "\n")
+		c.record(ctx, Event{Kind: EventVerifyFailed, Detail: detail})
+		_ = c.notify(ctx, activities.NoticeVerifyFailed, attempt, time.Time{}, detail)
+		overridden := c.overrides
+		if _, err := workflow.AwaitWithTimeout(ctx, c.input.Timings.VerificationInterval.Std(),
+			func() bool { return c.overrides != overridden || c.ending() }); err != nil || c.ending() {
+			return err
+		}
+	}
+}
+
+// checkPosts verifies every post not accepted by override and returns what failed, in
+// words the creator can act on.
+func (c *collaboration) checkPosts(ctx workflow.Context) []string {
+	var failures []string
+	for i := range c.state.Posts {
+		p := &c.state.Posts[i]
+		if p.Override != "" {
+			continue
+		}
+		var v Verification
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, verifyOptions), a.VerifyPost, activities.VerifyPostInput{
+			URL: p.URL, Expect: c.expect(),
+		}).Get(ctx, &v)
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("post %d (%s): could not be checked: %v", p.N, p.URL, err))
+			continue
+		}
+		p.Verification = &v
+		for _, ch := range v.Checks {
+			if !ch.Passed {
+				failures = append(failures, fmt.Sprintf("post %d (%s): %s failed: %s", p.N, p.URL, ch.Name, ch.Evidence))
+			}
+		}
+	}
+	return failures
+}
+
+func (c *collaboration) expect() verify.Expect {
+	e := verify.Expect{Disclosure: c.state.AgreedTerms.DisclosureText}
+	if c.state.Attribution != nil {
+		e.TrackingURL, e.Code = c.state.Attribution.TrackingURL, c.state.Attribution.Code
+	}
+	return e
+}
+
+// liveWindow re-verifies the posts every interval until the live window ends. A post taken
+// down or stripped of its disclosure puts the payout on hold and alerts ops; a later pass
+// releases it. Long windows continue as new runs, carrying the state, so that history
+// stays bounded.
+func (c *collaboration) liveWindow(ctx workflow.Context) error {
+	limit := c.input.ContinueAsNewAfter
+	if limit <= 0 {
+		limit = DefaultContinueAsNewAfter
+	}
+	for {
+		left := c.state.LiveUntil.Sub(workflow.Now(ctx))
+		if left <= 0 {
+			return nil
+		}
+		if _, err := workflow.AwaitWithTimeout(ctx, min(left, c.input.Timings.VerificationInterval.Std()), c.ending); err != nil || c.ending() {
+			return err
+		}
+		failures := c.checkPosts(ctx)
+		switch {
+		case len(failures) > 0 && c.state.Hold == "":
+			c.state.Hold = strings.Join(failures, "\n")
+			c.record(ctx, Event{Kind: EventHold, Detail: c.state.Hold})
+			c.notifyOps(ctx, fmt.Sprintf("hold/%d", len(c.state.Events)), "Payout on hold: live post check failed", c.state.Hold)
+		case len(failures) == 0 && c.state.Hold != "":
+			c.state.Hold = ""
+			c.record(ctx, Event{Kind: EventHoldReleased, Detail: "every post passes its checks again"})
+		}
+		if workflow.GetInfo(ctx).GetCurrentHistoryLength() >= limit {
+			return c.continueAsNew(ctx)
+		}
+	}
+}
+
+// continueAsNew starts a fresh run in live with the state so far, once every signal is
+// applied and every update handler has finished.
+func (c *collaboration) continueAsNew(ctx workflow.Context) error {
+	c.drainOutreachEvents(ctx)
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	c.record(ctx, Event{Kind: EventContinuedAsNew, Detail: fmt.Sprintf("run %d continues as run %d", c.state.Run, c.state.Run+1)})
+	next := c.input
+	state := c.state
+	next.Resume = &state
+	return workflow.NewContinueAsNewError(ctx, CollaborationWorkflow, next)
+}
+
+// pay runs the payout stage: once no hold is open, the fee goes to the ledger and the
+// collaboration completes when finance confirm it.
+func (c *collaboration) pay(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return c.state.Hold == "" || c.ending() }); err != nil || c.ending() {
+		return err
+	}
+	p, err := c.createPayout(ctx, activities.PayoutFee)
+	if err != nil {
+		return err
+	}
+	if p.Status == "paid" {
+		c.confirmed = &PayoutConfirmation{Actor: system, PayoutID: p.ID, Reference: p.Reference}
+	}
+	return workflow.Await(ctx, func() bool { return c.confirmed != nil || c.ending() })
+}
+
+func (c *collaboration) createPayout(ctx workflow.Context, kind string) (PayoutState, error) {
+	var p PayoutState
+	err := workflow.ExecuteActivity(ctx, a.CreatePayout, activities.PayoutInput{
+		CollaborationID: c.state.ID, Kind: kind, Terms: *c.state.AgreedTerms,
+	}).Get(ctx, &p)
+	if err != nil {
+		return p, fmt.Errorf("create %s payout: %w", kind, err)
+	}
+	c.state.Payouts = append(c.state.Payouts, p)
+	c.record(ctx, Event{Kind: EventPayoutCreated, Detail: fmt.Sprintf("%s payout %s of %s %d.%02d, %s", kind, p.ID, p.Currency, p.Amount/100, p.Amount%100, p.Status)})
+	return p, nil
+}
+
+// killFee pays the contract's kill fee when the brand cancels after signing and before
+// the fee itself is owed. Cancelling before signing pays nothing.
+func (c *collaboration) killFee(ctx workflow.Context) error {
+	if c.cancel == nil || c.state.Contract == nil || c.state.Contract.Signed == nil || c.state.AgreedTerms == nil || c.state.AgreedTerms.KillFee <= 0 {
+		return nil
+	}
+	for _, p := range c.state.Payouts {
+		if p.Kind == activities.PayoutFee || p.Kind == activities.PayoutKillFee {
+			return nil
+		}
+	}
+	_, err := c.createPayout(ctx, activities.PayoutKillFee)
+	return err
+}
+
+func (c *collaboration) validatePost(req PostRequest) error {
+	if req.Actor != nil {
+		if err := validateActor(*req.Actor); err != nil {
+			return err
+		}
+	}
+	if c.state.Stage != StageAwaitingPost || c.ending() || len(c.state.Posts) >= c.state.PostsRequired {
+		return fmt.Errorf("collaboration is in %s, not waiting for posts", c.state.Stage)
+	}
+	u, err := url.Parse(strings.TrimSpace(req.URL))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(req.URL) > 2000 {
+		return invalid(map[string]string{"url": "must be the http(s) link of the live post"})
+	}
+	for _, p := range c.state.Posts {
+		if p.URL == strings.TrimSpace(req.URL) {
+			return invalid(map[string]string{"url": fmt.Sprintf("already submitted as post %d", p.N)})
+		}
+	}
+	return nil
+}
+
+func (c *collaboration) handlePost(ctx workflow.Context, req PostRequest) (CollaborationState, error) {
+	p := Post{N: len(c.state.Posts) + 1, URL: strings.TrimSpace(req.URL), SubmittedAt: workflow.Now(ctx).UTC(), SubmittedBy: req.Actor}
+	c.state.Posts = append(c.state.Posts, p)
+	c.record(ctx, Event{Kind: EventPostSubmitted, Actor: req.Actor, Detail: fmt.Sprintf("post %d of %d: %s", p.N, c.state.PostsRequired, p.URL)})
+	return c.state, nil
+}
+
+func (c *collaboration) validateOverride(req OverrideRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if req.Actor.Role != "ops" {
+		return fmt.Errorf("only ops may override verification")
+	}
+	if err := validateText("reason", req.Reason, true); err != nil {
+		return invalid(map[string]string{"reason": strings.TrimPrefix(err.Error(), "reason: ")})
+	}
+	if req.Post == 0 {
+		if c.state.Hold == "" {
+			return fmt.Errorf("there is no payout hold to release")
+		}
+		return nil
+	}
+	if c.state.Stage != StageVerifying && c.state.Stage != StageLive {
+		return fmt.Errorf("collaboration is in %s: nothing to override", c.state.Stage)
+	}
+	if req.Post < 1 || req.Post > len(c.state.Posts) {
+		return invalid(map[string]string{"post": fmt.Sprintf("from 1 to %d", len(c.state.Posts))})
+	}
+	return nil
+}
+
+func (c *collaboration) handleOverride(ctx workflow.Context, req OverrideRequest) (CollaborationState, error) {
+	reason := strings.TrimSpace(req.Reason)
+	if req.Post == 0 {
+		c.state.Hold = ""
+		c.record(ctx, Event{Kind: EventHoldReleased, Actor: &req.Actor, Detail: reason})
+		return c.state, nil
+	}
+	c.state.Posts[req.Post-1].Override = reason
+	c.overrides++
+	c.record(ctx, Event{Kind: EventOverride, Actor: &req.Actor, Detail: fmt.Sprintf("post %d accepted: %s", req.Post, reason)})
+	return c.state, nil
+}
+
+func (c *collaboration) validateConfirm(req PayoutConfirmation) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if c.state.Stage != StagePayout || c.confirmed != nil {
+		return fmt.Errorf("collaboration is in %s, not waiting for a payout", c.state.Stage)
+	}
+	for _, p := range c.state.Payouts {
+		if p.ID == req.PayoutID && p.Kind == activities.PayoutFee {
+			return nil
+		}
+	}
+	return fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
+}
+
+func (c *collaboration) handleConfirm(ctx workflow.Context, req PayoutConfirmation) (CollaborationState, error) {
+	c.confirmed = &req
+	if err := workflow.Await(ctx, func() bool { return c.state.Stage.Terminal() }); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
+}

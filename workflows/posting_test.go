@@ -1,0 +1,172 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/activities"
+)
+
+const postURL = "https://instagram.com/p/abc"
+
+func (s *collaborationSuite) TestPostToCompletedWithOnePayout() {
+	m := s.mockDeal()
+	at := s.driveTo(StageAwaitingPost)
+	_, badURL := s.update(at+time.Minute, UpdateSubmitPost, "bad", PostRequest{Actor: &ops, URL: "instagram.com/p/abc"})
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.at(at+2*time.Hour, func() {
+		st := s.query()
+		s.Equal(StageLive, st.Stage)
+		s.Equal(at+time.Hour+30*day, st.LiveUntil.Sub(s.start))
+	})
+	_, early := s.update(at+3*time.Hour, UpdateConfirmPayout, "early", PayoutConfirmation{Actor: ops, PayoutID: "p-fee", Reference: "x"})
+	done := s.mustUpdate(at+31*day, UpdateConfirmPayout, PayoutConfirmation{Actor: Actor{Name: "fin", Role: "finance"}, PayoutID: "p-fee", Reference: "BANK-123"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.ErrorContains(*badURL, "url")
+	s.ErrorContains(*early, "not waiting for a payout")
+	s.Equal(StageCompleted, final.Stage)
+	s.Equal(StageCompleted, done.Stage)
+	s.Require().Len(m.payouts, 1)
+	s.Equal(activities.PayoutFee, m.payouts[0].Kind)
+	s.GreaterOrEqual(len(m.checks), 30, "the live window re-checks daily")
+	s.Equal([]string{"outreach", "negotiating", "contracting", "in_production", "in_review", "awaiting_post", "verifying", "live", "payout", "completed"}, s.stages())
+	last := final.Events[len(final.Events)-1]
+	s.Equal("fin", last.Actor.Name)
+	s.Contains(last.Detail, "BANK-123")
+	s.Equal("ADA-TEST", final.Attribution.Code)
+	s.Equal("ADA-TEST", m.notices[1].Code, "the brief names the discount code")
+}
+
+func (s *collaborationSuite) TestFailedVerificationEmailsTheCreatorUntilOverride() {
+	m := s.mockDeal()
+	m.postOK = func(string) bool { return false }
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{Actor: &ops, URL: postURL})
+	s.at(at+2*day+2*time.Hour, func() { s.Equal(StageVerifying, s.query().Stage) })
+	_, byReviewer := s.update(at+3*day, UpdateOverride, "rev", OverrideRequest{Actor: reviewer, Post: 1, Reason: "fine"})
+	s.mustUpdate(at+3*day+time.Minute, UpdateOverride, OverrideRequest{Actor: ops, Post: 1, Reason: "disclosure is in the video, checked by hand"})
+	s.at(at+3*day+time.Hour, func() { s.Equal(StageLive, s.query().Stage) })
+	s.mustUpdate(at+4*day, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.ErrorContains(*byReviewer, "only ops")
+	var failedNotices int
+	for _, n := range m.notices {
+		if n.Kind == activities.NoticeVerifyFailed {
+			failedNotices++
+			s.Contains(n.Comments, "HTTP 404")
+		}
+	}
+	s.GreaterOrEqual(failedNotices, 3, "one email per failed daily check")
+	s.Equal("disclosure is in the video, checked by hand", final.Posts[0].Override)
+}
+
+func (s *collaborationSuite) TestTakedownDuringLiveHoldsThePayout() {
+	m := s.mockDeal()
+	var down bool
+	m.postOK = func(string) bool { return !down }
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.at(at+10*day, func() { down = true })
+	s.at(at+12*day, func() { s.Contains(s.query().Hold, "HTTP 404") })
+	s.at(at+20*day, func() { down = false })
+	s.at(at+22*day, func() { s.Empty(s.query().Hold, "a passing check released the hold") })
+	s.at(at+25*day, func() { down = true })
+	s.at(at+31*day+2*time.Hour, func() {
+		st := s.query()
+		s.Equal(StagePayout, st.Stage)
+		s.Empty(st.Payouts, "a payout was made while on hold")
+	})
+	s.mustUpdate(at+32*day, UpdateOverride, OverrideRequest{Actor: ops, Reason: "creator reposted; verified by hand"})
+	s.mustUpdate(at+33*day, UpdateConfirmPayout, PayoutConfirmation{Actor: ops, PayoutID: "p-fee", Reference: "R1"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Equal(StageCompleted, final.Stage)
+	s.Require().Len(m.payouts, 1)
+	var holds int
+	for _, e := range final.Events {
+		if e.Kind == EventHold {
+			holds++
+		}
+	}
+	s.Equal(2, holds)
+	s.GreaterOrEqual(len(m.opsNotes), 2, "ops were alerted of each hold")
+}
+
+func (s *collaborationSuite) TestLongLiveWindowContinuesAsNew() {
+	m := s.mockDeal()
+	in := dealInput()
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	// The test server counts no history; play one that has grown past the limit.
+	s.at(at+5*day+time.Minute, func() { s.env.SetCurrentHistoryLength(DefaultContinueAsNewAfter) })
+
+	s.env.ExecuteWorkflow(Collaboration, in)
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
+	checksBefore := len(m.checks)
+	s.Less(checksBefore, 30, "the first run ended before the window did")
+
+	// The next run starts from the carried state, in live, and finishes the window.
+	var next CollaborationInput
+	s.Require().NoError(converterFor().FromPayloads(can.Input, &next))
+	s.Require().NotNil(next.Resume)
+	s.Equal(StageLive, next.Resume.Stage)
+	s.Len(next.Resume.Posts, 1)
+
+	liveUntil := next.Resume.LiveUntil
+	s.SetupTest()
+	m2 := s.mockDeal()
+	s.env.SetStartTime(s.start.Add(at + time.Hour + time.Duration(checksBefore-1)*day))
+	s.mustUpdate(liveUntil.Sub(s.start.Add(at+time.Hour+time.Duration(checksBefore-1)*day))+time.Hour, UpdateConfirmPayout,
+		PayoutConfirmation{Actor: ops, PayoutID: "p-fee", Reference: "R2"})
+	s.env.ExecuteWorkflow(Collaboration, next)
+	final := s.result()
+	s.Equal(StageCompleted, final.Stage)
+	s.Equal(2, final.Run)
+	s.Len(m2.payouts, 1)
+	s.Empty(m2.contracts, "the second run redid earlier stages")
+	s.GreaterOrEqual(checksBefore+len(m2.checks), 30)
+}
+
+func (s *collaborationSuite) TestKillFeeOnlyAfterSigning() {
+	tests := []struct {
+		stage Stage
+		want  int
+	}{
+		{StageNegotiating, 0},
+		{StageContracting, 0},
+		{StageInProduction, 1},
+		{StageAwaitingPost, 1},
+	}
+	for _, tt := range tests {
+		s.Run(string(tt.stage), func() {
+			s.SetupTest()
+			m := s.mockDeal()
+			at := s.driveTo(tt.stage)
+			s.mustUpdate(at+time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "campaign cut"})
+			s.env.ExecuteWorkflow(Collaboration, dealInput())
+			final := s.result()
+			s.Equal(StageCancelled, final.Stage)
+			s.Len(m.payouts, tt.want)
+			if tt.want == 1 {
+				s.Equal(activities.PayoutKillFee, m.payouts[0].Kind)
+				s.Equal(int64(25000), final.Payouts[0].Amount)
+			}
+		})
+	}
+}
+
+func converterFor() converter.DataConverter { return converter.GetDefaultDataConverter() }
