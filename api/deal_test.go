@@ -204,8 +204,8 @@ func TestFromReplyToApprovedContent(t *testing.T) {
 	if kept["caption"] != "#AcmePartner New reels are here" || kept["assets"].([]any)[0] != "https://cdn.example.com/draft2.mp4" {
 		t.Fatalf("approved draft %v", kept)
 	}
-	// The content link now has nothing to take.
-	if status, page := b.get(contentPath); status != 200 || !strings.Contains(page, "Nothing to submit") {
+	// The content link now takes the live post instead of drafts.
+	if status, page := b.get(contentPath); status != 200 || !strings.Contains(page, "Submit your live post") || !strings.Contains(page, "#AcmePartner") {
 		t.Fatalf("content page after approval: %d %s", status, page)
 	}
 	must(t, 409, call(t, "POST", "/v1/collaborations/"+id+"/decline", opsKey, `{"reason":"too late"}`))

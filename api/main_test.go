@@ -7,12 +7,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/store/storetest"
+	"github.com/collabflow/collabflow/verify"
 	"github.com/collabflow/collabflow/worker"
 	"github.com/collabflow/collabflow/workflows"
 )
@@ -34,9 +37,11 @@ import (
 // The whole package shares one real stack: PostgreSQL, an in-process Temporal server, a
 // worker and the API over HTTP. Tests use their own creators and campaigns.
 var (
-	baseURL string
-	st      *store.Store
-	sink    *sendgridsink.Sink
+	temporalClient client.Client
+	payouts        = &flakyPayouts{}
+	baseURL        string
+	st             *store.Store
+	sink           *sendgridsink.Sink
 	// webhookKey signs Event Webhook posts as SendGrid would.
 	webhookKey *ecdsa.PrivateKey
 	signer     *links.Signer
@@ -52,6 +57,7 @@ const (
 	opsKey      = "ops-secret-0123456789"
 	reviewerKey = "reviewer-secret-0123456789"
 	auditorKey  = "auditor-secret-0123456789"
+	financeKey  = "finance-secret-0123456789"
 )
 
 func TestMain(m *testing.M) {
@@ -91,6 +97,7 @@ func runTests(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer tc.Close()
+	temporalClient = tc
 	sink = sendgridsink.New()
 	sinkSrv := httptest.NewServer(sink)
 	defer sinkSrv.Close()
@@ -109,13 +116,14 @@ func runTests(m *testing.M) (int, error) {
 	w := worker.New(tc, &activities.Activities{
 		Store: st, Mailer: sg, Links: signer, PublicURL: "http://collabflow.test",
 		PostalAddress: "Acme Inc., 1 Main Street, Springfield", ReplyDomain: replyDomain,
+		Verifier: verify.NewFetcher(true, 5*time.Second), Payouts: payouts,
 	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
 		return 0, err
 	}
 	defer w.Stop()
 
-	keys, err := api.ParseKeys("ops-team:ops:" + opsKey + ",rev:reviewer:" + reviewerKey + ",audit:auditor:" + auditorKey)
+	keys, err := api.ParseKeys("ops-team:ops:" + opsKey + ",rev:reviewer:" + reviewerKey + ",audit:auditor:" + auditorKey + ",fin:finance:" + financeKey)
 	if err != nil {
 		return 0, err
 	}
@@ -245,4 +253,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// flakyPayouts is the manual provider that can be told to fail its next submissions, as a
+// payment API timing out would: the ledger row is written, then the activity fails and
+// Temporal retries it.
+type flakyPayouts struct {
+	activities.ManualPayouts
+	failures atomic.Int32
+}
+
+func (f *flakyPayouts) Submit(ctx context.Context, p store.Payout) (string, error) {
+	if f.failures.Add(-1) >= 0 {
+		return "", errors.New("payment provider timed out")
+	}
+	return f.ManualPayouts.Submit(ctx, p)
 }

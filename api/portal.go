@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -42,11 +43,16 @@ input[type=text],textarea{width:100%;font:inherit}button{font-size:1rem;padding:
 <label for="caption">Caption (must include {{.Disclosure}})</label>
 <textarea id="caption" name="caption" rows="6" maxlength="2200" required></textarea>
 <button type="submit">Submit draft</button></form>{{end}}
+{{if .Post}}<form method="post">
+<input type="hidden" name="_csrf" value="{{.CSRF}}">
+<label for="post_url">Link to your live post</label>
+<input type="text" id="post_url" name="post_url" required maxlength="2000">
+<button type="submit">Submit post</button></form>{{end}}
 </body></html>`))
 
 type portalData struct {
 	Title, Message, CSRF, Hash, Disclosure string
-	Error, Sign, Draft                     bool
+	Error, Sign, Draft, Post               bool
 	Document                               template.HTML
 }
 
@@ -172,14 +178,15 @@ func (s *Server) contentPage(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if state.Stage == workflows.StageAwaitingPost {
+		return portal(c, http.StatusOK, portalData{Title: "Submit your live post", Post: true,
+			Message: fmt.Sprintf("Post %d of %d, due %s. It must carry %q and your code %s.", len(state.Posts)+1, state.PostsRequired,
+				state.PostsDue.Format("2 January 2006 15:04 UTC"), disclosureOf(state), codeOf(state))})
+	}
 	if state.Stage != workflows.StageInProduction {
-		return portal(c, http.StatusOK, portalData{Title: "Nothing to submit", Message: "There is no draft to submit right now (" + string(state.Stage) + ")."})
+		return portal(c, http.StatusOK, portalData{Title: "Nothing to submit", Message: "There is nothing to submit right now (" + string(state.Stage) + ")."})
 	}
-	disclosure := "#ad"
-	if state.AgreedTerms != nil {
-		disclosure = state.AgreedTerms.DisclosureText
-	}
-	return portal(c, http.StatusOK, portalData{Title: "Submit your draft", Draft: true, Disclosure: disclosure,
+	return portal(c, http.StatusOK, portalData{Title: "Submit your draft", Draft: true, Disclosure: disclosureOf(state),
 		Message: "Due " + state.DraftDue.Format("2 January 2006 15:04 UTC") + "."})
 }
 
@@ -187,6 +194,13 @@ func (s *Server) submitContent(c echo.Context) error {
 	id, err := s.collabFromContentToken(c)
 	if err != nil || id == "" {
 		return err
+	}
+	if postURL := strings.TrimSpace(c.FormValue("post_url")); postURL != "" {
+		var state workflows.CollaborationState
+		if err := s.update(c, id, workflows.UpdateSubmitPost, workflows.PostRequest{URL: postURL}, &state); err != nil {
+			return portalRefusal(c, "Post not submitted", err)
+		}
+		return portal(c, http.StatusOK, portalData{Title: "Post received", Message: "Thank you. We will check it and let you know if anything needs fixing."})
 	}
 	var assets []string
 	for _, line := range strings.Split(c.FormValue("assets"), "\n") {
@@ -200,4 +214,18 @@ func (s *Server) submitContent(c echo.Context) error {
 		return portalRefusal(c, "Draft not submitted", err)
 	}
 	return portal(c, http.StatusOK, portalData{Title: "Draft received", Message: "Thank you. The brand will review it and get back to you."})
+}
+
+func disclosureOf(state workflows.CollaborationState) string {
+	if state.AgreedTerms != nil {
+		return state.AgreedTerms.DisclosureText
+	}
+	return "#ad"
+}
+
+func codeOf(state workflows.CollaborationState) string {
+	if state.Attribution != nil {
+		return state.Attribution.Code
+	}
+	return ""
 }

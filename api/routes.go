@@ -52,5 +52,12 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.GET("/collaborations/:id/contract", s.getContract, read)
 	v1.POST("/collaborations/:id/drafts", s.submitDraft, ops)
 	v1.POST("/collaborations/:id/drafts/:n/review", s.reviewDraft, allow(RoleOps, RoleReviewer))
+	v1.POST("/collaborations/:id/posts", s.submitPost, ops)
+	v1.POST("/collaborations/:id/verification/override", s.overrideVerification, ops)
+	v1.POST("/collaborations/:id/metrics", s.addMetrics, ops)
+	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
+
+	v1.GET("/payouts", s.listPayouts, allow(RoleFinance, RoleOps, RoleAuditor))
+	v1.POST("/payouts/:id/confirm", s.confirmPayout, allow(RoleFinance))
 	v1.GET("/collaborations/:id/emails", s.listEmails, read)
 }

@@ -35,6 +35,7 @@ func (s *Store) RecordCollaboration(ctx context.Context, c Collaboration) error 
 
 // CollaborationFilter narrows a collaboration list. Zero fields do not filter.
 type CollaborationFilter struct {
+	ID         string
 	CampaignID string
 	CreatorID  string
 	Stage      string
@@ -45,6 +46,9 @@ type CollaborationFilter struct {
 // ListCollaborations returns one page of collaborations in id order and the next cursor.
 func (s *Store) ListCollaborations(ctx context.Context, f CollaborationFilter) ([]Collaboration, string, error) {
 	var q keysetQuery
+	if f.ID != "" {
+		q.where("id = " + q.arg(f.ID))
+	}
 	if f.CampaignID != "" {
 		q.where("campaign_id = " + q.arg(f.CampaignID))
 	}

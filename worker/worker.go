@@ -67,8 +67,8 @@ func (w Workers) Stop() {
 
 // Run polls until ctx ends, then stops the workers.
 func Run(ctx context.Context, c client.Client, acts *activities.Activities, opts Options) error {
-	if acts.Store == nil || acts.Mailer == nil || acts.Links == nil {
-		return errors.New("worker: activities need a store, a mailer and a link signer")
+	if acts.Store == nil || acts.Mailer == nil || acts.Links == nil || acts.Verifier == nil || acts.Payouts == nil {
+		return errors.New("worker: activities need a store, a mailer, a link signer, a verifier and a payout provider")
 	}
 	w := New(c, acts, opts)
 	if err := w.Start(); err != nil {

@@ -55,6 +55,7 @@ func (c *collaboration) produce(ctx workflow.Context) error {
 		if r.Decision == DecisionApprove {
 			c.state.Approved = &d
 			c.state.DraftDue = time.Time{}
+			c.expectPosts(ctx)
 			return c.moveTo(ctx, StageAwaitingPost, Event{Kind: EventReviewed, Actor: &r.Actor, Detail: fmt.Sprintf("draft %d approved", d.N)})
 		}
 		if err := c.notify(ctx, activities.NoticeChanges, d.N, c.newDraftDeadline(ctx), r.Comments); err != nil {

@@ -31,11 +31,6 @@ func (c *collaboration) assignAttribution(ctx workflow.Context) error {
 // awaitPosts runs awaiting_post: the creator (portal) or ops submit each deliverable's live
 // URL; a reminder goes out before the post deadline and ops hear when it passes.
 func (c *collaboration) awaitPosts(ctx workflow.Context) error {
-	c.state.PostsRequired = 0
-	for _, d := range c.state.AgreedTerms.Deliverables {
-		c.state.PostsRequired += d.Count
-	}
-	c.state.PostsDue = workflow.Now(ctx).UTC().Add(c.input.Timings.PostDeadline.Std())
 	all := func() bool { return len(c.state.Posts) >= c.state.PostsRequired || c.ending() }
 	return c.awaitDeadline(ctx, c.state.PostsDue, c.input.Timings.PostDeadline.Std(), all,
 		func() {
@@ -47,6 +42,16 @@ func (c *collaboration) awaitPosts(ctx workflow.Context) error {
 			c.record(ctx, Event{Kind: EventPostOverdue, Detail: c.state.Escalation})
 			c.notifyOps(ctx, "post-overdue", "Post overdue", c.state.Escalation)
 		})
+}
+
+// expectPosts sets how many posts are due and by when, before awaiting_post begins, so
+// that a post submitted at once is judged against them.
+func (c *collaboration) expectPosts(ctx workflow.Context) {
+	c.state.PostsRequired = 0
+	for _, d := range c.state.AgreedTerms.Deliverables {
+		c.state.PostsRequired += d.Count
+	}
+	c.state.PostsDue = workflow.Now(ctx).UTC().Add(c.input.Timings.PostDeadline.Std())
 }
 
 // awaitDeadline waits for done; before the deadline it calls remind, after it overdue,

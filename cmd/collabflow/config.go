@@ -40,7 +40,11 @@ type config struct {
 	LinkSecret      string           // COLLABFLOW_LINK_SECRET
 	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
 	OpsEmail        string           // COLLABFLOW_OPS_EMAIL
-	SinkAddr        string           // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
+	VerifyPrivate   bool             // COLLABFLOW_VERIFY_ALLOW_PRIVATE
+	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
+	// private addresses unless told not to.
+	VerifyPrivateSet bool
+	SinkAddr         string // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -89,6 +93,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.LinkSecret != "" && len(cfg.LinkSecret) < links.MinKeyLength {
 		return cfg, fmt.Errorf("COLLABFLOW_LINK_SECRET: at least %d characters", links.MinKeyLength)
 	}
+	if v := getenv("COLLABFLOW_VERIFY_ALLOW_PRIVATE"); v != "" {
+		cfg.VerifyPrivateSet = true
+		if cfg.VerifyPrivate, err = strconv.ParseBool(v); err != nil {
+			return cfg, fmt.Errorf("COLLABFLOW_VERIFY_ALLOW_PRIVATE: %q is not true or false", v)
+		}
+	}
 	if v := getenv("COLLABFLOW_EMAIL_RATE"); v != "" {
 		if cfg.EmailsPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.EmailsPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
@@ -118,7 +128,7 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "ops_email", c.OpsEmail,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate,
 	}
 }
 

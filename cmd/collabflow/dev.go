@@ -96,6 +96,10 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	if cfg.ReplyDomain == "" {
 		cfg.ReplyDomain = "inbound.collabflow.localhost"
 	}
+	if !cfg.VerifyPrivateSet {
+		// Posts on this machine (a test page on localhost) can be verified in dev.
+		cfg.VerifyPrivate = true
+	}
 	if cfg.PostalAddress == "" {
 		cfg.PostalAddress = "collabflow dev (set COLLABFLOW_POSTAL_ADDRESS), 1 Example Street, Springfield"
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/verify"
 	"github.com/collabflow/collabflow/worker"
 )
 
@@ -89,6 +90,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Store: st, Mailer: sg, Links: signer,
 			PublicURL: cfg.PublicURL, PostalAddress: cfg.PostalAddress, ReplyDomain: cfg.ReplyDomain,
 			OpsEmail: cfg.OpsEmail,
+			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), Payouts: activities.ManualPayouts{},
 		}
 		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
 	}

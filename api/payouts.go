@@ -1,0 +1,285 @@
+package api
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/collabflow/collabflow/payout"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+type postInput struct {
+	URL string `json:"url"`
+}
+
+// submitPost is ops giving the URL of a live post for the creator.
+func (s *Server) submitPost(c echo.Context) error {
+	var in postInput
+	return s.collabUpdate(c, &in, workflows.UpdateSubmitPost, func() (any, error) {
+		a := actor(c)
+		return workflows.PostRequest{Actor: &a, URL: strings.TrimSpace(in.URL)}, nil
+	})
+}
+
+type overrideInput struct {
+	Post   int    `json:"post" validate:"gte=0"`
+	Reason string `json:"reason" validate:"required,max=1000"`
+}
+
+// overrideVerification accepts a post despite failed checks (post > 0) or releases a
+// payout hold (post 0); the reason is recorded with the caller.
+func (s *Server) overrideVerification(c echo.Context) error {
+	var in overrideInput
+	return s.collabUpdate(c, &in, workflows.UpdateOverride, func() (any, error) {
+		in.Reason = strings.TrimSpace(in.Reason)
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		return workflows.OverrideRequest{Actor: actor(c), Post: in.Post, Reason: in.Reason}, nil
+	})
+}
+
+// metricsInput is one cumulative snapshot; at defaults to now.
+type metricsInput struct {
+	At          time.Time `json:"at"`
+	Impressions int64     `json:"impressions"`
+	Reach       int64     `json:"reach"`
+	Likes       int64     `json:"likes"`
+	Comments    int64     `json:"comments"`
+	Saves       int64     `json:"saves"`
+	Shares      int64     `json:"shares"`
+	Clicks      int64     `json:"clicks"`
+	Conversions int64     `json:"conversions"`
+	Revenue     int64     `json:"revenue"`
+	Currency    string    `json:"currency"`
+}
+
+func (in metricsInput) metrics() payout.Metrics {
+	return payout.Metrics{At: in.At.UTC(), Impressions: in.Impressions, Reach: in.Reach, Likes: in.Likes, Comments: in.Comments,
+		Saves: in.Saves, Shares: in.Shares, Clicks: in.Clicks, Conversions: in.Conversions, Revenue: in.Revenue,
+		Currency: strings.ToUpper(in.Currency)}
+}
+
+// checkSnapshot validates a snapshot, naming fields under prefix.
+func checkSnapshot(m payout.Metrics, prefix string, now time.Time) map[string]string {
+	bad := map[string]string{}
+	for field, why := range m.Check() {
+		bad[prefix+field] = why
+	}
+	if m.At.After(now.Add(5 * time.Minute)) {
+		bad[prefix+"at"] = "must not be in the future"
+	}
+	if m.Currency != "" && len(m.Currency) != 3 {
+		bad[prefix+"currency"] = "an ISO 4217 code such as USD"
+	}
+	return bad
+}
+
+// addMetrics stores a cumulative snapshot; one not newer than the last is refused.
+func (s *Server) addMetrics(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	var in metricsInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.At.IsZero() {
+		in.At = time.Now()
+	}
+	m := in.metrics()
+	if bad := checkSnapshot(m, "", time.Now()); len(bad) > 0 {
+		return invalid(bad)
+	}
+	if err := s.requireCollaboration(c, id, ""); err != nil {
+		return err
+	}
+	if err := s.store.AddMetrics(c.Request().Context(), map[string][]payout.Metrics{id: {m}}, []string{id}); err != nil {
+		if errors.Is(err, store.ErrStaleMetrics) {
+			return invalid(map[string]string{"at": "older than (or as old as) the last snapshot; snapshots are cumulative"})
+		}
+		return err
+	}
+	return c.JSON(http.StatusCreated, m)
+}
+
+// importMetrics takes a CSV of snapshots for a campaign's collaborations: a header row
+// collaboration_id,at,impressions,reach,likes,comments,saves,shares,clicks,conversions,revenue,currency
+// then one row per snapshot. Every row is checked before any is stored; one bad row
+// stores nothing.
+func (s *Server) importMetrics(c echo.Context) error {
+	campaignID, err := pathUUID(c, "campaign")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Campaign(c.Request().Context(), campaignID); err != nil {
+		return notFoundAs(err, "campaign")
+	}
+	r := csv.NewReader(c.Request().Body)
+	r.FieldsPerRecord = len(csvColumns)
+	header, err := r.Read()
+	if err != nil || strings.Join(header, ",") != strings.Join(csvColumns, ",") {
+		return badRequest("header", "first row must be "+strings.Join(csvColumns, ","))
+	}
+	rows := map[string][]payout.Metrics{}
+	var order []string
+	bad := map[string]string{}
+	now := time.Now()
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		prefix := fmt.Sprintf("row %d.", line)
+		if err != nil {
+			return badRequest(fmt.Sprintf("row %d", line), err.Error())
+		}
+		m, id, rowBad := parseMetricsRow(rec, prefix, now)
+		for k, v := range rowBad {
+			bad[k] = v
+		}
+		if len(rowBad) > 0 {
+			continue
+		}
+		if _, seen := rows[id]; !seen {
+			if err := s.requireCollaboration(c, id, campaignID); err != nil {
+				bad[prefix+"collaboration_id"] = "not a collaboration of this campaign"
+				continue
+			}
+			order = append(order, id)
+		}
+		rows[id] = append(rows[id], m)
+		if len(bad) >= 50 {
+			break
+		}
+	}
+	if len(bad) > 0 {
+		return invalid(bad)
+	}
+	if len(order) == 0 {
+		return badRequest("body", "no rows")
+	}
+	if err := s.store.AddMetrics(c.Request().Context(), rows, order); err != nil {
+		if errors.Is(err, store.ErrStaleMetrics) {
+			return invalid(map[string]string{"at": err.Error()})
+		}
+		return err
+	}
+	n := 0
+	for _, list := range rows {
+		n += len(list)
+	}
+	return c.JSON(http.StatusCreated, map[string]int{"imported": n})
+}
+
+var csvColumns = []string{"collaboration_id", "at", "impressions", "reach", "likes", "comments", "saves", "shares", "clicks", "conversions", "revenue", "currency"}
+
+func parseMetricsRow(rec []string, prefix string, now time.Time) (payout.Metrics, string, map[string]string) {
+	bad := map[string]string{}
+	id := strings.TrimSpace(rec[0])
+	if !strings.HasPrefix(id, "collab-") {
+		bad[prefix+"collaboration_id"] = "not a collaboration id"
+	}
+	at, err := time.Parse(time.RFC3339, strings.TrimSpace(rec[1]))
+	if err != nil {
+		bad[prefix+"at"] = "an RFC 3339 time such as 2027-01-31T12:00:00Z"
+	}
+	nums := make([]int64, 9)
+	for i := range nums {
+		v, err := strconv.ParseInt(strings.TrimSpace(rec[2+i]), 10, 64)
+		if err != nil {
+			bad[prefix+csvColumns[2+i]] = "a whole number"
+		}
+		nums[i] = v
+	}
+	m := payout.Metrics{At: at.UTC(), Impressions: nums[0], Reach: nums[1], Likes: nums[2], Comments: nums[3], Saves: nums[4],
+		Shares: nums[5], Clicks: nums[6], Conversions: nums[7], Revenue: nums[8], Currency: strings.ToUpper(strings.TrimSpace(rec[11]))}
+	if len(bad) == 0 {
+		for k, v := range checkSnapshot(m, prefix, now) {
+			bad[k] = v
+		}
+	}
+	return m, id, bad
+}
+
+// requireCollaboration checks that a collaboration exists (in the read model), and, when
+// campaignID is set, that it belongs to that campaign.
+func (s *Server) requireCollaboration(c echo.Context, id, campaignID string) error {
+	list, _, err := s.store.ListCollaborations(c.Request().Context(), store.CollaborationFilter{CampaignID: campaignID, After: "", Limit: 1, ID: id})
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return notFound("collaboration")
+	}
+	return nil
+}
+
+// listPayouts is the ledger for finance: ?status=pending lists what is owed.
+func (s *Server) listPayouts(c echo.Context) error {
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	status := c.QueryParam("status")
+	if status != "" && status != store.PayoutPending && status != store.PayoutPaid {
+		return badRequest("status", "pending or paid")
+	}
+	if after != "" {
+		if _, err := uuid.Parse(after); err != nil {
+			return badRequest("after", "not a cursor from this list")
+		}
+	}
+	list, next, err := s.store.Payouts(c.Request().Context(), status, c.QueryParam("collaboration_id"), after, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, listResponse[store.Payout]{Items: list, Next: next})
+}
+
+type confirmInput struct {
+	Reference string `json:"reference" validate:"required,max=200"`
+}
+
+// confirmPayout records that finance paid a ledger row and tells its collaboration, which
+// then completes. Repeating it with the same reference is harmless.
+func (s *Server) confirmPayout(c echo.Context) error {
+	id, err := pathUUID(c, "payout")
+	if err != nil {
+		return err
+	}
+	var in confirmInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	in.Reference = strings.TrimSpace(in.Reference)
+	if err := s.validate.Struct(in); err != nil {
+		return validationError(err)
+	}
+	who := actor(c)
+	p, err := s.store.ConfirmPayout(c.Request().Context(), id, in.Reference, who.Name)
+	if err != nil {
+		return notFoundAs(err, "payout")
+	}
+	if p.Kind == "fee" {
+		var state workflows.CollaborationState
+		err := s.update(c, p.CollaborationID, workflows.UpdateConfirmPayout,
+			workflows.PayoutConfirmation{Actor: who, PayoutID: p.ID, Reference: p.Reference}, &state)
+		var apiErr *Error
+		if err != nil && !(errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict) {
+			return err // a repeat after the collaboration completed is a 409 from it: fine
+		}
+	}
+	return c.JSON(http.StatusOK, p)
+}

@@ -1,0 +1,193 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// approvedCollaboration takes a new collaboration to awaiting_post through the API.
+func approvedCollaboration(t *testing.T, timings map[string]any) (id string) {
+	t.Helper()
+	tm := map[string]any{"reply_wait": "1h", "follow_up_delays": []string{"1h", "1h"}}
+	for k, v := range timings {
+		tm[k] = v
+	}
+	r := must(t, 201, call(t, "POST", "/v1/campaigns", opsKey, map[string]any{
+		"name": "Payout " + t.Name(), "brand": "Acme", "sender_email": "collabs@acme.test", "landing_url": "https://acme.test/spring",
+		"compensation": map[string]any{"fixed_fee": 100000, "bonus_tiers": []map[string]any{{"metric": "conversions", "threshold": 100, "amount": 25000}}, "revenue_share_percent": 10},
+		"brief":        map[string]any{"deliverables": []map[string]any{{"platform": "instagram", "format": "reel", "count": 1}}},
+		"timings":      tm,
+		"send_window":  map[string]any{"start": "00:00", "end": "24:00", "days": []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+	}))
+	id = start(t, r.str("id"), newCreator(t))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/accept", opsKey, `{}`))
+	b := newBrowser(t)
+	if status, page := b.submit(linkIn(t, mailOf(t, id, "contract", 1)), url.Values{"name": {"Ada Lovelace"}, "agree": {"yes"}}); status != 200 {
+		t.Fatalf("sign: %d %s", status, page)
+	}
+	waitForStage(t, id, "in_production")
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts", opsKey, `{"assets":["https://cdn.example.com/a.mp4"],"caption":"#ad hello"}`))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
+	return id
+}
+
+// TestAwaitingPostToCompletedPaysOnce: the post is verified against a local page, the live
+// window re-checks it, metrics earn a bonus, the payout activity fails once after writing
+// the ledger and is retried, finance confirms, and the history replays: one payout row.
+func TestAwaitingPostToCompletedPaysOnce(t *testing.T) {
+	id := approvedCollaboration(t, map[string]any{"live_window": "3s", "verification_interval": "1s"})
+	state := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil))
+	attr := state.Body["attribution"].(map[string]any)
+	code, link := attr["code"].(string), attr["tracking_url"].(string)
+	if !strings.HasPrefix(link, "https://acme.test/spring?") || !strings.Contains(link, "utm_medium=influencer") || !strings.HasSuffix(link, "utm_content="+code) {
+		t.Fatalf("tracking link %q for code %q", link, code)
+	}
+	if brief := mailOf(t, id, "brief", 1); !strings.Contains(brief.Text, code) || !strings.Contains(brief.Text, link) {
+		t.Fatalf("brief lacks attribution:\n%s", brief.Text)
+	}
+
+	var live atomic.Bool
+	live.Store(true)
+	postSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !live.Load() {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "<p>#ad Loving it! Code %s</p>", code)
+	}))
+	defer postSrv.Close()
+
+	must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, `{"url":"not a link"}`))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, postSrv.URL+"/p/1")))
+	waitForStage(t, id, "live")
+	verified := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, auditorKey, nil))
+	post := verified.Body["posts"].([]any)[0].(map[string]any)
+	for _, ch := range post["verification"].(map[string]any)["checks"].([]any) {
+		c := ch.(map[string]any)
+		if c["passed"] != true || c["evidence"] == "" {
+			t.Fatalf("check %v", c)
+		}
+	}
+
+	// Metrics: cumulative snapshots; an older one is refused.
+	must(t, 201, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-02T00:00:00Z","conversions":40,"revenue":10000,"currency":"USD"}`))
+	must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-01T00:00:00Z","conversions":50}`))
+	must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-03T00:00:00Z","clicks":-3}`))
+	must(t, 201, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-05T00:00:00Z","conversions":150,"revenue":200000,"currency":"USD"}`))
+
+	payouts.failures.Store(1)
+	waitForStage(t, id, "payout")
+	// The workflow holds the payout once the retried activity succeeded.
+	eventually(t, "the payout in the workflow", func() bool {
+		st := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil))
+		return len(st.Body["payouts"].([]any)) == 1
+	})
+	if n := payouts.failures.Load(); n != -1 {
+		t.Fatalf("the payout provider was called %d time(s) after failing, want one retry", -n)
+	}
+	var pending []any
+	eventually(t, "the pending payout", func() bool {
+		r := must(t, 200, call(t, "GET", "/v1/payouts?status=pending&collaboration_id="+id, financeKey, nil))
+		pending = r.Body["items"].([]any)
+		return len(pending) == 1
+	})
+	p := pending[0].(map[string]any)
+	// 1,000.00 fixed + 250.00 bonus (150 conversions >= 100) + 10% of 2,000.00 revenue.
+	if p["amount"].(float64) != 145000 || p["currency"] != "USD" || p["kind"] != "fee" {
+		t.Fatalf("payout %v", p)
+	}
+	must(t, 403, call(t, "POST", "/v1/payouts/"+p["id"].(string)+"/confirm", opsKey, `{"reference":"X"}`))
+	must(t, 422, call(t, "POST", "/v1/payouts/"+p["id"].(string)+"/confirm", financeKey, `{}`))
+	must(t, 200, call(t, "POST", "/v1/payouts/"+p["id"].(string)+"/confirm", financeKey, `{"reference":"BANK-42"}`))
+	waitForStage(t, id, "completed")
+	must(t, 200, call(t, "POST", "/v1/payouts/"+p["id"].(string)+"/confirm", financeKey, `{"reference":"BANK-42"}`))
+	must(t, 409, call(t, "POST", "/v1/payouts/"+p["id"].(string)+"/confirm", financeKey, `{"reference":"OTHER"}`))
+
+	all := must(t, 200, call(t, "GET", "/v1/payouts?collaboration_id="+id, auditorKey, nil)).Body["items"].([]any)
+	if len(all) != 1 || all[0].(map[string]any)["status"] != "paid" {
+		t.Fatalf("ledger after completion: %v", all)
+	}
+
+	// Replay the whole history against the current code: deterministic, and no activity
+	// runs, so still one row.
+	if n, err := replayHistory(id); err != nil {
+		t.Fatalf("replay: %v", err)
+	} else if n < 50 {
+		t.Fatalf("replayed only %d events", n)
+	}
+	again := must(t, 200, call(t, "GET", "/v1/payouts?collaboration_id="+id, auditorKey, nil)).Body["items"].([]any)
+	if len(again) != 1 {
+		t.Fatalf("%d payout rows after replay", len(again))
+	}
+}
+
+// replayHistory fetches a workflow's history and replays it against the current code.
+func replayHistory(id string) (int, error) {
+	ctx := context.Background()
+	iter := temporalClient.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return 0, err
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	replayer := worker.NewWorkflowReplayer()
+	workflows.Register(replayer)
+	return len(hist.Events), replayer.ReplayWorkflowHistory(nil, hist)
+}
+
+func TestImportMetricsCSV(t *testing.T) {
+	campaign := newCampaign(t)
+	id := start(t, campaign, newCreator(t))
+	waitForListed(t, "campaign_id="+campaign, id, "outreach")
+	header := "collaboration_id,at,impressions,reach,likes,comments,saves,shares,clicks,conversions,revenue,currency\n"
+	post := func(body string) response {
+		req, _ := http.NewRequest("POST", baseURL+"/v1/campaigns/"+campaign+"/metrics", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+opsKey)
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		r := response{Status: resp.StatusCode}
+		_ = json.NewDecoder(resp.Body).Decode(&r.Body)
+		return r
+	}
+	good := id + ",2026-03-01T00:00:00Z,1000,800,50,5,2,1,30,3,4500,USD\n"
+	bad := id + ",2026-03-02T00:00:00Z,-5,800,50,5,2,1,30,3,4500,USD\n"
+	if r := post(header + good + bad); r.Status != 422 || r.field("row 3.impressions") == "" {
+		t.Fatalf("bad row: %d %v", r.Status, r.Body)
+	}
+	if r := post("wrong,header\n" + good); r.Status != 400 {
+		t.Fatalf("bad header: %d %v", r.Status, r.Body)
+	}
+	if r := post(header + "collab-elsewhere,2026-03-01T00:00:00Z,1,1,1,1,1,1,1,1,1,USD\n"); r.Status != 422 {
+		t.Fatalf("foreign collaboration: %d %v", r.Status, r.Body)
+	}
+	later := id + ",2026-03-03T00:00:00Z,2000,900,60,6,3,2,40,5,9000,USD\n"
+	if r := post(header + good + later); r.Status != 201 || r.Body["imported"].(float64) != 2 {
+		t.Fatalf("import: %d %v", r.Status, r.Body)
+	}
+	// The refused batch stored nothing: the same first row is still new enough only if
+	// nothing from it was kept before the good import.
+	if r := post(header + good); r.Status != 422 {
+		t.Fatalf("re-importing an old snapshot: %d %v", r.Status, r.Body)
+	}
+}
