@@ -57,6 +57,10 @@ func TestCollaborationLifecycle(t *testing.T) {
 		t.Fatalf("POST after cancel %s", r.Raw)
 	}
 	waitForListed(t, "stage=cancelled&creator_id="+creator, id, "cancelled")
+	if p := closed.Body["payouts"].([]any); len(p) != 0 {
+		t.Fatalf("cancelling before signing paid %v", p)
+	}
+	exportHistory(t, id, "cancelled-in-outreach")
 }
 
 func TestStartCollaborationRefusesBadInput(t *testing.T) {

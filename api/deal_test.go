@@ -209,5 +209,11 @@ func TestFromReplyToApprovedContent(t *testing.T) {
 		t.Fatalf("content page after approval: %d %s", status, page)
 	}
 	must(t, 409, call(t, "POST", "/v1/collaborations/"+id+"/decline", opsKey, `{"reason":"too late"}`))
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/cancel", opsKey, `{"reason":"test over"}`))
+	cancelled := must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/cancel", opsKey, `{"reason":"campaign cut"}`))
+	// Cancelled after signing: the contract's kill fee goes to the ledger.
+	fees := cancelled.Body["payouts"].([]any)
+	if len(fees) != 1 || fees[0].(map[string]any)["kind"] != "kill_fee" || fees[0].(map[string]any)["amount"].(float64) != 40000 {
+		t.Fatalf("kill fee: %v", fees)
+	}
+	exportHistory(t, id, "revision-loop-cancelled-with-kill-fee")
 }

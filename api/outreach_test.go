@@ -242,6 +242,7 @@ func TestFollowUpsThenBounceStopsAndSuppresses(t *testing.T) {
 	if n := len(sentTo(other)); n != 0 {
 		t.Fatalf("%d emails to a suppressed address", n)
 	}
+	exportHistory(t, id, "no-response-after-bounce")
 }
 
 func TestUnsubscribeLinkStopsEverySequence(t *testing.T) {
@@ -278,6 +279,7 @@ func TestUnsubscribeLinkStopsEverySequence(t *testing.T) {
 	if n := len(sentTo(first)) + len(sentTo(second)); n != 2 {
 		t.Fatalf("%d emails after unsubscribing", n)
 	}
+	exportHistory(t, first, "declined-by-unsubscribe")
 }
 
 func TestOpsRecordsAReply(t *testing.T) {

@@ -133,6 +133,23 @@ func TestAwaitingPostToCompletedPaysOnce(t *testing.T) {
 	if len(again) != 1 {
 		t.Fatalf("%d payout rows after replay", len(again))
 	}
+
+	// The timeline lists every human action with its actor.
+	tl := must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/timeline", auditorKey, nil))
+	actors := map[string]string{}
+	for _, e := range tl.Body["entries"].([]any) {
+		m := e.(map[string]any)
+		if a, ok := m["actor"].(map[string]any); ok {
+			actors[m["what"].(string)] = a["name"].(string) + "/" + a["role"].(string)
+		}
+	}
+	for what, who := range map[string]string{"started": "ops-team/ops", "reply received": "ops-team/ops", "terms agreed": "ops-team/ops",
+		"draft submitted": "ops-team/ops", "draft reviewed": "rev/reviewer", "post submitted": "ops-team/ops", "payout confirmed": "fin/finance"} {
+		if actors[what] != who {
+			t.Errorf("timeline: %q by %q, want %q (all: %v)", what, actors[what], who, actors)
+		}
+	}
+	exportHistory(t, id, "completed")
 }
 
 // replayHistory fetches a workflow's history and replays it against the current code.

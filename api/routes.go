@@ -57,6 +57,11 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/collaborations/:id/metrics", s.addMetrics, ops)
 	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
 
+	audit := allow(RoleAuditor, RoleOps)
+	v1.GET("/collaborations/:id/history", s.history, audit)
+	v1.GET("/collaborations/:id/timeline", s.timeline, audit)
+	v1.POST("/collaborations/:id/replay", s.replay, audit)
+
 	v1.GET("/payouts", s.listPayouts, allow(RoleFinance, RoleOps, RoleAuditor))
 	v1.POST("/payouts/:id/confirm", s.confirmPayout, allow(RoleFinance))
 	v1.GET("/collaborations/:id/emails", s.listEmails, read)

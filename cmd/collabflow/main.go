@@ -4,6 +4,7 @@
 //	collabflow api       the HTTP API against external Temporal and PostgreSQL
 //	collabflow worker    the Temporal worker against external Temporal and PostgreSQL
 //	collabflow migrate   apply database migrations and exit
+//	collabflow audit     replay histories against the current code, export them
 package main
 
 import (
@@ -32,6 +33,7 @@ commands:
   api      serve the HTTP API (needs TEMPORAL_ADDRESS, DATABASE_URL, COLLABFLOW_API_KEYS)
   worker   run the Temporal worker (needs TEMPORAL_ADDRESS, DATABASE_URL)
   migrate  apply database migrations to DATABASE_URL and exit
+  audit    replay a collaboration's history (from Temporal or a file) or export histories
 
 Configuration is read from the environment; see README.md.
 `
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runProduction(ctx, cfg, roleWorker)
 	case "migrate":
 		return runMigrate(ctx, cfg)
+	case "audit":
+		return runAudit(ctx, cfg, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,271 @@
+// Package audit reads a collaboration's full Temporal history (every run of a chain of
+// Continue-As-New), writes and reads it in the JSON format of `temporal workflow show
+// --output json`, replays it against the current workflow code, and turns the workflow's
+// own record into a timeline an auditor can read.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// Run is the history of one run.
+type Run struct {
+	RunID   string
+	History *historypb.History
+}
+
+// Fetch returns every run of a workflow, oldest first, by following each run's
+// "continued from" link back from the latest.
+func Fetch(ctx context.Context, c client.Client, workflowID string) ([]Run, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	var runs []Run
+	runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	for range 1000 {
+		hist, err := fetchRun(ctx, c, workflowID, runID)
+		if err != nil {
+			return nil, err
+		}
+		if len(hist.Events) == 0 {
+			return nil, fmt.Errorf("history of %s run %q is empty", workflowID, runID)
+		}
+		started := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
+		runs = append([]Run{{RunID: runID, History: hist}}, runs...)
+		prev := started.GetContinuedExecutionRunId()
+		if prev == "" {
+			return runs, nil
+		}
+		runID = prev
+	}
+	return nil, errors.New("more than 1000 runs")
+}
+
+// Histories lists the runs' histories, in order, for Replay.
+func Histories(runs []Run) []*historypb.History {
+	out := make([]*historypb.History, len(runs))
+	for i, r := range runs {
+		out[i] = r.History
+	}
+	return out
+}
+
+func fetchRun(ctx context.Context, c client.Client, workflowID, runID string) (*historypb.History, error) {
+	iter := c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", workflowID, err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	return hist, nil
+}
+
+// MarshalRun writes one run as `temporal workflow show --output json` does:
+// {"events":[…]} with camelCase keys.
+func MarshalRun(h *historypb.History) ([]byte, error) {
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("encode history: %w", err)
+	}
+	return b, nil
+}
+
+// Export is every run of a collaboration; each entry of runs is one run in the official
+// format, readable by `temporal workflow show`'s consumers and the SDK replayer.
+type Export struct {
+	WorkflowID string            `json:"workflowId"`
+	Runs       []json.RawMessage `json:"runs"`
+}
+
+// MarshalExport writes all runs of a workflow.
+func MarshalExport(workflowID string, runs []Run) ([]byte, error) {
+	e := Export{WorkflowID: workflowID}
+	for _, r := range runs {
+		b, err := MarshalRun(r.History)
+		if err != nil {
+			return nil, err
+		}
+		e.Runs = append(e.Runs, b)
+	}
+	return json.MarshalIndent(e, "", "  ")
+}
+
+// Parse reads a history file: one run ({"events":[…]}) or an Export ({"runs":[…]}).
+// untilEvent > 0 keeps the last run's events up to that id and the rest of its workflow
+// task.
+func Parse(data []byte, untilEvent int64) ([]*historypb.History, error) {
+	var probe struct {
+		Runs []json.RawMessage `json:"runs"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("history file is not JSON: %w", err)
+	}
+	raw := probe.Runs
+	if raw == nil {
+		raw = []json.RawMessage{data}
+	}
+	var out []*historypb.History
+	for i, r := range raw {
+		h, err := client.HistoryFromJSON(bytes.NewReader(r), client.HistoryJSONOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("run %d: %w", i+1, err)
+		}
+		if i == len(raw)-1 && untilEvent > 0 {
+			h.Events = toTaskBoundary(h.Events, untilEvent)
+		}
+		if len(h.Events) == 0 {
+			return nil, fmt.Errorf("run %d has no events", i+1)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// toTaskBoundary cuts a history after event until, extended to the end of that workflow
+// task's effects (just before the next task is scheduled): a cut inside a task, between an
+// update's acceptance and its completion say, is not a state the workflow was ever in.
+func toTaskBoundary(events []*historypb.HistoryEvent, until int64) []*historypb.HistoryEvent {
+	for i, ev := range events {
+		if ev.GetEventId() > until && ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED {
+			return events[:i]
+		}
+	}
+	return events
+}
+
+// Result is the outcome of replaying a collaboration's runs.
+type Result struct {
+	Runs          int    `json:"runs"`
+	Events        int    `json:"events"`
+	Deterministic bool   `json:"deterministic"`
+	Mismatch      string `json:"mismatch,omitempty"`
+	// Final is the state the last run completed with, when it did.
+	Final *workflows.CollaborationState `json:"final,omitempty"`
+}
+
+// Summary is the one line the replay command prints.
+func (r Result) Summary() string {
+	if r.Deterministic {
+		return fmt.Sprintf("replayed %d events in %d run(s): deterministic", r.Events, r.Runs)
+	}
+	return fmt.Sprintf("replay failed after %d run(s): %s", r.Runs, r.Mismatch)
+}
+
+// Replay replays each run against the current workflow code and stops at the first
+// mismatch, whose message names the event and the command that differ.
+func Replay(histories []*historypb.History) Result {
+	res := Result{Deterministic: true}
+	replayer := worker.NewWorkflowReplayer()
+	workflows.Register(replayer)
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	for _, h := range histories {
+		res.Runs++
+		if err := replayer.ReplayWorkflowHistory(quiet, h); err != nil {
+			res.Deterministic, res.Mismatch = false, err.Error()
+			return res
+		}
+		res.Events += len(h.Events)
+	}
+	res.Final = finalState(histories[len(histories)-1])
+	return res
+}
+
+// finalState decodes the result of a completed run.
+func finalState(h *historypb.History) *workflows.CollaborationState {
+	last := h.Events[len(h.Events)-1]
+	done := last.GetWorkflowExecutionCompletedEventAttributes()
+	if done == nil {
+		return nil
+	}
+	var st workflows.CollaborationState
+	if err := converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &st); err != nil {
+		return nil
+	}
+	return &st
+}
+
+// Entry is one line of the timeline.
+type Entry struct {
+	At        time.Time        `json:"at"`
+	From      workflows.Stage  `json:"from,omitempty"`
+	To        workflows.Stage  `json:"to,omitempty"`
+	What      string           `json:"what"`
+	Detail    string           `json:"detail,omitempty"`
+	Actor     *workflows.Actor `json:"actor,omitempty"`
+	RequestID string           `json:"request_id,omitempty"`
+}
+
+// Stay is how long the collaboration spent in a stage.
+type Stay struct {
+	Stage    workflows.Stage `json:"stage"`
+	From     time.Time       `json:"from"`
+	Until    time.Time       `json:"until,omitzero"`
+	Duration string          `json:"duration"`
+}
+
+// Timeline is the readable account of a collaboration.
+type Timeline struct {
+	ID      string          `json:"id"`
+	Stage   workflows.Stage `json:"stage"`
+	AsOf    time.Time       `json:"as_of,omitzero"`
+	Entries []Entry         `json:"entries"`
+	Stages  []Stay          `json:"stages"`
+}
+
+// BuildTimeline turns the workflow's record into a timeline, up to at when it is set (the
+// state as it was then). now closes the current stage's duration.
+func BuildTimeline(st workflows.CollaborationState, at, now time.Time) Timeline {
+	t := Timeline{ID: st.ID, AsOf: at, Entries: []Entry{}, Stages: []Stay{}}
+	end := now
+	if !at.IsZero() {
+		end = at
+	}
+	for _, e := range st.Events {
+		if !at.IsZero() && e.At.After(at) {
+			break
+		}
+		entry := Entry{At: e.At, From: e.From, To: e.To, What: strings.ReplaceAll(e.Kind, "_", " "), Detail: e.Detail, Actor: e.Actor}
+		if e.Actor != nil {
+			entry.RequestID = e.Actor.RequestID
+		}
+		t.Entries = append(t.Entries, entry)
+		if e.To != "" {
+			if n := len(t.Stages); n > 0 {
+				t.Stages[n-1].Until = e.At
+				t.Stages[n-1].Duration = e.At.Sub(t.Stages[n-1].From).String()
+			}
+			t.Stages = append(t.Stages, Stay{Stage: e.To, From: e.At})
+			t.Stage = e.To
+		}
+	}
+	if n := len(t.Stages); n > 0 && t.Stages[n-1].Until.IsZero() {
+		last := &t.Stages[n-1]
+		if last.Stage.Terminal() {
+			last.Duration = "0s"
+		} else {
+			last.Duration = end.Sub(last.From).Round(time.Second).String()
+		}
+	}
+	return t
+}
