@@ -99,6 +99,25 @@ func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 	must(t, 400, call(t, "GET", "/v1/collaborations/"+id+"/timeline?at=yesterday", auditorKey, nil))
 	must(t, 404, call(t, "GET", "/v1/collaborations/collab-x-y/history", auditorKey, nil))
 	exportHistory(t, id, "declined-in-negotiation")
+
+	// The export job writes every collaboration of the campaign; the file replays offline.
+	campaign := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).str("campaign_id")
+	dir := t.TempDir()
+	n, err := audit.ExportCampaign(context.Background(), st, temporalClient, campaign, dir)
+	if err != nil || n != 1 {
+		t.Fatalf("export: %d %v", n, err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := audit.Parse(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := audit.Replay(exported); !res.Deterministic || res.Final.Stage != "declined" {
+		t.Fatalf("exported file replay: %+v", res)
+	}
 }
 
 func TestTakedownHoldsThePayout(t *testing.T) {

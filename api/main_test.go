@@ -160,7 +160,7 @@ func (r response) str(name string) string {
 
 // call sends a request with a bearer key (none when empty) and a body: a string is sent
 // as is, anything else as JSON.
-func call(t *testing.T, method, path, key string, body any, headers ...string) response {
+func call(t testing.TB, method, path, key string, body any, headers ...string) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -204,7 +204,7 @@ func call(t *testing.T, method, path, key string, body any, headers ...string) r
 }
 
 // must checks the status and returns the response.
-func must(t *testing.T, want int, r response) response {
+func must(t testing.TB, want int, r response) response {
 	t.Helper()
 	if r.Status != want {
 		t.Fatalf("status %d, want %d: %s", r.Status, want, r.Raw)
@@ -227,7 +227,7 @@ func newCreator(t *testing.T) string {
 
 // newCampaign adds a campaign whose emails may go out at any hour; timings override the
 // defaults of an hour per wait, long enough that nothing happens unless a test waits.
-func newCampaign(t *testing.T, timings ...map[string]any) string {
+func newCampaign(t testing.TB, timings ...map[string]any) string {
 	t.Helper()
 	tm := map[string]any{"reply_wait": "1h", "follow_up_delays": []string{"1h", "1h"}}
 	for _, extra := range timings {

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
 )
 
@@ -268,4 +271,43 @@ func BuildTimeline(st workflows.CollaborationState, at, now time.Time) Timeline 
 		}
 	}
 	return t
+}
+
+// CollaborationLister lists a campaign's collaborations; *store.Store implements it.
+type CollaborationLister interface {
+	ListCollaborations(ctx context.Context, f store.CollaborationFilter) ([]store.Collaboration, string, error)
+}
+
+// ExportCampaign writes every collaboration of a campaign to dir as <id>.json (all runs),
+// so that audits outlive the server's retention. It returns how many it wrote.
+func ExportCampaign(ctx context.Context, db CollaborationLister, c client.Client, campaignID, dir string) (int, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return 0, fmt.Errorf("create %s: %w", dir, err)
+	}
+	n := 0
+	f := store.CollaborationFilter{CampaignID: campaignID, Limit: 200}
+	for {
+		list, next, err := db.ListCollaborations(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		for _, collab := range list {
+			runs, err := Fetch(ctx, c, collab.ID)
+			if err != nil {
+				return n, err
+			}
+			b, err := MarshalExport(collab.ID, runs)
+			if err != nil {
+				return n, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, collab.ID+".json"), b, 0o640); err != nil {
+				return n, fmt.Errorf("write export: %w", err)
+			}
+			n++
+		}
+		if next == "" {
+			return n, nil
+		}
+		f.After = next
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/collabflow/collabflow/audit"
 	"github.com/collabflow/collabflow/store"
@@ -107,9 +106,6 @@ func auditExport(ctx context.Context, cfg config, args []string, stdout io.Write
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required")
 	}
-	if err := os.MkdirAll(*out, 0o750); err != nil {
-		return fmt.Errorf("create %s: %w", *out, err)
-	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -120,31 +116,9 @@ func auditExport(ctx context.Context, cfg config, args []string, stdout io.Write
 		return err
 	}
 	defer tc.Close()
-	n := 0
-	f := store.CollaborationFilter{CampaignID: *campaign, Limit: 200}
-	for {
-		list, next, err := st.ListCollaborations(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, collab := range list {
-			runs, err := audit.Fetch(ctx, tc, collab.ID)
-			if err != nil {
-				return err
-			}
-			b, err := audit.MarshalExport(collab.ID, runs)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(*out, collab.ID+".json"), b, 0o640); err != nil {
-				return fmt.Errorf("write export: %w", err)
-			}
-			n++
-		}
-		if next == "" {
-			break
-		}
-		f.After = next
+	n, err := audit.ExportCampaign(ctx, st, tc, *campaign, *out)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "exported %d collaboration(s) to %s\n", n, *out)
 	return nil
