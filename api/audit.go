@@ -13,14 +13,8 @@ import (
 // first, each run in the JSON format of `temporal workflow show --output json`;
 // ?run_id= returns that one run alone, exactly in that format.
 func (s *Server) history(c echo.Context) error {
-	id, err := collaborationID(c)
+	id, runs, err := s.runs(c)
 	if err != nil {
-		return err
-	}
-	runs, err := audit.Fetch(c.Request().Context(), s.temporal, id)
-	if isNotFound(err) {
-		return notFound("collaboration")
-	} else if err != nil {
 		return err
 	}
 	if runID := c.QueryParam("run_id"); runID != "" {
@@ -66,16 +60,23 @@ func (s *Server) timeline(c echo.Context) error {
 
 // replay replays the collaboration's whole history against the code this server runs.
 func (s *Server) replay(c echo.Context) error {
-	id, err := collaborationID(c)
+	_, runs, err := s.runs(c)
 	if err != nil {
-		return err
-	}
-	runs, err := audit.Fetch(c.Request().Context(), s.temporal, id)
-	if isNotFound(err) {
-		return notFound("collaboration")
-	} else if err != nil {
 		return err
 	}
 	res := audit.Replay(audit.Histories(runs))
 	return c.JSON(http.StatusOK, map[string]any{"summary": res.Summary(), "result": res})
+}
+
+// runs fetches every run of the collaboration named by :id.
+func (s *Server) runs(c echo.Context) (string, []audit.Run, error) {
+	id, err := collaborationID(c)
+	if err != nil {
+		return "", nil, err
+	}
+	runs, err := audit.Fetch(c.Request().Context(), s.temporal, id)
+	if isNotFound(err) {
+		return "", nil, notFound("collaboration")
+	}
+	return id, runs, err
 }

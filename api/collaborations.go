@@ -145,21 +145,28 @@ func (s *Server) listCollaborations(c echo.Context) error {
 	return c.JSON(http.StatusOK, listResponse[store.Collaboration]{Items: list, Next: next})
 }
 
-type cancelInput struct {
+// reasonInput is the body of the calls that end a collaboration.
+type reasonInput struct {
 	Reason string `json:"reason" validate:"required,max=1000"`
+}
+
+// reason trims and validates the reason.
+func (in *reasonInput) reason(s *Server) (string, error) {
+	in.Reason = strings.TrimSpace(in.Reason)
+	if err := s.validate.Struct(in); err != nil {
+		return "", validationError(err)
+	}
+	return in.Reason, nil
 }
 
 // cancelCollaboration ends a collaboration through a workflow update, so the answer is
 // the state after the cancel. The request ID (or the Idempotency-Key header) is the
 // update ID: a retried request is not applied twice.
 func (s *Server) cancelCollaboration(c echo.Context) error {
-	var in cancelInput
+	var in reasonInput
 	return s.collabUpdate(c, &in, workflows.UpdateCancel, func() (any, error) {
-		in.Reason = strings.TrimSpace(in.Reason)
-		if err := s.validate.Struct(in); err != nil {
-			return nil, validationError(err)
-		}
-		return workflows.CancelRequest{Actor: actor(c), Reason: in.Reason}, nil
+		reason, err := in.reason(s)
+		return workflows.CancelRequest{Actor: actor(c), Reason: reason}, err
 	})
 }
 

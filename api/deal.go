@@ -53,19 +53,12 @@ func (s *Server) acceptOffer(c echo.Context) error {
 	})
 }
 
-type declineInput struct {
-	Reason string `json:"reason" validate:"required,max=1000"`
-}
-
 // decline ends a collaboration that has not been signed as declined.
 func (s *Server) decline(c echo.Context) error {
-	var in declineInput
+	var in reasonInput
 	return s.collabUpdate(c, &in, workflows.UpdateDecline, func() (any, error) {
-		in.Reason = strings.TrimSpace(in.Reason)
-		if err := s.validate.Struct(in); err != nil {
-			return nil, validationError(err)
-		}
-		return workflows.DeclineRequest{Actor: actor(c), Reason: in.Reason}, nil
+		reason, err := in.reason(s)
+		return workflows.DeclineRequest{Actor: actor(c), Reason: reason}, err
 	})
 }
 

@@ -49,27 +49,6 @@ func (s *Server) overrideVerification(c echo.Context) error {
 	})
 }
 
-// metricsInput is one cumulative snapshot; at defaults to now.
-type metricsInput struct {
-	At          time.Time `json:"at"`
-	Impressions int64     `json:"impressions"`
-	Reach       int64     `json:"reach"`
-	Likes       int64     `json:"likes"`
-	Comments    int64     `json:"comments"`
-	Saves       int64     `json:"saves"`
-	Shares      int64     `json:"shares"`
-	Clicks      int64     `json:"clicks"`
-	Conversions int64     `json:"conversions"`
-	Revenue     int64     `json:"revenue"`
-	Currency    string    `json:"currency"`
-}
-
-func (in metricsInput) metrics() payout.Metrics {
-	return payout.Metrics{At: in.At.UTC(), Impressions: in.Impressions, Reach: in.Reach, Likes: in.Likes, Comments: in.Comments,
-		Saves: in.Saves, Shares: in.Shares, Clicks: in.Clicks, Conversions: in.Conversions, Revenue: in.Revenue,
-		Currency: strings.ToUpper(in.Currency)}
-}
-
 // checkSnapshot validates a snapshot, naming fields under prefix.
 func checkSnapshot(m payout.Metrics, prefix string, now time.Time) map[string]string {
 	bad := map[string]string{}
@@ -91,14 +70,14 @@ func (s *Server) addMetrics(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in metricsInput
-	if err := decode(c, &in); err != nil {
+	var m payout.Metrics
+	if err := decode(c, &m); err != nil {
 		return err
 	}
-	if in.At.IsZero() {
-		in.At = time.Now()
+	if m.At.IsZero() {
+		m.At = time.Now()
 	}
-	m := in.metrics()
+	m.At, m.Currency = m.At.UTC(), strings.ToUpper(m.Currency)
 	if bad := checkSnapshot(m, "", time.Now()); len(bad) > 0 {
 		return invalid(bad)
 	}

@@ -308,10 +308,7 @@ func (c *collaboration) validateCancel(req CancelRequest) error {
 func (c *collaboration) handleCancel(ctx workflow.Context, req CancelRequest) (CollaborationState, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
 	c.cancel = &req
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage == StageCancelled }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.state.Stage == StageCancelled })
 }
 
 // validateReply accepts a reply only while outreach is waiting for one.
@@ -332,10 +329,7 @@ func (c *collaboration) validateReply(req ReplyRequest) error {
 func (c *collaboration) handleReply(ctx workflow.Context, req ReplyRequest) (CollaborationState, error) {
 	c.onOutreachEvent(ctx, OutreachEvent{Kind: OutreachReply, At: workflow.Now(ctx), Actor: &req.Actor, Detail: strings.TrimSpace(req.Note)})
 	// Answer once negotiating is open, so the caller sees the opening offer.
-	if err := workflow.Await(ctx, func() bool { return c.negotiationOpen || c.state.Stage.Terminal() }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.negotiationOpen || c.state.Stage.Terminal() })
 }
 
 func validateActor(a Actor) error {
@@ -354,4 +348,13 @@ func validateText(field, text string, required bool) error {
 		return fmt.Errorf("%s: at most %d characters", field, MaxReasonLength)
 	}
 	return nil
+}
+
+// stateOnce is an update handler's answer: the state once cond holds, that is once run has
+// acted on the update.
+func (c *collaboration) stateOnce(ctx workflow.Context, cond func() bool) (CollaborationState, error) {
+	if err := workflow.Await(ctx, cond); err != nil {
+		return CollaborationState{}, err
+	}
+	return c.state, nil
 }

@@ -151,10 +151,7 @@ func (c *collaboration) handleDraft(ctx workflow.Context, req DraftRequest) (Col
 		SubmittedAt: workflow.Now(ctx).UTC(), SubmittedBy: req.Actor,
 	})
 	c.pendingDraft = true
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageInProduction }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.state.Stage != StageInProduction })
 }
 
 func (c *collaboration) validateReview(req ReviewRequest) error {
@@ -191,10 +188,7 @@ func (c *collaboration) validateReview(req ReviewRequest) error {
 
 func (c *collaboration) handleReview(ctx workflow.Context, req ReviewRequest) (CollaborationState, error) {
 	c.applyReview(ctx, req)
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageInReview }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.state.Stage != StageInReview })
 }
 
 // applyReview records a decision; run moves the collaboration on.

@@ -234,10 +234,7 @@ func (c *collaboration) handleAccept(ctx workflow.Context, req AcceptRequest) (C
 	terms := c.state.Offers[len(c.state.Offers)-1].Terms
 	c.state.AgreedTerms = &terms
 	c.accepted = &req
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage != StageNegotiating }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.state.Stage != StageNegotiating })
 }
 
 func (c *collaboration) validateDecline(req DeclineRequest) error {
@@ -261,10 +258,7 @@ func (c *collaboration) validateDecline(req DeclineRequest) error {
 func (c *collaboration) handleDecline(ctx workflow.Context, req DeclineRequest) (CollaborationState, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
 	c.decline = &req
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage.Terminal() }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.state.Stage.Terminal() })
 }
 
 func (c *collaboration) validateSign(ctx workflow.Context, req SignRequest) error {

@@ -297,8 +297,5 @@ func (c *collaboration) validateConfirm(req PayoutConfirmation) error {
 
 func (c *collaboration) handleConfirm(ctx workflow.Context, req PayoutConfirmation) (CollaborationState, error) {
 	c.confirmed = &req
-	if err := workflow.Await(ctx, func() bool { return c.state.Stage.Terminal() }); err != nil {
-		return CollaborationState{}, err
-	}
-	return c.state, nil
+	return c.stateOnce(ctx, func() bool { return c.state.Stage.Terminal() })
 }
