@@ -185,6 +185,12 @@ func call(t testing.TB, method, path, key string, body any, headers ...string) r
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return send(t, req)
+}
+
+// send does a request and decodes a JSON object answer.
+func send(t testing.TB, req *http.Request) response {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

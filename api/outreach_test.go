@@ -64,14 +64,7 @@ func inboundPost(t *testing.T, fields map[string]string, password string) respon
 	if password != "" {
 		req.SetBasicAuth("sendgrid", password)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	r := response{Status: resp.StatusCode}
-	_ = json.NewDecoder(resp.Body).Decode(&r.Body)
-	return r
+	return send(t, req)
 }
 
 // postEvents sends a batch to the Event Webhook, signed with key (nil: unsigned).
@@ -93,14 +86,7 @@ func postEvents(t *testing.T, events []map[string]any, key *ecdsa.PrivateKey) re
 		req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(sig))
 		req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	r := response{Status: resp.StatusCode}
-	_ = json.NewDecoder(resp.Body).Decode(&r.Body)
-	return r
+	return send(t, req)
 }
 
 func event(m sendgridsink.Received, name, id string, extra ...string) map[string]any {

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -178,14 +177,7 @@ func TestImportMetricsCSV(t *testing.T) {
 		req, _ := http.NewRequest("POST", baseURL+"/v1/campaigns/"+campaign+"/metrics", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+opsKey)
 		req.Header.Set("Content-Type", "text/csv")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		r := response{Status: resp.StatusCode}
-		_ = json.NewDecoder(resp.Body).Decode(&r.Body)
-		return r
+		return send(t, req)
 	}
 	good := id + ",2026-03-01T00:00:00Z,1000,800,50,5,2,1,30,3,4500,USD\n"
 	bad := id + ",2026-03-02T00:00:00Z,-5,800,50,5,2,1,30,3,4500,USD\n"
