@@ -72,6 +72,23 @@ func portalError(c echo.Context, status int, title, msg string) error {
 	return portal(c, status, portalData{Title: title, Message: msg, Error: true})
 }
 
+// pageError is a refusal the portal shows as a page rather than JSON.
+type pageError struct {
+	status     int
+	title, msg string
+}
+
+func (e *pageError) Error() string { return e.title + ": " + e.msg }
+
+// portalFail renders a pageError; any other error goes to the API's error handler.
+func portalFail(c echo.Context, err error) error {
+	var pe *pageError
+	if errors.As(err, &pe) {
+		return portalError(c, pe.status, pe.title, pe.msg)
+	}
+	return err
+}
+
 // portalCSRF guards the portal's forms with a double-submit cookie scoped to /portal.
 func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
@@ -91,15 +108,15 @@ func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
 func (s *Server) contractFromToken(c echo.Context) (store.Contract, string, error) {
 	payload, err := s.links.Verify(activities.ContractPurpose, c.Param("token"), time.Now())
 	if errors.Is(err, links.ErrExpired) {
-		return store.Contract{}, "", portalError(c, http.StatusGone, "Link expired", "This contract link has expired. Reply to our email and we will send a new one.")
+		return store.Contract{}, "", &pageError{http.StatusGone, "Link expired", "This contract link has expired. Reply to our email and we will send a new one."}
 	}
 	collabID, contractID, ok := strings.Cut(payload, "|")
 	if err != nil || !ok {
-		return store.Contract{}, "", portalError(c, http.StatusBadRequest, "Link not valid", "This contract link is damaged or was not made by us.")
+		return store.Contract{}, "", &pageError{http.StatusBadRequest, "Link not valid", "This contract link is damaged or was not made by us."}
 	}
 	k, err := s.store.Contract(c.Request().Context(), contractID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && k.CollaborationID != collabID) {
-		return store.Contract{}, "", portalError(c, http.StatusNotFound, "Contract not found", "This link does not match a contract of ours.")
+		return store.Contract{}, "", &pageError{http.StatusNotFound, "Contract not found", "This link does not match a contract of ours."}
 	} else if err != nil {
 		return store.Contract{}, "", err
 	}
@@ -108,8 +125,8 @@ func (s *Server) contractFromToken(c echo.Context) (store.Contract, string, erro
 
 func (s *Server) contractPage(c echo.Context) error {
 	k, _, err := s.contractFromToken(c)
-	if err != nil || k.ID == "" {
-		return err
+	if err != nil {
+		return portalFail(c, err)
 	}
 	d := portalData{Title: "Your contract", Document: template.HTML(k.HTML), Hash: k.SHA256} // #nosec G203 -- rendered by contract.Render with html/template escaping
 	if k.Signature != nil {
@@ -124,8 +141,8 @@ func (s *Server) contractPage(c echo.Context) error {
 // be signed (not expired, not replaced, not signed already) and records it.
 func (s *Server) signContract(c echo.Context) error {
 	k, collabID, err := s.contractFromToken(c)
-	if err != nil || k.ID == "" {
-		return err
+	if err != nil {
+		return portalFail(c, err)
 	}
 	name := strings.Join(strings.Fields(c.FormValue("name")), " ")
 	if len(name) < 2 || len(name) > 200 || c.FormValue("agree") != "yes" {
@@ -159,18 +176,18 @@ func portalRefusal(c echo.Context, title string, err error) error {
 func (s *Server) collabFromContentToken(c echo.Context) (string, error) {
 	id, err := s.links.Verify(activities.ContentPurpose, c.Param("token"), time.Now())
 	if errors.Is(err, links.ErrExpired) {
-		return "", portalError(c, http.StatusGone, "Link expired", "This link has expired. Reply to our email for a new one.")
+		return "", &pageError{http.StatusGone, "Link expired", "This link has expired. Reply to our email for a new one."}
 	}
 	if err != nil {
-		return "", portalError(c, http.StatusBadRequest, "Link not valid", "This link is damaged or was not made by us.")
+		return "", &pageError{http.StatusBadRequest, "Link not valid", "This link is damaged or was not made by us."}
 	}
 	return id, nil
 }
 
 func (s *Server) contentPage(c echo.Context) error {
 	id, err := s.collabFromContentToken(c)
-	if err != nil || id == "" {
-		return err
+	if err != nil {
+		return portalFail(c, err)
 	}
 	state, err := s.queryState(c.Request().Context(), id)
 	if isNotFound(err) {
@@ -192,8 +209,8 @@ func (s *Server) contentPage(c echo.Context) error {
 
 func (s *Server) submitContent(c echo.Context) error {
 	id, err := s.collabFromContentToken(c)
-	if err != nil || id == "" {
-		return err
+	if err != nil {
+		return portalFail(c, err)
 	}
 	if postURL := strings.TrimSpace(c.FormValue("post_url")); postURL != "" {
 		var state workflows.CollaborationState

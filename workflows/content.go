@@ -28,9 +28,7 @@ func (c *collaboration) produce(ctx workflow.Context) error {
 	if err := c.assignAttribution(ctx); err != nil {
 		return err
 	}
-	if err := c.notify(ctx, activities.NoticeBrief, 1, c.newDraftDeadline(ctx), ""); err != nil {
-		return err
-	}
+	c.notify(ctx, activities.NoticeBrief, 1, c.newDraftDeadline(ctx), "")
 	c.record(ctx, Event{Kind: EventBriefSent, Detail: "brief and content link sent; draft due " + c.state.DraftDue.Format("2006-01-02 15:04 MST")})
 	for {
 		if err := c.awaitDraft(ctx); err != nil || c.ending() {
@@ -58,9 +56,7 @@ func (c *collaboration) produce(ctx workflow.Context) error {
 			c.expectPosts(ctx)
 			return c.moveTo(ctx, StageAwaitingPost, Event{Kind: EventReviewed, Actor: &r.Actor, Detail: fmt.Sprintf("draft %d approved", d.N)})
 		}
-		if err := c.notify(ctx, activities.NoticeChanges, d.N, c.newDraftDeadline(ctx), r.Comments); err != nil {
-			return err
-		}
+		c.notify(ctx, activities.NoticeChanges, d.N, c.newDraftDeadline(ctx), r.Comments)
 		err = c.moveTo(ctx, StageInProduction, Event{Kind: EventReviewed, Actor: &r.Actor,
 			Detail: fmt.Sprintf("draft %d: changes requested: %q", d.N, r.Comments)})
 		if err != nil {
@@ -78,25 +74,20 @@ func (c *collaboration) newDraftDeadline(ctx workflow.Context) time.Time {
 // awaitDraft waits for the next draft: a reminder before the deadline, an escalation to
 // ops when it passes, and then it keeps waiting; the creator may still deliver.
 func (c *collaboration) awaitDraft(ctx workflow.Context) error {
-	arrived := func() bool { return c.pendingDraft || c.ending() }
-	deadline := c.input.Timings.DraftDeadline.Std()
 	n := len(c.state.Drafts) + 1
-	ok, err := workflow.AwaitWithTimeout(ctx, c.state.DraftDue.Sub(workflow.Now(ctx))-reminderLead(deadline), arrived)
-	if err != nil || ok {
-		return err
-	}
-	if err := c.notify(ctx, activities.NoticeDraftReminder, n, c.state.DraftDue, ""); err != nil {
-		return err
-	}
-	c.record(ctx, Event{Kind: EventDraftReminder, Detail: fmt.Sprintf("draft %d due %s", n, c.state.DraftDue.Format("2006-01-02 15:04 MST"))})
-	if ok, err = workflow.AwaitWithTimeout(ctx, c.state.DraftDue.Sub(workflow.Now(ctx)), arrived); err != nil || ok {
-		return err
-	}
-	c.draftOverdue = true
-	c.state.Escalation = fmt.Sprintf("draft %d is overdue since %s: contact the creator, extend or cancel", n, c.state.DraftDue.Format("2006-01-02 15:04 MST"))
-	c.record(ctx, Event{Kind: EventDraftOverdue, Detail: c.state.Escalation})
-	c.notifyOps(ctx, fmt.Sprintf("draft-overdue/%d", n), "Draft overdue", c.state.Escalation)
-	return workflow.Await(ctx, arrived)
+	due := c.state.DraftDue.Format("2006-01-02 15:04 MST")
+	return c.awaitDeadline(ctx, c.state.DraftDue, c.input.Timings.DraftDeadline.Std(),
+		func() bool { return c.pendingDraft || c.ending() },
+		func() {
+			c.notify(ctx, activities.NoticeDraftReminder, n, c.state.DraftDue, "")
+			c.record(ctx, Event{Kind: EventDraftReminder, Detail: fmt.Sprintf("draft %d due %s", n, due)})
+		},
+		func() {
+			c.draftOverdue = true
+			c.state.Escalation = fmt.Sprintf("draft %d is overdue since %s: contact the creator, extend or cancel", n, due)
+			c.record(ctx, Event{Kind: EventDraftOverdue, Detail: c.state.Escalation})
+			c.notifyOps(ctx, fmt.Sprintf("draft-overdue/%d", n), "Draft overdue", c.state.Escalation)
+		})
 }
 
 // awaitReview waits for a decision on the latest draft. Past the review SLA ops hear of it;

@@ -85,18 +85,14 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 		return false, fmt.Errorf("prepare contract: %w", err)
 	}
 	c.state.Contract = &ContractState{Version: version, ContractID: prepared.ContractID, SHA256: prepared.SHA256, SentAt: now, ExpiresAt: expires}
-	if err := c.notify(ctx, activities.NoticeContract, version, expires, ""); err != nil {
-		return false, err
-	}
+	c.notify(ctx, activities.NoticeContract, version, expires, "")
 	c.record(ctx, Event{Kind: EventContractSent, Detail: fmt.Sprintf("contract v%d (sha256 %s) sent, expires %s", version, prepared.SHA256, expires.Format(time.RFC3339))})
 
 	done := func() bool { return c.state.Contract.Signed != nil || c.ending() }
 	if ok, err := workflow.AwaitWithTimeout(ctx, expires.Sub(now)-reminderLead(expiry), done); err != nil {
 		return false, err
 	} else if !ok {
-		if err := c.notify(ctx, activities.NoticeContractReminder, version, expires, ""); err != nil {
-			return false, err
-		}
+		c.notify(ctx, activities.NoticeContractReminder, version, expires, "")
 		c.record(ctx, Event{Kind: EventContractReminder, Detail: fmt.Sprintf("contract v%d expires %s", version, expires.Format(time.RFC3339))})
 		if _, err := workflow.AwaitWithTimeout(ctx, expires.Sub(workflow.Now(ctx)), done); err != nil {
 			return false, err
@@ -124,8 +120,9 @@ func reminderLead(wait time.Duration) time.Duration {
 	return wait / 2
 }
 
-// notify sends a transactional email to the creator.
-func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadline time.Time, comments string) error {
+// notify sends a transactional email to the creator. A failure does not stop the deal:
+// it is recorded, and ops see it in the history and the email log.
+func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadline time.Time, comments string) {
 	in := activities.NoticeInput{
 		CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID,
 		Kind: kind, Seq: seq, Deadline: deadline, Comments: comments,
@@ -141,14 +138,12 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 	}
 	var res activities.SendEmailResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.SendNotice, in).Get(ctx, &res); err != nil {
-		// The deal goes on; ops see the failure in the history and the email log.
 		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + err.Error()})
-		return nil
+		return
 	}
 	if res.Status == activities.SendFailed {
 		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + res.Reason})
 	}
-	return nil
 }
 
 // notifyOps tells ops something needs them; the escalation stays in the state too.

@@ -34,7 +34,7 @@ func (c *collaboration) awaitPosts(ctx workflow.Context) error {
 	all := func() bool { return len(c.state.Posts) >= c.state.PostsRequired || c.ending() }
 	return c.awaitDeadline(ctx, c.state.PostsDue, c.input.Timings.PostDeadline.Std(), all,
 		func() {
-			_ = c.notify(ctx, activities.NoticePostReminder, 1, c.state.PostsDue, "")
+			c.notify(ctx, activities.NoticePostReminder, 1, c.state.PostsDue, "")
 			c.record(ctx, Event{Kind: EventPostReminder, Detail: "posts due " + c.state.PostsDue.Format(time.RFC3339)})
 		},
 		func() {
@@ -79,7 +79,7 @@ func (c *collaboration) verifyPosts(ctx workflow.Context) error {
 		}
 		detail := strings.Join(failures, "\n")
 		c.record(ctx, Event{Kind: EventVerifyFailed, Detail: detail})
-		_ = c.notify(ctx, activities.NoticeVerifyFailed, attempt, time.Time{}, detail)
+		c.notify(ctx, activities.NoticeVerifyFailed, attempt, time.Time{}, detail)
 		overridden := c.overrides
 		if _, err := workflow.AwaitWithTimeout(ctx, c.input.Timings.VerificationInterval.Std(),
 			func() bool { return c.overrides != overridden || c.ending() }); err != nil || c.ending() {
