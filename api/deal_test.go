@@ -60,6 +60,8 @@ func (b *browser) post(path string, fields url.Values) (int, string) {
 	req, _ := http.NewRequest("POST", baseURL+path, strings.NewReader(fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "TestBrowser/1.0")
+	// A client's own claim to an address: not trusted without COLLABFLOW_TRUSTED_PROXIES.
+	req.Header.Set("X-Forwarded-For", "203.0.113.99")
 	resp, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -166,6 +168,9 @@ func TestFromReplyToApprovedContent(t *testing.T) {
 			sig, _ = k.Body["signature"].(map[string]any)
 			return sig != nil && sig["name"] == "Ada Lovelace" && sig["user_agent"] == "TestBrowser/1.0"
 		})
+	}
+	if sig["ip"] != "127.0.0.1" {
+		t.Fatalf("signature recorded IP %v: a client header was believed", sig["ip"])
 	}
 
 	// The brief links to the content portal; the first draft lacks the disclosure.

@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -43,6 +44,10 @@ type Config struct {
 	ReplyDomain string
 	// SecureCookies marks portal cookies Secure: set when the public URL is https.
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. Without
+	// them the client address is the connection's: headers a client sets are not trusted
+	// for rate limits or for the IP a contract signature records.
+	TrustedProxies []*net.IPNet
 }
 
 // Server holds the handlers' dependencies.
@@ -85,6 +90,14 @@ func New(cfg Config) (*echo.Echo, error) {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(cfg.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range cfg.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(
 		middleware.RequestID(),

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -40,6 +41,7 @@ type config struct {
 	LinkSecret      string           // COLLABFLOW_LINK_SECRET
 	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
 	OpsEmail        string           // COLLABFLOW_OPS_EMAIL
+	TrustedProxies  []*net.IPNet     // COLLABFLOW_TRUSTED_PROXIES
 	VerifyPrivate   bool             // COLLABFLOW_VERIFY_ALLOW_PRIVATE
 	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
 	// private addresses unless told not to.
@@ -92,6 +94,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if cfg.LinkSecret != "" && len(cfg.LinkSecret) < links.MinKeyLength {
 		return cfg, fmt.Errorf("COLLABFLOW_LINK_SECRET: at least %d characters", links.MinKeyLength)
+	}
+	for _, cidr := range strings.Split(getenv("COLLABFLOW_TRUSTED_PROXIES"), ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return cfg, fmt.Errorf("COLLABFLOW_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", cidr)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
 	if v := getenv("COLLABFLOW_VERIFY_ALLOW_PRIVATE"); v != "" {
 		cfg.VerifyPrivateSet = true

@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		e, err := api.New(api.Config{
 			Store: st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
 			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain,
-			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		})
 		if err != nil {
 			return err
