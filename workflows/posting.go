@@ -45,13 +45,23 @@ func (c *collaboration) awaitPosts(ctx workflow.Context) error {
 }
 
 // expectPosts sets how many posts are due and by when, before awaiting_post begins, so
-// that a post submitted at once is judged against them.
+// that a post submitted at once is judged against them. The deadline is the end of the
+// latest due date in the terms, else post_deadline after approval.
 func (c *collaboration) expectPosts(ctx workflow.Context) {
+	now := workflow.Now(ctx).UTC()
 	c.state.PostsRequired = 0
+	c.state.PostsDue = now.Add(c.input.Timings.PostDeadline.Std())
+	var latest time.Time
 	for _, d := range c.state.AgreedTerms.Deliverables {
 		c.state.PostsRequired += d.Count
+		// Terms were checked: a due date is a valid YYYY-MM-DD.
+		if day, err := time.Parse(time.DateOnly, d.DueDate); err == nil && day.AddDate(0, 0, 1).After(latest) {
+			latest = day.AddDate(0, 0, 1)
+		}
 	}
-	c.state.PostsDue = workflow.Now(ctx).UTC().Add(c.input.Timings.PostDeadline.Std())
+	if latest.After(now) {
+		c.state.PostsDue = latest
+	}
 }
 
 // awaitDeadline waits for done; before the deadline it calls remind, after it overdue,

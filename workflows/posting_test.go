@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/contract"
 )
 
 const postURL = "https://instagram.com/p/abc"
@@ -170,3 +171,20 @@ func (s *collaborationSuite) TestKillFeeOnlyAfterSigning() {
 }
 
 func converterFor() converter.DataConverter { return converter.GetDefaultDataConverter() }
+
+func (s *collaborationSuite) TestPostDeadlineFromTheTermsDueDates() {
+	s.mockDeal()
+	in := dealInput()
+	in.Opening.Deliverables = append(in.Opening.Deliverables,
+		contract.Deliverable{Platform: "tiktok", Format: "short", Count: 2, DueDate: "2027-01-20"},
+		contract.Deliverable{Platform: "youtube", Format: "video", Count: 1, DueDate: "2027-01-05"})
+	at := s.driveTo(StageAwaitingPost)
+	s.at(at+time.Minute, func() {
+		st := s.query()
+		s.Equal(time.Date(2027, 1, 21, 0, 0, 0, 0, time.UTC), st.PostsDue)
+		s.Equal(4, st.PostsRequired)
+	})
+	s.mustUpdate(at+time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+	s.env.ExecuteWorkflow(Collaboration, in)
+	s.result()
+}
