@@ -64,3 +64,31 @@ func TestEveryV1CallNeedsAKeyAndTheRightRole(t *testing.T) {
 		t.Fatalf("basic auth: %d %v", r.Status, r.Header)
 	}
 }
+
+func TestMetricsCountRequestsByRoute(t *testing.T) {
+	id := newCreator(t)
+	must(t, 200, call(t, "GET", "/v1/creators/"+id, opsKey, nil))
+	must(t, 404, call(t, "GET", "/v1/creators/01a21e0c-0000-7000-8000-000000000000", opsKey, nil))
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range families {
+		if f.GetName() != "collabflow_http_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == "/v1/creators/:id" && m.GetCounter().GetValue() > 0 {
+				seen[labels["status"]] = true
+			}
+		}
+	}
+	if !seen["200"] || !seen["404"] {
+		t.Fatalf("route counters by status: %v", seen)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -37,6 +38,7 @@ import (
 // The whole package shares one real stack: PostgreSQL, an in-process Temporal server, a
 // worker and the API over HTTP. Tests use their own creators and campaigns.
 var (
+	registry       = prometheus.NewRegistry()
 	temporalClient client.Client
 	payouts        = &flakyPayouts{}
 	baseURL        string
@@ -127,7 +129,7 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: keys, Logger: quiet, RateLimit: 1000, Links: signer,
+	e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: keys, Logger: quiet, RateLimit: 1000, Links: signer, Metrics: registry,
 		WebhookKey: &webhookKey.PublicKey, InboundSecret: inboundSecret, ReplyDomain: replyDomain})
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
@@ -44,6 +46,8 @@ type Config struct {
 	ReplyDomain string
 	// SecureCookies marks portal cookies Secure: set when the public URL is https.
 	SecureCookies bool
+	// Metrics, when set, receives the HTTP request metrics.
+	Metrics prometheus.Registerer
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. Without
 	// them the client address is the connection's: headers a client sets are not trusted
 	// for rate limits or for the IP a contract signature records.
@@ -118,6 +122,13 @@ func New(cfg Config) (*echo.Echo, error) {
 		middleware.Secure(),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}),
 	)
+	if cfg.Metrics != nil {
+		m, err := newHTTPMetrics(cfg.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("api metrics: %w", err)
+		}
+		e.Use(m.middleware)
+	}
 	// Per client IP before authentication, so guessing keys is slow too; per key after it,
 	// so one busy ops team behind a shared address does not starve another.
 	s.routes(e, rateLimiter(10*cfg.RateLimit), rateLimiter(cfg.RateLimit))

@@ -42,6 +42,7 @@ type config struct {
 	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
 	OpsEmail        string           // COLLABFLOW_OPS_EMAIL
 	TrustedProxies  []*net.IPNet     // COLLABFLOW_TRUSTED_PROXIES
+	MetricsAddr     string           // COLLABFLOW_METRICS_ADDR
 	VerifyPrivate   bool             // COLLABFLOW_VERIFY_ALLOW_PRIVATE
 	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
 	// private addresses unless told not to.
@@ -67,6 +68,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
 		EmailsPerSecond:   10,
 		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
+		MetricsAddr:       getenv("COLLABFLOW_METRICS_ADDR"),
 		SinkAddr:          or(getenv("COLLABFLOW_SENDGRID_SINK_ADDR"), "127.0.0.1:8025"),
 	}
 	cfg.PublicURL = strings.TrimRight(or(getenv("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
@@ -140,7 +142,7 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 	}
 }
 
