@@ -213,6 +213,18 @@ func TestFromReplyToApprovedContent(t *testing.T) {
 	if status, page := b.get(contentPath); status != 200 || !strings.Contains(page, "Submit your live post") || !strings.Contains(page, "#AcmePartner") {
 		t.Fatalf("content page after approval: %d %s", status, page)
 	}
+	// The creator's portal actions are in the timeline as the creator's, with request IDs.
+	tl := must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/timeline", auditorKey, nil))
+	byCreator := map[string]bool{}
+	for _, e := range tl.Body["entries"].([]any) {
+		m := e.(map[string]any)
+		if a, ok := m["actor"].(map[string]any); ok && a["role"] == "creator" && m["request_id"] != "" {
+			byCreator[m["what"].(string)] = true
+		}
+	}
+	if !byCreator["contract signed"] || !byCreator["draft submitted"] {
+		t.Fatalf("creator actions in the timeline: %v", byCreator)
+	}
 	must(t, 409, call(t, "POST", "/v1/collaborations/"+id+"/decline", opsKey, `{"reason":"too late"}`))
 	cancelled := must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/cancel", opsKey, `{"reason":"campaign cut"}`))
 	// Cancelled after signing: the contract's kill fee goes to the ledger.

@@ -214,7 +214,7 @@ func (s *Server) submitContent(c echo.Context) error {
 	}
 	if postURL := strings.TrimSpace(c.FormValue("post_url")); postURL != "" {
 		var state workflows.CollaborationState
-		if err := s.update(c, id, workflows.UpdateSubmitPost, workflows.PostRequest{URL: postURL}, &state); err != nil {
+		if err := s.update(c, id, workflows.UpdateSubmitPost, workflows.PostRequest{Actor: creatorActor(c), URL: postURL}, &state); err != nil {
 			return portalRefusal(c, "Post not submitted", err)
 		}
 		return portal(c, http.StatusOK, portalData{Title: "Post received", Message: "Thank you. We will check it and let you know if anything needs fixing."})
@@ -225,7 +225,7 @@ func (s *Server) submitContent(c echo.Context) error {
 			assets = append(assets, line)
 		}
 	}
-	req := workflows.DraftRequest{Assets: assets, Caption: c.FormValue("caption")}
+	req := workflows.DraftRequest{Actor: creatorActor(c), Assets: assets, Caption: c.FormValue("caption")}
 	var state workflows.CollaborationState
 	if err := s.update(c, id, workflows.UpdateSubmitDraft, req, &state); err != nil {
 		return portalRefusal(c, "Draft not submitted", err)
@@ -245,4 +245,10 @@ func codeOf(state workflows.CollaborationState) string {
 		return state.Attribution.Code
 	}
 	return ""
+}
+
+// creatorActor is the creator acting through a portal link: not an API key, but a person
+// whose actions the history records with the request that made them.
+func creatorActor(c echo.Context) *workflows.Actor {
+	return &workflows.Actor{Name: "creator", Role: "creator", RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
 }

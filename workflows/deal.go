@@ -54,6 +54,7 @@ func (c *collaboration) negotiateAndSign(ctx workflow.Context) error {
 		if signed {
 			s := c.state.Contract.Signed
 			return c.moveTo(ctx, StageInProduction, Event{Kind: EventSigned,
+				Actor: &Actor{Name: s.Name, Role: "creator", RequestID: s.RequestID},
 				Detail: fmt.Sprintf("contract v%d signed by %q from %s (%s) with document hash %s",
 					c.state.Contract.Version, s.Name, s.IP, s.UserAgent, s.SHA256)})
 		}

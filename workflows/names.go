@@ -151,7 +151,7 @@ type CollaborationInput struct {
 // DefaultContinueAsNewAfter keeps a run well under Temporal's 4 096-event suggestion.
 const DefaultContinueAsNewAfter = 2000
 
-// PostRequest submits the URL of a live post. Actor is nil from the creator's portal.
+// PostRequest submits the URL of a live post, by ops or the creator through the portal.
 type PostRequest struct {
 	Actor *Actor `json:"actor,omitempty"`
 	URL   string `json:"url"`
@@ -290,8 +290,8 @@ type SignRequest struct {
 	RequestID  string    `json:"request_id"`
 }
 
-// DraftRequest submits a draft: asset links and the caption. Actor is nil when the
-// creator submits through the content portal.
+// DraftRequest submits a draft: asset links and the caption. Actor is the ops key, or
+// the creator (role "creator") through the content portal.
 type DraftRequest struct {
 	Actor   *Actor   `json:"actor,omitempty"`
 	Assets  []string `json:"assets"`
