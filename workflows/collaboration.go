@@ -128,7 +128,7 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 	if err := c.liveWindow(ctx); err != nil || c.ending() {
 		return c.finishOrFail(ctx, err)
 	}
-	if err := c.moveTo(ctx, StagePayout, Event{Kind: EventPayoutCreated, Detail: "live window ended " + c.state.LiveUntil.Format(time.RFC3339)}); err != nil {
+	if err := c.moveTo(ctx, StagePayout, Event{Kind: EventLiveEnded, Detail: "live window ended " + c.state.LiveUntil.Format(time.RFC3339)}); err != nil {
 		return c.state, err
 	}
 	if err := c.pay(ctx); err != nil || c.ending() {

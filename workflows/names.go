@@ -401,6 +401,7 @@ const (
 	EventOverride         = "verification_override"
 	EventHold             = "payout_hold"
 	EventHoldReleased     = "payout_hold_released"
+	EventLiveEnded        = "live_window_ended"
 	EventPayoutCreated    = "payout_created"
 	EventPayoutConfirmed  = "payout_confirmed"
 	EventContinuedAsNew   = "continued_as_new"
