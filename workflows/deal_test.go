@@ -37,7 +37,8 @@ type dealMocks struct {
 	postOK func(url string) bool
 }
 
-func (s *collaborationSuite) mockDeal() *dealMocks {
+// mockDeal mocks the deal's activities; payoutDelay makes CreatePayout take that long.
+func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 	m := &dealMocks{}
 	s.env.OnActivity(a.PrepareContract, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PrepareContractInput) (activities.PreparedContract, error) {
@@ -66,7 +67,7 @@ func (s *collaborationSuite) mockDeal() *dealMocks {
 			}
 			return verify.Report{URL: in.URL, Status: 200, Passed: ok, Checks: []verify.Check{{Name: verify.CheckLive, Passed: ok, Evidence: evidence}}}, nil
 		}).Maybe()
-	s.env.OnActivity(a.CreatePayout, mock.Anything, mock.Anything).Return(
+	payout := s.env.OnActivity(a.CreatePayout, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PayoutInput) (store.Payout, error) {
 			m.payouts = append(m.payouts, in)
 			amount := in.Terms.FixedFee
@@ -75,6 +76,9 @@ func (s *collaborationSuite) mockDeal() *dealMocks {
 			}
 			return store.Payout{ID: "p-" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: amount, Status: store.PayoutPending}, nil
 		}).Maybe()
+	if len(payoutDelay) > 0 {
+		payout.After(payoutDelay[0])
+	}
 	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.OpsNoteInput) (activities.SendEmailResult, error) {
 			m.opsNotes = append(m.opsNotes, in)

@@ -290,22 +290,39 @@ func (c *collaboration) handleOverride(ctx workflow.Context, req OverrideRequest
 	return c.state, nil
 }
 
+// validateConfirm accepts finance's confirmation in payout. It may arrive before the
+// workflow has seen the ledger row its activity wrote (finance list the row as soon as it
+// is stored); the handler then waits for it and matches the id.
 func (c *collaboration) validateConfirm(req PayoutConfirmation) error {
 	if err := validateActor(req.Actor); err != nil {
 		return err
 	}
-	if c.state.Stage != StagePayout || c.confirmed != nil {
+	if c.state.Stage != StagePayout || c.confirmed != nil || c.ending() {
 		return fmt.Errorf("collaboration is in %s, not waiting for a payout", c.state.Stage)
 	}
-	for _, p := range c.state.Payouts {
-		if p.ID == req.PayoutID && p.Kind == activities.PayoutFee {
-			return nil
-		}
+	if fee := c.feePayout(); fee != nil && fee.ID != req.PayoutID {
+		return fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
 	}
-	return fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
+	return nil
 }
 
 func (c *collaboration) handleConfirm(ctx workflow.Context, req PayoutConfirmation) (CollaborationState, error) {
+	if err := workflow.Await(ctx, func() bool { return c.feePayout() != nil || c.ending() }); err != nil {
+		return CollaborationState{}, err
+	}
+	if fee := c.feePayout(); fee == nil || fee.ID != req.PayoutID {
+		return CollaborationState{}, fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
+	}
 	c.confirmed = &req
 	return c.stateOnce(ctx, func() bool { return c.state.Stage.Terminal() })
+}
+
+// feePayout is the fee's ledger row once the payout activity has returned it.
+func (c *collaboration) feePayout() *PayoutState {
+	for i := range c.state.Payouts {
+		if c.state.Payouts[i].Kind == activities.PayoutFee {
+			return &c.state.Payouts[i]
+		}
+	}
+	return nil
 }

@@ -188,3 +188,19 @@ func (s *collaborationSuite) TestPostDeadlineFromTheTermsDueDates() {
 	s.env.ExecuteWorkflow(Collaboration, in)
 	s.result()
 }
+
+// TestConfirmationBeforeTheWorkflowSeesItsPayout: finance list the ledger row as soon as
+// the activity stored it and may confirm before the activity has returned; the
+// confirmation waits for it instead of being lost.
+func (s *collaborationSuite) TestConfirmationBeforeTheWorkflowSeesItsPayout() {
+	s.mockDeal(time.Hour)
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	// The live window ends 30 days after verification; the payout activity then takes an hour.
+	done := s.mustUpdate(at+time.Hour+30*day+30*time.Minute, UpdateConfirmPayout,
+		PayoutConfirmation{Actor: Actor{Name: "fin", Role: "finance"}, PayoutID: "p-fee", Reference: "EARLY"})
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+	final := s.result()
+	s.Equal(StageCompleted, final.Stage)
+	s.Equal(StageCompleted, done.Stage)
+}
