@@ -21,10 +21,7 @@ import (
 // always checks that it replays.
 func exportHistory(t *testing.T, id, name string) {
 	t.Helper()
-	eventually(t, id+" to close", func() bool {
-		desc, err := temporalClient.DescribeWorkflowExecution(context.Background(), id, "")
-		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
-	})
+	waitClosed(t, id)
 	runs, err := audit.Fetch(context.Background(), temporalClient, id)
 	if err != nil {
 		t.Fatal(err)
@@ -46,11 +43,22 @@ func exportHistory(t *testing.T, id, name string) {
 	t.Logf("wrote %s", path)
 }
 
+// waitClosed waits until the workflow's run has closed: an update's answer can come
+// before the run records its completion.
+func waitClosed(t *testing.T, id string) {
+	t.Helper()
+	eventually(t, id+" to close", func() bool {
+		desc, err := temporalClient.DescribeWorkflowExecution(context.Background(), id, "")
+		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	})
+}
+
 func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 	id := start(t, newCampaign(t), newCreator(t))
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{"note":"by phone"}`))
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/decline", opsKey, `{"reason":"budget too small"}`))
 	waitForStage(t, id, "declined")
+	waitClosed(t, id)
 
 	must(t, 403, call(t, "GET", "/v1/collaborations/"+id+"/history", reviewerKey, nil))
 	h := must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/history", auditorKey, nil))
