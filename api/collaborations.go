@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
@@ -37,14 +38,6 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := workflows.CollaborationID(in.CampaignID, in.CreatorID)
 
-	state, err := s.queryState(ctx, id)
-	if err == nil {
-		return c.JSON(http.StatusOK, state)
-	}
-	if !isNotFound(err) {
-		return err
-	}
-
 	campaign, err := s.store.Campaign(ctx, in.CampaignID)
 	if errors.Is(err, store.ErrNotFound) {
 		return invalid(map[string]string{"campaign_id": "no such campaign"})
@@ -55,6 +48,9 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return invalid(map[string]string{"creator_id": "no such creator"})
 	} else if err != nil {
+		return err
+	}
+	if exists, err := s.existing(c, id, in, campaign); exists || err != nil {
 		return err
 	}
 
@@ -83,21 +79,48 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		// Another request started it between our lookup and this start.
-		state, err := s.queryState(ctx, id)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, state)
+		_, err := s.existing(c, id, in, campaign)
+		return err
 	}
 	if err != nil {
 		return err
 	}
 	// Every collaboration starts in outreach; answering from the input spares a query
 	// racing the workflow's first task.
-	return c.JSON(http.StatusCreated, workflows.CollaborationState{
-		ID: id, CampaignID: in.CampaignID, CreatorID: in.CreatorID,
-		Stage: workflows.StageOutreach, Timings: campaign.Timings, Events: []workflows.Event{},
-	})
+	return c.JSON(http.StatusCreated, initialState(id, in, campaign))
+}
+
+// existing answers 200 with the collaboration if its workflow exists: from a query, or from
+// its start when the workflow's first task has not run yet and cannot answer one.
+func (s *Server) existing(c echo.Context, id string, in startCollaborationInput, campaign campaigns.Campaign) (bool, error) {
+	ctx := c.Request().Context()
+	state, err := s.queryState(ctx, id)
+	if err == nil {
+		return true, c.JSON(http.StatusOK, state)
+	}
+	desc, derr := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+	switch {
+	case isNotFound(derr):
+		return false, nil
+	case derr != nil:
+		return false, derr
+	case desc.GetWorkflowExecutionInfo().GetHistoryLength() > firstTaskEvents:
+		return true, err // it has run: the query's failure is the answer
+	}
+	return true, c.JSON(http.StatusOK, initialState(id, in, campaign))
+}
+
+// firstTaskEvents is the history of a workflow whose first task has not completed:
+// started, task scheduled, task started.
+const firstTaskEvents = 3
+
+// initialState is a collaboration as it starts, before its workflow has run.
+func initialState(id string, in startCollaborationInput, campaign campaigns.Campaign) workflows.CollaborationState {
+	return workflows.CollaborationState{
+		ID: id, CampaignID: in.CampaignID, CreatorID: in.CreatorID, Stage: workflows.StageOutreach,
+		Timings: campaign.Timings, Events: []workflows.Event{}, Offers: []workflows.Offer{},
+		Drafts: []workflows.Draft{}, Posts: []workflows.Post{}, Payouts: []workflows.PayoutState{},
+	}
 }
 
 func (s *Server) getCollaboration(c echo.Context) error {
