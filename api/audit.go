@@ -55,7 +55,15 @@ func (s *Server) timeline(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, audit.BuildTimeline(state, at, time.Now().UTC()))
+	t := audit.BuildTimeline(state, at, time.Now().UTC())
+	if !at.IsZero() {
+		runs, err := audit.Fetch(c.Request().Context(), s.temporal, id)
+		if err != nil {
+			return err
+		}
+		t.State = audit.StateAt(audit.Histories(runs), at)
+	}
+	return c.JSON(http.StatusOK, t)
 }
 
 // replay replays the collaboration's whole history against the code this server runs.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -98,11 +99,19 @@ func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 	if stays := tl.Body["stages"].([]any); len(stays) != 3 {
 		t.Fatalf("stages %v", stays)
 	}
-	// As it was before the decline: still negotiating.
-	at := entries[1].(map[string]any)["at"].(string)
+	// As it was just before the decline: still negotiating.
+	declinedAt, err := time.Parse(time.RFC3339Nano, declined["at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := declinedAt.Add(-time.Millisecond).Format(time.RFC3339Nano)
 	past := must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/timeline?at="+at, auditorKey, nil))
 	if past.str("stage") != "negotiating" || len(past.Body["entries"].([]any)) >= len(entries) {
 		t.Fatalf("timeline at %s: %s", at, past.Raw)
+	}
+	// The full state then, from history: the reply update's answer.
+	if st, _ := past.Body["state"].(map[string]any); st == nil || st["stage"] != "negotiating" {
+		t.Fatalf("state at %s: %v", at, past.Body["state"])
 	}
 	must(t, 400, call(t, "GET", "/v1/collaborations/"+id+"/timeline?at=yesterday", auditorKey, nil))
 	must(t, 404, call(t, "GET", "/v1/collaborations/collab-x-y/history", auditorKey, nil))

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
@@ -194,6 +195,41 @@ func Replay(histories []*historypb.History) Result {
 	return res
 }
 
+// StateAt is the collaboration's full state as recorded in history at or before an event
+// time: the result of the last update answered by then (every update answers with the
+// whole state), or the run's result. It returns nil when nothing recorded a state yet.
+// at zero means the end of the history.
+func StateAt(histories []*historypb.History, at time.Time) *workflows.CollaborationState {
+	var last *workflows.CollaborationState
+	dc := converter.GetDefaultDataConverter()
+	for _, h := range histories {
+		if len(h.Events) > 0 {
+			// A run continued as new starts from the state it carried.
+			in := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
+			var start workflows.CollaborationInput
+			if in != nil && dc.FromPayloads(in, &start) == nil && start.Resume != nil && (at.IsZero() || !h.Events[0].GetEventTime().AsTime().After(at)) {
+				last = start.Resume
+			}
+		}
+		for _, ev := range h.Events {
+			if !at.IsZero() && ev.GetEventTime().AsTime().After(at) {
+				return last
+			}
+			var payloads *commonpb.Payloads
+			if done := ev.GetWorkflowExecutionUpdateCompletedEventAttributes(); done != nil {
+				payloads = done.GetOutcome().GetSuccess()
+			} else if done := ev.GetWorkflowExecutionCompletedEventAttributes(); done != nil {
+				payloads = done.GetResult()
+			}
+			var st workflows.CollaborationState
+			if payloads != nil && dc.FromPayloads(payloads, &st) == nil && st.ID != "" {
+				last = &st
+			}
+		}
+	}
+	return last
+}
+
 // finalState decodes the result of a completed run.
 func finalState(h *historypb.History) *workflows.CollaborationState {
 	last := h.Events[len(h.Events)-1]
@@ -234,6 +270,9 @@ type Timeline struct {
 	AsOf    time.Time       `json:"as_of,omitzero"`
 	Entries []Entry         `json:"entries"`
 	Stages  []Stay          `json:"stages"`
+	// State is the full state as history recorded it at AsOf (see StateAt), when asked
+	// for a past time.
+	State *workflows.CollaborationState `json:"state,omitempty"`
 }
 
 // BuildTimeline turns the workflow's record into a timeline, up to at when it is set (the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/collabflow/collabflow/audit"
 	"github.com/collabflow/collabflow/store"
@@ -83,13 +84,18 @@ func auditReplay(ctx context.Context, cfg config, args []string, stdout io.Write
 		return printState(stdout, *res.Final)
 	}
 	fmt.Fprintln(stdout, "the last run had not completed at the end of this history")
+	if st := audit.StateAt(histories, time.Time{}); st != nil {
+		fmt.Fprintln(stdout, "state as of the last update answered by then:")
+		return printState(stdout, *st)
+	}
 	return nil
 }
 
 func printState(w io.Writer, st workflows.CollaborationState) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{"id": st.ID, "stage": st.Stage, "end_reason": st.EndReason, "events": len(st.Events), "payouts": st.Payouts})
+	return enc.Encode(map[string]any{"id": st.ID, "stage": st.Stage, "end_reason": st.EndReason, "events": len(st.Events),
+		"offers": len(st.Offers), "drafts": len(st.Drafts), "posts": len(st.Posts), "payouts": st.Payouts})
 }
 
 func auditExport(ctx context.Context, cfg config, args []string, stdout io.Writer) error {

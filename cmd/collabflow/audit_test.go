@@ -21,10 +21,11 @@ func TestAuditReplayFile(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := run(context.Background(), []string{"audit", "replay", "--file", file, "--until-event", "20"}, env, &out); err != nil {
+	if err := run(context.Background(), []string{"audit", "replay", "--file", file, "--until-event", "40"}, env, &out); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "deterministic") || !strings.Contains(out.String(), "had not completed") {
+	if !strings.Contains(out.String(), "deterministic") || !strings.Contains(out.String(), "had not completed") ||
+		!strings.Contains(out.String(), "state as of the last update") || !strings.Contains(out.String(), `"stage": "contracting"`) {
 		t.Fatalf("partial replay output:\n%s", out.String())
 	}
 
