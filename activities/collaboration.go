@@ -132,8 +132,8 @@ func (in NoticeInput) MessageKey() string {
 // not marketing, so the suppression list does not apply; the log and its key do.
 func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (SendEmailResult, error) {
 	key := in.MessageKey()
-	if logged, err := a.Store.EmailByKey(ctx, key); err == nil && logged.Status != store.EmailSending {
-		return finished(logged), nil
+	if done, ok, err := a.sentBefore(ctx, key); ok || err != nil {
+		return done, err
 	}
 	creator, err := a.Store.Creator(ctx, in.CreatorID)
 	if err != nil {

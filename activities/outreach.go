@@ -94,17 +94,29 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 		return res, err
 	}
 
-	if logged, err := a.Store.EmailByKey(ctx, key); err == nil && logged.Status != store.EmailSending {
-		// An earlier attempt got this far and finished: do not render or send again.
-		return finished(logged), nil
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return res, err
+	if done, ok, err := a.sentBefore(ctx, key); ok || err != nil {
+		return done, err
 	}
 	msg, err := a.compose(ctx, in, creator, campaign)
 	if err != nil {
 		return res, err
 	}
 	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Step: in.Step + 1, Kind: "outreach"}, msg)
+}
+
+// sentBefore reports the result of an earlier attempt that finished the email under key,
+// so that a retry neither renders nor sends it again.
+func (a *Activities) sentBefore(ctx context.Context, key string) (SendEmailResult, bool, error) {
+	logged, err := a.Store.EmailByKey(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return SendEmailResult{}, false, nil
+	case err != nil:
+		return SendEmailResult{}, false, err
+	case logged.Status == store.EmailSending:
+		return SendEmailResult{}, false, nil
+	}
+	return finished(logged), true, nil
 }
 
 // deliver logs an email under its key and sends it, unless the log says an earlier attempt

@@ -3,12 +3,9 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,17 +137,8 @@ func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 func TestTakedownHoldsThePayout(t *testing.T) {
 	id := approvedCollaboration(t, map[string]any{"live_window": "4s", "verification_interval": "1s"})
 	code := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["attribution"].(map[string]any)["code"].(string)
-	var up atomic.Bool
-	up.Store(true)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !up.Load() {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "#ad code %s", code)
-	}))
-	defer srv.Close()
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, srv.URL+"/p")))
+	postURL, up := postPage(t, code)
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, postURL)))
 	waitForStage(t, id, "live")
 	up.Store(false)
 	eventually(t, "the hold", func() bool {

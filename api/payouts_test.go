@@ -44,6 +44,23 @@ func approvedCollaboration(t *testing.T, timings map[string]any) (id string) {
 	return id
 }
 
+// postPage serves a live post that carries the disclosure and the discount code, until
+// the returned switch takes it down. It stops when the test ends.
+func postPage(t *testing.T, code string) (string, *atomic.Bool) {
+	t.Helper()
+	up := &atomic.Bool{}
+	up.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "<p>#ad Loving it! Code %s</p>", code)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/p/1", up
+}
+
 // TestAwaitingPostToCompletedPaysOnce: the post is verified against a local page, the live
 // window re-checks it, metrics earn a bonus, the payout activity fails once after writing
 // the ledger and is retried, finance confirms, and the history replays: one payout row.
@@ -59,19 +76,9 @@ func TestAwaitingPostToCompletedPaysOnce(t *testing.T) {
 		t.Fatalf("brief lacks attribution:\n%s", brief.Text)
 	}
 
-	var live atomic.Bool
-	live.Store(true)
-	postSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !live.Load() {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "<p>#ad Loving it! Code %s</p>", code)
-	}))
-	defer postSrv.Close()
-
+	postURL, _ := postPage(t, code)
 	must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, `{"url":"not a link"}`))
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, postSrv.URL+"/p/1")))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, postURL)))
 	waitForStage(t, id, "live")
 	verified := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, auditorKey, nil))
 	post := verified.Body["posts"].([]any)[0].(map[string]any)

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/verify"
 )
 
@@ -205,7 +206,7 @@ func (c *collaboration) createPayout(ctx workflow.Context, kind string) (PayoutS
 		return p, fmt.Errorf("create %s payout: %w", kind, err)
 	}
 	c.state.Payouts = append(c.state.Payouts, p)
-	c.record(ctx, Event{Kind: EventPayoutCreated, Detail: fmt.Sprintf("%s payout %s of %s %d.%02d, %s", kind, p.ID, p.Currency, p.Amount/100, p.Amount%100, p.Status)})
+	c.record(ctx, Event{Kind: EventPayoutCreated, Detail: fmt.Sprintf("%s payout %s of %s, %s", kind, p.ID, contract.Money(p.Currency, p.Amount), p.Status)})
 	return p, nil
 }
 
