@@ -72,6 +72,8 @@ type StageChange struct {
 	Stage           string    `json:"stage"`
 	Seq             int       `json:"seq"`
 	At              time.Time `json:"at"`
+	// Attention is the escalation open after this change, nil when none is.
+	Attention *store.Attention `json:"attention,omitempty"`
 }
 
 // RecordStage writes a stage change to the read model. Its idempotency key is
@@ -82,7 +84,7 @@ func (a *Activities) RecordStage(ctx context.Context, c StageChange) error {
 	}
 	err := a.Store.RecordCollaboration(ctx, store.Collaboration{
 		ID: c.CollaborationID, CampaignID: c.CampaignID, CreatorID: c.CreatorID,
-		Stage: c.Stage, StageSeq: c.Seq, UpdatedAt: c.At,
+		Stage: c.Stage, StageSeq: c.Seq, UpdatedAt: c.At, Attention: c.Attention,
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		// The campaign or creator row is gone: retrying cannot fix that.

@@ -17,16 +17,29 @@ type Collaboration struct {
 	StageSeq   int       `json:"-"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Attention is what ops must decide, nil when nothing waits for them.
+	Attention *Attention `json:"attention,omitempty"`
+}
+
+// Attention is an escalation: why a collaboration waits for ops, and since when.
+type Attention struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // RecordCollaboration upserts the row for a stage change. A change older than the stored
 // one (a retried or late activity) is ignored, so replays and retries are harmless.
 func (s *Store) RecordCollaboration(ctx context.Context, c Collaboration) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO collaborations (id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6)
-		ON CONFLICT (id) DO UPDATE SET stage = EXCLUDED.stage, stage_seq = EXCLUDED.stage_seq, updated_at = EXCLUDED.updated_at
+	reason, since := "", (*time.Time)(nil)
+	if c.Attention != nil {
+		reason, since = c.Attention.Reason, &c.Attention.Since
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO collaborations (id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at, attention_reason, attention_since)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
+		ON CONFLICT (id) DO UPDATE SET stage = EXCLUDED.stage, stage_seq = EXCLUDED.stage_seq, updated_at = EXCLUDED.updated_at,
+			attention_reason = EXCLUDED.attention_reason, attention_since = EXCLUDED.attention_since
 		WHERE collaborations.stage_seq < EXCLUDED.stage_seq`,
-		c.ID, c.CampaignID, c.CreatorID, c.Stage, c.StageSeq, c.UpdatedAt.UTC())
+		c.ID, c.CampaignID, c.CreatorID, c.Stage, c.StageSeq, c.UpdatedAt.UTC(), reason, since)
 	if err != nil {
 		return fmt.Errorf("record collaboration %s: %w", c.ID, pgError(err, nil))
 	}
@@ -39,8 +52,11 @@ type CollaborationFilter struct {
 	CampaignID string
 	CreatorID  string
 	Stage      string
-	After      string
-	Limit      int
+	// Attention, when set, keeps only collaborations that do (true) or do not (false)
+	// wait for an ops decision.
+	Attention *bool
+	After     string
+	Limit     int
 }
 
 // ListCollaborations returns one page of collaborations in id order and the next cursor.
@@ -58,12 +74,30 @@ func (s *Store) ListCollaborations(ctx context.Context, f CollaborationFilter) (
 	if f.Stage != "" {
 		q.where("stage = " + q.arg(f.Stage))
 	}
-	base := `SELECT id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at FROM collaborations`
+	if f.Attention != nil {
+		if *f.Attention {
+			q.where("attention_reason <> ''")
+		} else {
+			q.where("attention_reason = ''")
+		}
+	}
+	base := `SELECT id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at, attention_reason, attention_since FROM collaborations`
 	rows, err := s.pool.Query(ctx, q.sql(base, f.After, f.Limit), q.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list collaborations: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Collaboration])
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Collaboration, error) {
+		var (
+			c      Collaboration
+			reason string
+			since  *time.Time
+		)
+		err := row.Scan(&c.ID, &c.CampaignID, &c.CreatorID, &c.Stage, &c.StageSeq, &c.CreatedAt, &c.UpdatedAt, &reason, &since)
+		if reason != "" && since != nil {
+			c.Attention = &Attention{Reason: reason, Since: since.UTC()}
+		}
+		return c, err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list collaborations: %w", err)
 	}
