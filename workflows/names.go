@@ -55,7 +55,36 @@ const (
 	UpdateOverride = "override_verification"
 	// UpdateConfirmPayout takes a PayoutConfirmation from finance.
 	UpdateConfirmPayout = "confirm_payout"
+	// UpdateResolve takes a ResolveRequest: ops' decision on an open escalation
+	// (CollaborationState.Attention). Cancelling is UpdateCancel.
+	UpdateResolve = "resolve"
 )
+
+// Decisions on an escalation.
+const (
+	// ResolveRetry runs the step that gave up again.
+	ResolveRetry = "retry"
+	// ResolveOverride carries on without the step, for the reason given.
+	ResolveOverride = "override"
+)
+
+// ResolveRequest is ops' decision on an open escalation.
+type ResolveRequest struct {
+	Actor    Actor  `json:"actor"`
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+}
+
+// Attention is an open escalation: why the collaboration waits for ops and since when.
+// Ops resolve it (retry or override, with UpdateResolve) or cancel the collaboration.
+type Attention struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	// Step names what gave up or was refused (for example "payout", "verify_post").
+	Step string `json:"step"`
+	// Overridable says whether ops may carry on without the step.
+	Overridable bool `json:"overridable"`
+}
 
 // InvalidArgument is the error type of a validator's refusal of bad input (the API
 // answers 422); other refusals are about the collaboration's state (409).
@@ -449,7 +478,9 @@ type CollaborationState struct {
 	// Approved is the approved draft, kept for posting and verification.
 	Approved *Draft `json:"approved,omitempty"`
 	// Escalation says what ops must decide, if anything.
-	Escalation  string       `json:"escalation,omitempty"`
+	Escalation string `json:"escalation,omitempty"`
+	// Attention is an escalation the workflow is blocked on until ops resolve it.
+	Attention   *Attention   `json:"attention,omitempty"`
 	Attribution *Attribution `json:"attribution,omitempty"`
 	Posts       []Post       `json:"posts"`
 	// PostsRequired is how many posts the deliverables call for.
