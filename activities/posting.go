@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/contract"
@@ -29,6 +30,20 @@ type PayoutProvider interface {
 	Name() string
 	Submit(ctx context.Context, p store.Payout) (reference string, err error)
 }
+
+// PayoutRefused is a provider's final refusal of a payout (a closed account, an invalid
+// destination, a payee who failed checks): submitting the same payout again cannot
+// succeed, so CreatePayout does not retry it. A PayoutProvider returns it, or wraps it;
+// any other error is taken as transient and retried.
+type PayoutRefused struct {
+	// Reason is the provider's explanation, for ops.
+	Reason string
+}
+
+func (e *PayoutRefused) Error() string { return "payout refused: " + e.Reason }
+
+// ErrPayoutRefused is the ApplicationError type of a payout the provider refused.
+const ErrPayoutRefused = "PayoutRefused"
 
 // ManualPayouts leaves payment to finance, who list pending payouts and confirm each with
 // their bank reference.
@@ -54,7 +69,10 @@ var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
 // AssignAttribution gives the collaboration its discount code (the terms' own, else the
 // creator's handle plus a random suffix, unique across campaigns) and its tracking link:
 // the campaign's landing URL with utm_source, utm_medium=influencer, utm_campaign and
-// utm_content=<code>. The collaboration is the key: a retry returns the same pair.
+// utm_content=<code>. The collaboration is the key: a retry returns the same pair. Terms
+// naming a code another collaboration holds get a generated code, with the asked-for one
+// in Requested for the workflow to record: the contract is signed by now, and a clash must
+// not fail the deal.
 func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput) (store.Attribution, error) {
 	creator, err := a.Store.Creator(ctx, in.CreatorID)
 	if err != nil {
@@ -88,11 +106,14 @@ func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput)
 		base = u.String() + "&utm_content="
 	}
 	attr, err := a.Store.AssignAttribution(ctx, in.CollaborationID, in.Code, prefix, base)
-	var taken *store.ConflictError
-	if errors.As(err, &taken) {
-		return store.Attribution{}, temporal.NewNonRetryableApplicationError(taken.Error(), "Conflict", err)
+	if err != nil {
+		return store.Attribution{}, err // the store's error names the collaboration
 	}
-	return attr, err
+	if attr.Requested != "" {
+		activity.GetLogger(ctx).Warn("discount code held by another collaboration; assigned a generated one",
+			"requested", attr.Requested, "code", attr.Code)
+	}
+	return attr, nil
 }
 
 // VerifyPostInput names a post and what it must show.
@@ -101,10 +122,25 @@ type VerifyPostInput struct {
 	Expect verify.Expect `json:"expect"`
 }
 
+// ErrPostUnreachable is the ApplicationError type of a post that could not be checked.
+const ErrPostUnreachable = "PostUnreachable"
+
 // VerifyPost fetches a post and reports each check with its evidence. A post that fails a
-// check is a result, not an error; only the fetch machinery failing would be retried.
+// check is a result, not an error. A post that could not be checked (timeout, DNS or
+// connection failure, HTTP 429 or 5xx) is a retryable PostUnreachable error carrying the
+// report as its details: the activity's bounded retry policy tries again, and when it
+// gives up the workflow escalates instead of blaming the creator.
 func (a *Activities) VerifyPost(ctx context.Context, in VerifyPostInput) (verify.Report, error) {
-	return a.Verifier.Verify(ctx, in.URL, in.Expect), nil
+	r := a.Verifier.Verify(ctx, in.URL, in.Expect)
+	if r.Transient {
+		evidence := ""
+		if len(r.Checks) > 0 {
+			evidence = r.Checks[0].Evidence
+		}
+		return verify.Report{}, temporal.NewApplicationErrorWithOptions("verify "+in.URL+": "+evidence, ErrPostUnreachable,
+			temporal.ApplicationErrorOptions{Details: []any{r}})
+	}
+	return r, nil
 }
 
 // Payout kinds, the second half of a payout's idempotency key.
@@ -123,7 +159,9 @@ type PayoutInput struct {
 // CreatePayout computes what is owed (the fee: fixed fee, bonus tiers reached and revenue
 // share from the latest metrics; the kill fee: the contract's), writes it to the ledger
 // under the key "<collaboration>/<kind>" and hands it to the provider with that key. A
-// retried or replayed activity finds the row it wrote: never a second payout.
+// retried or replayed activity finds the row it wrote: never a second payout. Metrics the
+// terms cannot be computed from (BadMetrics) and a provider's PayoutRefused are
+// non-retryable; other provider and database errors are retried.
 func (a *Activities) CreatePayout(ctx context.Context, in PayoutInput) (store.Payout, error) {
 	key := in.CollaborationID + "/" + in.Kind
 	var b payout.Breakdown
@@ -156,8 +194,15 @@ func (a *Activities) CreatePayout(ctx context.Context, in PayoutInput) (store.Pa
 		return p, nil
 	}
 	ref, err := a.Payouts.Submit(ctx, p)
-	if err != nil {
-		return store.Payout{}, fmt.Errorf("submit payout %s: %w", key, err)
+	var refused *PayoutRefused
+	switch {
+	case errors.As(err, &refused):
+		// The ledger row stays pending: ops decide (retry after the payee fixes their
+		// account, pay by hand, or cancel), and a retry submits the same key again.
+		return store.Payout{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s refused payout %s: %s", a.Payouts.Name(), key, refused.Reason), ErrPayoutRefused, err)
+	case err != nil:
+		return store.Payout{}, fmt.Errorf("submit payout %s to %s: %w", key, a.Payouts.Name(), err)
 	}
 	if ref != "" {
 		return a.Store.ConfirmPayout(ctx, p.ID, ref, a.Payouts.Name())

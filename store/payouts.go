@@ -20,21 +20,34 @@ import (
 type Attribution struct {
 	Code        string `json:"code"`
 	TrackingURL string `json:"tracking_url"`
+	// Requested is the code the terms asked for when another collaboration held it and
+	// Code was generated instead; empty when the collaboration got what it asked for.
+	Requested string `json:"requested,omitempty"`
 }
 
 // AssignAttribution gives a collaboration its code, keeping one assigned before. A wanted
-// code (from the terms) must be free; otherwise the code is prefix plus a random suffix,
-// retried until it is unique across campaigns.
+// code (from the terms) is used when free; when another collaboration holds it, or no code
+// is wanted, the code is prefix plus a random suffix, retried until it is unique across
+// campaigns, and Requested names the wanted code. A clash never fails the collaboration:
+// it comes after the contract is signed, when refusing would strand the deal.
 func (s *Store) AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (Attribution, error) {
+	wanted = strings.ToUpper(strings.TrimSpace(wanted))
 	var a Attribution
 	err := s.pool.QueryRow(ctx, `SELECT code, tracking_url FROM attributions WHERE collaboration_id = $1`, collaborationID).Scan(&a.Code, &a.TrackingURL)
 	if err == nil {
+		// A retry after an attempt that generated a code reports the clash again.
+		if wanted != "" && a.Code != wanted {
+			a.Requested = wanted
+		}
 		return a, nil
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return a, fmt.Errorf("attribution of %s: %w", collaborationID, err)
 	}
+	if prefix == "" {
+		prefix = "CF"
+	}
+	code := wanted
 	for attempt := 0; attempt < 10; attempt++ {
-		code := strings.ToUpper(wanted)
 		if code == "" {
 			code = prefix + "-" + randomCode(4)
 		}
@@ -47,18 +60,20 @@ func (s *Store) AssignAttribution(ctx context.Context, collaborationID, wanted, 
 		var pgErr *pgconn.PgError
 		switch {
 		case err == nil:
-			return Attribution{Code: code, TrackingURL: link}, nil
+			a = Attribution{Code: code, TrackingURL: link}
+			if wanted != "" && code != wanted {
+				a.Requested = wanted
+			}
+			return a, nil
 		case errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "attributions_collaboration_id_key":
-			return s.AssignAttribution(ctx, collaborationID, "", "", "") // a concurrent attempt won
-		case errors.As(err, &pgErr) && pgErr.Code == "23505" && wanted != "":
-			return Attribution{}, &ConflictError{Field: "discount_code", Message: "code " + code + " is used by another collaboration"}
+			return s.AssignAttribution(ctx, collaborationID, wanted, "", "") // a concurrent attempt won
 		case errors.As(err, &pgErr) && pgErr.Code == "23505":
-			continue
+			code = "" // held by another collaboration: generate one
 		default:
-			return Attribution{}, fmt.Errorf("assign attribution: %w", err)
+			return Attribution{}, fmt.Errorf("assign attribution to %s: %w", collaborationID, err)
 		}
 	}
-	return Attribution{}, errors.New("no free discount code after 10 attempts")
+	return Attribution{}, fmt.Errorf("assign attribution to %s: no free discount code after 10 attempts", collaborationID)
 }
 
 func randomCode(n int) string {

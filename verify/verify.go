@@ -6,6 +6,7 @@ package verify
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,6 +45,10 @@ type Report struct {
 	Checks        []Check   `json:"checks"`
 	Passed        bool      `json:"passed"`
 	FetchedAt     time.Time `json:"fetched_at"`
+	// Transient means the post could not be checked (a timeout, a DNS or connection
+	// failure, HTTP 429 or 5xx): it says nothing about the post, and a later fetch may
+	// succeed. Passed is false and the live check's evidence says why in plain words.
+	Transient bool `json:"transient,omitempty"`
 }
 
 // Check names.
@@ -61,6 +66,12 @@ const (
 
 // ErrForbiddenAddress is a URL that resolves to a private, loopback or link-local address.
 var ErrForbiddenAddress = errors.New("address not allowed")
+
+// Redirect refusals, told apart from transport failures when the evidence is written.
+var (
+	errTooManyRedirects = fmt.Errorf("more than %d redirects", MaxRedirects)
+	errRedirectScheme   = errors.New("redirect is not http(s)")
+)
 
 // Fetcher fetches posts over HTTP.
 type Fetcher struct {
@@ -96,10 +107,10 @@ func NewFetcher(allowPrivate bool, timeout time.Duration) *Fetcher {
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= MaxRedirects {
-				return fmt.Errorf("more than %d redirects", MaxRedirects)
+				return errTooManyRedirects
 			}
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return fmt.Errorf("redirect to %s is not http(s)", req.URL.Scheme)
+				return fmt.Errorf("%w: %s", errRedirectScheme, req.URL.Scheme)
 			}
 			return nil
 		},
@@ -129,8 +140,10 @@ func public(ip net.IP) bool {
 	return true
 }
 
-// Verify fetches the post and runs every check. A fetch that fails is a failed live check
-// with the reason as evidence, not an error: the post is what is wrong.
+// Verify fetches the post and runs every check. A post that answers and fails a check is a
+// failed report, not an error: the post is what is wrong. A fetch that cannot tell (the
+// host timed out, could not be resolved or reached, or answered 429 or 5xx) is a
+// Transient report: nothing is known about the post yet.
 func (f *Fetcher) Verify(ctx context.Context, rawURL string, e Expect) Report {
 	r := Report{URL: rawURL, FetchedAt: time.Now().UTC()}
 	fail := func(evidence string) Report {
@@ -143,20 +156,31 @@ func (f *Fetcher) Verify(ctx context.Context, rawURL string, e Expect) Report {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return fail(err.Error())
+		return fail("not a valid URL")
 	}
 	req.Header.Set("User-Agent", "collabflow-verifier/1.0")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return fail("fetch failed: " + err.Error())
+		evidence, transient := fetchFailure(err, f.client.Timeout)
+		r.Transient = transient
+		return fail(evidence)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	r.Status, r.FinalURL = resp.StatusCode, resp.Request.URL.String()
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		// Platforms rate-limit and login-wall fetchers, and hosts have outages: the
+		// answer is about the host, not the post.
+		r.Transient = true
+		return fail(fmt.Sprintf("could not check: the post's host answered HTTP %d (%s); trying again later", resp.StatusCode, strings.ToLower(http.StatusText(resp.StatusCode))))
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
-		return fail("read failed: " + err.Error())
+		evidence, transient := fetchFailure(err, f.client.Timeout)
+		r.Transient = transient
+		return fail(evidence)
 	}
 	sum := sha256.Sum256(body)
-	r.Status, r.FinalURL, r.ContentSHA256 = resp.StatusCode, resp.Request.URL.String(), hex.EncodeToString(sum[:])
+	r.ContentSHA256 = hex.EncodeToString(sum[:])
 	live := resp.StatusCode >= 200 && resp.StatusCode < 300
 	r.Checks = append(r.Checks, Check{Name: CheckLive, Passed: live, Evidence: fmt.Sprintf("HTTP %d, %d bytes, sha256 %s", resp.StatusCode, len(body), r.ContentSHA256)})
 	text := html.UnescapeString(string(body))
@@ -180,6 +204,38 @@ func (f *Fetcher) Verify(ctx context.Context, rawURL string, e Expect) Report {
 	r.Checks = append(r.Checks, Check{Name: CheckLink, Passed: linked, Evidence: evidence})
 	r.Passed = live && disclosed && linked
 	return r
+}
+
+// fetchFailure describes in plain words why a fetch failed, and whether a later fetch may
+// succeed. Raw resolver and socket errors name internal addresses and confuse readers of
+// the evidence record, so they stay out of it.
+func fetchFailure(err error, timeout time.Duration) (evidence string, transient bool) {
+	var (
+		dnsErr  *net.DNSError
+		netErr  net.Error
+		opErr   *net.OpError
+		certErr *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		return "the post's address is not allowed: it points into a private, loopback or link-local network", false
+	case errors.Is(err, errTooManyRedirects):
+		return fmt.Sprintf("the post's address redirects more than %d times", MaxRedirects), false
+	case errors.Is(err, errRedirectScheme):
+		return "the post's address redirects to something that is not http(s)", false
+	case errors.As(err, &certErr):
+		return "the post's site presents a TLS certificate that does not verify", false
+	case errors.As(err, &dnsErr):
+		return "could not check: the post's host name could not be resolved; trying again later", true
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("could not check: the post's host did not answer within %s; trying again later", timeout), true
+	case errors.Is(err, context.Canceled):
+		return "could not check: the check was cancelled; trying again later", true
+	case errors.As(err, &opErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return "could not check: the connection to the post's host failed; trying again later", true
+	}
+	return "could not check: the fetch failed; trying again later", true
 }
 
 // snippet is the text around the first of needles found, for the evidence record.

@@ -111,3 +111,76 @@ func TestBodyIsCapped(t *testing.T) {
 		t.Fatalf("read past the cap: %+v", r.Checks[0])
 	}
 }
+
+// TestHostTroubleIsNotAFailingPost: a rate limit, an outage, a timeout, a name that does
+// not resolve or a refused connection says nothing about the post. The report is
+// "could not check" (Transient) with evidence in plain words, never a failed live check
+// that would email the creator or hold the payout.
+func TestHostTroubleIsNotAFailingPost(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // longer than the fetcher's timeout; ends when the client gives up
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	closed := post(200, "")
+	closedURL := closed.URL
+	closed.Close() // nothing listens there any more: connection refused
+
+	tests := []struct {
+		name, url, evidence string
+	}{
+		{"rate limited", "", "HTTP 429"},
+		{"unavailable", "", "HTTP 503"},
+		{"server error", "", "HTTP 500"},
+		{"bad gateway", "", "HTTP 502"},
+		{"timeout", slow.URL + "/p/1", "did not answer within"},
+		{"connection refused", closedURL + "/p/1", "connection to the post's host failed"},
+		{"unresolvable host", "http://post.collabflow.invalid/p/1", ""}, // resolver failure or timeout, depending on the machine
+	}
+	f := NewFetcher(true, 500*time.Millisecond)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.url
+			if u == "" {
+				var status int
+				fmt.Sscanf(tt.evidence, "HTTP %d", &status)
+				srv := post(status, "#ad ADA-7Q2 https://acme.test/spring?utm_source=ada&utm_medium=influencer")
+				defer srv.Close()
+				u = srv.URL + "/p/1"
+			}
+			r := f.Verify(context.Background(), u, expect)
+			if !r.Transient || r.Passed {
+				t.Fatalf("transient %v passed %v, want a could-not-check report: %+v", r.Transient, r.Passed, r)
+			}
+			ev := r.Checks[0].Evidence
+			if !strings.HasPrefix(ev, "could not check: ") || !strings.Contains(ev, tt.evidence) {
+				t.Errorf("evidence %q, want plain words with %q", ev, tt.evidence)
+			}
+			for _, raw := range []string{"lookup ", "dial tcp", "127.0.0.1", "Client.Timeout", "connect:"} {
+				if strings.Contains(ev, raw) {
+					t.Errorf("evidence %q carries the raw error (%q)", ev, raw)
+				}
+			}
+		})
+	}
+}
+
+// TestFailingPostIsNotTransient: answers about the post itself stay failing reports that
+// the workflow acts on.
+func TestFailingPostIsNotTransient(t *testing.T) {
+	f := NewFetcher(true, 2*time.Second)
+	for _, status := range []int{404, 410, 403} {
+		srv := post(status, "gone")
+		r := f.Verify(context.Background(), srv.URL+"/p/1", expect)
+		srv.Close()
+		if r.Transient || r.Passed || checks(r)[CheckLive] {
+			t.Errorf("HTTP %d: %+v, want a failing report", status, r)
+		}
+	}
+	r := NewFetcher(false, 2*time.Second).Verify(context.Background(), "http://10.0.0.1/p/1", expect)
+	if r.Transient || !strings.Contains(r.Checks[0].Evidence, "not allowed") {
+		t.Errorf("a forbidden address: %+v", r)
+	}
+}
