@@ -96,7 +96,17 @@ type Timings struct {
 	VerificationInterval Duration `json:"verification_interval" validate:"timing"`
 	// LiveWindow is how long a post must stay up after it is verified.
 	LiveWindow Duration `json:"live_window" validate:"timing"`
+	// LiveChecks are when live posts are checked again, counted from the start of the
+	// live window; after the last one they are checked every LiveCheckEvery, and always
+	// at the window's end. A takedown is caught at the next check, and a failed check is
+	// repeated every VerificationInterval until it passes (the payout stays on hold).
+	LiveChecks []Duration `json:"live_checks" validate:"max=20,dive,timing"`
+	// LiveCheckEvery is the cadence of live checks after LiveChecks.
+	LiveCheckEvery Duration `json:"live_check_every" validate:"timing"`
 }
+
+// DefaultLiveChecks checks a live post after a day and after a week, then weekly.
+func DefaultLiveChecks() []Duration { return []Duration{Duration(Day), Duration(7 * Day)} }
 
 // Day is 24 hours; durations here ignore daylight-saving shifts.
 const Day = 24 * time.Hour
@@ -126,6 +136,8 @@ func DefaultTimings() Timings {
 		PostDeadline:         Duration(7 * Day),
 		VerificationInterval: Duration(Day),
 		LiveWindow:           Duration(30 * Day),
+		LiveChecks:           DefaultLiveChecks(),
+		LiveCheckEvery:       Duration(7 * Day),
 	}
 }
 
@@ -143,6 +155,9 @@ func (c *Campaign) ApplyDefaults() {
 	if t.FollowUpDelays == nil {
 		t.FollowUpDelays = DefaultFollowUpDelays(len(c.Sequence) - 1)
 	}
+	if t.LiveChecks == nil {
+		t.LiveChecks = DefaultLiveChecks()
+	}
 	for _, f := range []struct {
 		dst *Duration
 		def Duration
@@ -154,6 +169,7 @@ func (c *Campaign) ApplyDefaults() {
 		{&t.PostDeadline, d.PostDeadline},
 		{&t.VerificationInterval, d.VerificationInterval},
 		{&t.LiveWindow, d.LiveWindow},
+		{&t.LiveCheckEvery, d.LiveCheckEvery},
 	} {
 		if *f.dst == 0 {
 			*f.dst = f.def

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/store"
 )
 
 // a is nil: workflows only need the methods' names and signatures to schedule activities.
@@ -45,8 +46,18 @@ type collaboration struct {
 	// overrides counts verification overrides, so a wait can see a new one.
 	overrides int
 	confirmed *PayoutConfirmation
-	// resumed is set when this run continues an earlier one in live.
+	// resumed is set when this run continues an earlier one (in verifying or live).
 	resumed bool
+	// v1 is set for runs that carry the changeRobust marker.
+	v1 bool
+	// resolution is ops' decision on the open escalation, taken by escalate.
+	resolution *ResolveRequest
+	// finishing is set while a person's cancel or decline is carried out, so that an
+	// escalation there (a kill fee that cannot be paid) still waits for ops.
+	finishing bool
+	// blocked counts update handlers waiting for the main coroutine to act; it must not
+	// wait for them to finish (Continue-As-New) while they wait for it.
+	blocked int
 }
 
 func (c *collaboration) setup(ctx workflow.Context) error {
@@ -83,6 +94,9 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register %s query: %w", QueryState, err)
 	}
+	if err := workflow.SetQueryHandler(ctx, activities.QueryMaySend, c.maySend); err != nil {
+		return fmt.Errorf("register %s query: %w", activities.QueryMaySend, err)
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, c.handleCancel,
 		workflow.UpdateHandlerOptions{Validator: c.validateCancel}); err != nil {
 		return fmt.Errorf("register %s update: %w", UpdateCancel, err)
@@ -101,6 +115,7 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		{UpdateSubmitPost, c.handlePost, c.validatePost},
 		{UpdateOverride, c.handleOverride, c.validateOverride},
 		{UpdateConfirmPayout, c.handleConfirm, c.validateConfirm},
+		{UpdateResolve, c.handleResolve, c.validateResolve},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -111,12 +126,37 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 	return nil
 }
 
+// legacyOptions are the activity options of runs before changeRobust: retried forever.
+var legacyOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+}
+
+// dbOptions fit PostgreSQL writes: a restart or failover is over in minutes, so a quarter
+// of an hour of retries covers it; after that ops hear of it (an escalation).
+var dbOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    30 * time.Second,
+	ScheduleToCloseTimeout: 15 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
 func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	c.v1 = workflow.GetVersion(ctx, changeRobust, workflow.DefaultVersion, 1) >= 1
+	if c.v1 {
+		ctx = workflow.WithActivityOptions(ctx, dbOptions)
+	} else {
+		ctx = workflow.WithActivityOptions(ctx, legacyOptions)
+	}
 	c.listenForOutreachEvents(ctx)
+	if c.resumed && c.state.Stage == StageVerifying {
+		if err := c.verifyAndGoLive(ctx); err != nil || c.ending() {
+			return c.finishOrFail(ctx, err)
+		}
+	}
 	if !c.resumed {
 		if done, err := c.untilLive(ctx); done || err != nil {
 			return c.state, err
@@ -124,6 +164,9 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 		if c.ending() {
 			return c.finishEnding(ctx)
 		}
+	}
+	if c.resumed && c.state.Stage != StageLive {
+		return c.state, fmt.Errorf("run %d resumed in %s, which does not continue as new", c.state.Run, c.state.Stage)
 	}
 	if err := c.liveWindow(ctx); err != nil || c.ending() {
 		return c.finishOrFail(ctx, err)
@@ -148,7 +191,7 @@ func (c *collaboration) untilLive(ctx workflow.Context) (done bool, err error) {
 	if err := c.runOutreach(ctx); err != nil {
 		return true, err
 	}
-	if c.state.Outreach.Status == OutreachFailed {
+	if !c.v1 && c.state.Outreach.Status == OutreachFailed {
 		// The provider refused an email: ops record a reply they got elsewhere, or cancel.
 		if err := workflow.Await(ctx, func() bool { return c.ending() || c.reply != nil || c.stop != nil }); err != nil {
 			return true, err
@@ -158,11 +201,18 @@ func (c *collaboration) untilLive(ctx workflow.Context) (done bool, err error) {
 	case c.ending():
 		return false, nil
 	case c.reply != nil:
-		err := c.moveTo(ctx, StageNegotiating, Event{Kind: EventReplyReceived, Actor: c.reply.Actor, Detail: describe(*c.reply)})
-		if err != nil {
+		e := c.enter(ctx, StageNegotiating, Event{Kind: EventReplyReceived, Actor: c.reply.Actor, Detail: describe(*c.reply)})
+		if c.v1 {
+			// The opening offer is on the table the moment negotiating begins, before any
+			// update can add one.
+			c.openNegotiation(ctx)
+		}
+		if err := c.publish(ctx, e); err != nil {
 			return true, err
 		}
-		c.openNegotiation(ctx)
+		if !c.v1 {
+			c.openNegotiation(ctx)
+		}
 	case c.stop != nil:
 		_, err := c.end(ctx, outreachEnd(c.stop.Kind), describe(*c.stop), Event{Kind: EventOutreachStopped, Detail: describe(*c.stop)})
 		return true, err
@@ -181,12 +231,19 @@ func (c *collaboration) untilLive(ctx workflow.Context) (done bool, err error) {
 	if err != nil {
 		return true, err
 	}
+	err = c.verifyAndGoLive(ctx)
+	return err != nil, err
+}
+
+// verifyAndGoLive runs verifying until every post passes (or ops accept it) and starts the
+// live window; it returns early when the collaboration ends, or with the error that
+// continues the run as new.
+func (c *collaboration) verifyAndGoLive(ctx workflow.Context) error {
 	if err := c.verifyPosts(ctx); err != nil || c.ending() {
-		return err != nil, err
+		return err
 	}
 	c.state.LiveUntil = workflow.Now(ctx).UTC().Add(c.input.Timings.LiveWindow.Std())
-	err = c.moveTo(ctx, StageLive, Event{Kind: EventVerified, Detail: c.verifiedSummary()})
-	return err != nil, err
+	return c.moveTo(ctx, StageLive, Event{Kind: EventVerified, Detail: c.verifiedSummary()})
 }
 
 // verifiedSummary is the evidence of the passing checks, for the history.
@@ -219,6 +276,7 @@ func (c *collaboration) finishOrFail(ctx workflow.Context, err error) (Collabora
 
 // finishEnding ends the collaboration as a person asked: cancelled or declined.
 func (c *collaboration) finishEnding(ctx workflow.Context) (CollaborationState, error) {
+	c.finishing = true
 	if err := c.killFee(ctx); err != nil {
 		return c.state, err
 	}
@@ -260,32 +318,54 @@ func (c *collaboration) record(ctx workflow.Context, e Event) Event {
 // moveTo enters a stage: the event goes into the state, the stage into the search
 // attributes and the read model.
 func (c *collaboration) moveTo(ctx workflow.Context, to Stage, e Event) error {
+	return c.publish(ctx, c.enter(ctx, to, e))
+}
+
+// enter changes the stage in the state at once, so that validators judge what comes next
+// against it; publish then tells the search attributes and the read model.
+func (c *collaboration) enter(ctx workflow.Context, to Stage, e Event) Event {
 	e.From, e.To = c.state.Stage, to
 	if len(c.state.Events) == 0 {
 		e.From = "" // the first event enters the first stage from nowhere
 	}
 	e = c.record(ctx, e)
 	c.state.Stage = to
+	return e
+}
 
+// publish writes the stage entered by e to the search attributes and the read model. A
+// read model that stays unreachable is an escalation; ops may carry on without it.
+func (c *collaboration) publish(ctx workflow.Context, e Event) error {
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchStage.ValueSet(string(to)),
+		SearchStage.ValueSet(string(e.To)),
 		SearchCampaign.ValueSet(c.state.CampaignID),
 		SearchCreator.ValueSet(c.state.CreatorID),
 	); err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
-	err := workflow.ExecuteActivity(ctx, a.RecordStage, activities.StageChange{
+	_, err := c.act(ctx, "record_stage", true, func() error {
+		return workflow.ExecuteActivity(ctx, a.RecordStage, c.stageChange(e.Seq)).Get(ctx, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("record stage %s: %w", e.To, err)
+	}
+	return nil
+}
+
+// stageChange is the read model's row as of event seq.
+func (c *collaboration) stageChange(seq int) activities.StageChange {
+	sc := activities.StageChange{
 		CollaborationID: c.state.ID,
 		CampaignID:      c.state.CampaignID,
 		CreatorID:       c.state.CreatorID,
-		Stage:           string(to),
-		Seq:             e.Seq,
+		Stage:           string(c.state.Stage),
+		Seq:             seq,
 		At:              c.state.UpdatedAt,
-	}).Get(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record stage %s: %w", to, err)
 	}
-	return nil
+	if at := c.state.Attention; at != nil {
+		sc.Attention = &store.Attention{Reason: at.Reason, Since: at.Since}
+	}
+	return sc
 }
 
 // validateCancel refuses a cancel that cannot be carried out, before it enters history.
@@ -301,6 +381,8 @@ func (c *collaboration) validateCancel(req CancelRequest) error {
 		return fmt.Errorf("collaboration already ended as %s", c.state.Stage)
 	case c.ending():
 		return errors.New("collaboration is already ending")
+	case c.confirmed != nil:
+		return errors.New("the payout is already confirmed: the collaboration is completing")
 	}
 	return nil
 }
@@ -332,27 +414,32 @@ func (c *collaboration) handleReply(ctx workflow.Context, req ReplyRequest) (Col
 	return c.stateOnce(ctx, func() bool { return c.negotiationOpen || c.state.Stage.Terminal() })
 }
 
+// validateActor refuses an update without an actor: input the API must always send.
 func validateActor(a Actor) error {
 	if a.Name == "" || a.Role == "" {
-		return errors.New("actor: name and role required")
+		return invalid(map[string]string{"actor": "name and role required"})
 	}
 	return nil
 }
 
+// validateText refuses a missing or too long free text as bad input (422).
 func validateText(field, text string, required bool) error {
 	text = strings.TrimSpace(text)
 	switch {
 	case required && text == "":
-		return errors.New(field + ": required")
+		return invalid(map[string]string{field: "required"})
 	case len(text) > MaxReasonLength:
-		return fmt.Errorf("%s: at most %d characters", field, MaxReasonLength)
+		return invalid(map[string]string{field: fmt.Sprintf("at most %d characters", MaxReasonLength)})
 	}
 	return nil
 }
 
 // stateOnce is an update handler's answer: the state once cond holds, that is once run has
-// acted on the update.
+// acted on the update. While it waits, the handler counts as blocked on the main
+// coroutine, which therefore never waits for it to finish.
 func (c *collaboration) stateOnce(ctx workflow.Context, cond func() bool) (CollaborationState, error) {
+	c.blocked++
+	defer func() { c.blocked-- }()
 	if err := workflow.Await(ctx, cond); err != nil {
 		return CollaborationState{}, err
 	}

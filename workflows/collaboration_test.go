@@ -114,10 +114,14 @@ func (s *collaborationSuite) result() CollaborationState {
 	return final
 }
 
+// stages lists the stage changes the read model saw; a repeated stage (an escalation
+// opened or resolved) is not a change.
 func (s *collaborationSuite) stages() []string {
 	var out []string
 	for _, r := range s.recorded {
-		out = append(out, r.Stage)
+		if len(out) == 0 || out[len(out)-1] != r.Stage {
+			out = append(out, r.Stage)
+		}
 	}
 	return out
 }
@@ -237,11 +241,15 @@ func (s *collaborationSuite) TestFailedSendWaitsForOps() {
 	s.sendResult = func(activities.SendEmailInput) activities.SendEmailResult {
 		return activities.SendEmailResult{Status: activities.SendFailed, Reason: "sendgrid answered 400: from address not verified"}
 	}
+	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
 		s.Equal(StageOutreach, st.Stage)
-		s.Equal(OutreachFailed, st.Outreach.Status)
-		s.Contains(st.Outreach.StopReason, "not verified")
+		s.Equal(OutreachRunning, st.Outreach.Status, "a reply is still welcome")
+		s.Require().NotNil(st.Attention, "the refusal waits for ops")
+		s.Equal("outreach_email", st.Attention.Step)
+		s.Contains(st.Attention.Reason, "not verified")
+		s.Equal(st.Attention.Reason, s.recorded[len(s.recorded)-1].Attention.Reason, "the read model lists it")
 	}, 30*day)
 	replied, replyErr := s.update(31*day, UpdateRecordReply, "r", ReplyRequest{Actor: ops, Note: "she called us"})
 	s.update(32*day, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "done"})
@@ -252,6 +260,7 @@ func (s *collaborationSuite) TestFailedSendWaitsForOps() {
 	s.Require().NoError(*replyErr)
 	s.Equal(StageNegotiating, replied.Stage)
 	s.Len(s.sent, 1, "kept sending after a refusal")
+	s.Nil(replied.Attention, "the reply settled the escalation")
 	s.Equal([]string{"outreach", "negotiating", "cancelled"}, s.stages())
 }
 

@@ -94,7 +94,7 @@ func (c *collaboration) awaitDraft(ctx workflow.Context) error {
 // a campaign that asks for it gets a disclosed draft approved then.
 func (c *collaboration) awaitReview(ctx workflow.Context) error {
 	decided := func() bool { return c.reviewed != nil || c.ending() }
-	ok, err := workflow.AwaitWithTimeout(ctx, c.input.Timings.ReviewSLA.Std(), decided)
+	ok, err := c.waitFor(ctx, c.input.Timings.ReviewSLA.Std(), decided, nil)
 	if err != nil || ok {
 		return err
 	}
@@ -102,6 +102,10 @@ func (c *collaboration) awaitReview(ctx workflow.Context) error {
 	note := fmt.Sprintf("draft %d has waited %s for review", d.N, c.input.Timings.ReviewSLA.Std())
 	c.record(ctx, Event{Kind: EventReviewOverdue, Detail: note})
 	c.notifyOps(ctx, fmt.Sprintf("review-overdue/%d", d.N), "Review overdue", note)
+	if c.v1 && decided() {
+		// A reviewer decided while ops were being told: theirs is the decision.
+		return nil
+	}
 	if c.input.AutoApprove && contract.HasDisclosure(d.Caption, c.state.AgreedTerms.DisclosureText) {
 		c.applyReview(ctx, ReviewRequest{Actor: system, Draft: d.N, Decision: DecisionApprove, Comments: "approved automatically after the review SLA"})
 		return nil

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -78,38 +79,50 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 	expiry := c.input.Timings.ContractExpiry.Std()
 	expires := now.Add(expiry)
 	var prepared activities.PreparedContract
-	err := workflow.ExecuteActivity(ctx, a.PrepareContract, activities.PrepareContractInput{
-		CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID,
-		Version: version, Terms: *c.state.AgreedTerms, PreparedAt: now, ExpiresAt: expires,
-	}).Get(ctx, &prepared)
-	if err != nil {
-		return false, fmt.Errorf("prepare contract: %w", err)
+	_, err := c.act(ctx, "prepare_contract", false, func() error {
+		return workflow.ExecuteActivity(ctx, a.PrepareContract, activities.PrepareContractInput{
+			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID,
+			Version: version, Terms: *c.state.AgreedTerms, PreparedAt: now, ExpiresAt: expires,
+		}).Get(ctx, &prepared)
+	})
+	if err != nil || c.ending() {
+		return false, wrap("prepare contract", err)
 	}
 	c.state.Contract = &ContractState{Version: version, ContractID: prepared.ContractID, SHA256: prepared.SHA256, SentAt: now, ExpiresAt: expires}
 	c.notify(ctx, activities.NoticeContract, version, expires, "")
 	c.record(ctx, Event{Kind: EventContractSent, Detail: fmt.Sprintf("contract v%d (sha256 %s) sent, expires %s", version, prepared.SHA256, expires.Format(time.RFC3339))})
 
 	done := func() bool { return c.state.Contract.Signed != nil || c.ending() }
-	if ok, err := workflow.AwaitWithTimeout(ctx, expires.Sub(now)-reminderLead(expiry), done); err != nil {
+	if ok, err := c.waitFor(ctx, expires.Sub(now)-reminderLead(expiry), done, nil); err != nil {
 		return false, err
 	} else if !ok {
 		c.notify(ctx, activities.NoticeContractReminder, version, expires, "")
 		c.record(ctx, Event{Kind: EventContractReminder, Detail: fmt.Sprintf("contract v%d expires %s", version, expires.Format(time.RFC3339))})
-		if _, err := workflow.AwaitWithTimeout(ctx, expires.Sub(workflow.Now(ctx)), done); err != nil {
+		if _, err := c.waitFor(ctx, expires.Sub(workflow.Now(ctx)), done, nil); err != nil {
 			return false, err
 		}
 	}
 	s := c.state.Contract.Signed
-	if s == nil {
+	if s == nil || c.ending() {
 		return false, nil
 	}
-	err = workflow.ExecuteActivity(ctx, a.RecordSignature, activities.RecordSignatureInput{
-		ContractID: s.ContractID, Name: s.Name, At: s.At, IP: s.IP, UserAgent: s.UserAgent,
-	}).Get(ctx, nil)
+	_, err = c.act(ctx, "record_signature", true, func() error {
+		return workflow.ExecuteActivity(ctx, a.RecordSignature, activities.RecordSignatureInput{
+			ContractID: s.ContractID, Name: s.Name, At: s.At, IP: s.IP, UserAgent: s.UserAgent,
+		}).Get(ctx, nil)
+	})
 	if err != nil {
 		return false, fmt.Errorf("record signature: %w", err)
 	}
 	return true, nil
+}
+
+// wrap adds what failed to an error, and leaves nil alone.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // reminderLead is how long before a deadline the reminder goes out: a day for waits of
@@ -137,21 +150,39 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 	if c.state.Attribution != nil {
 		in.Code, in.TrackingURL = c.state.Attribution.Code, c.state.Attribution.TrackingURL
 	}
-	var res activities.SendEmailResult
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.SendNotice, in).Get(ctx, &res); err != nil {
-		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + err.Error()})
-		return
-	}
-	if res.Status == activities.SendFailed {
-		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + res.Reason})
+	sctx := workflow.WithActivityOptions(ctx, sendOptions)
+	for {
+		var res activities.SendEmailResult
+		stopped, err := c.runUnless(sctx, c.ending, a.SendNotice, in, &res)
+		reason := res.Reason
+		switch {
+		case stopped || res.Status == activities.SendStopped:
+			c.record(ctx, Event{Kind: EventEmailStopped, Detail: kind + " not sent: " + cmp.Or(res.Reason, "the collaboration is ending")})
+			return
+		case err != nil:
+			reason = err.Error()
+		case res.Status != activities.SendFailed:
+			return
+		}
+		c.record(ctx, Event{Kind: EventEmailFailed, Detail: kind + ": " + reason})
+		if !c.v1 || c.ending() {
+			return
+		}
+		// The creator must get what the deal needs (a contract, a brief): ops retry it or
+		// carry on, having reached the creator another way.
+		if decision, err := c.escalate(ctx, "notice_"+kind, "the "+kind+" email could not be sent: "+reason, true, nil); err != nil || decision != ResolveRetry {
+			return
+		}
 	}
 }
 
-// notifyOps tells ops something needs them; the escalation stays in the state too.
+// notifyOps tells ops something needs them; the escalation stays in the state too. A
+// failure is only recorded: there is no one else to tell.
 func (c *collaboration) notifyOps(ctx workflow.Context, key, subject, text string) {
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.NotifyOps, activities.OpsNoteInput{
+	stop := func() bool { return c.ending() && !c.finishing }
+	_, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), stop, a.NotifyOps, activities.OpsNoteInput{
 		CollaborationID: c.state.ID, Key: key, Subject: subject, Text: text,
-	}).Get(ctx, nil)
+	}, nil)
 	if err != nil {
 		c.record(ctx, Event{Kind: EventEmailFailed, Detail: "ops notice " + key + ": " + err.Error()})
 	}
@@ -203,7 +234,7 @@ func (c *collaboration) addOffer(ctx workflow.Context, req OfferRequest) {
 }
 
 func (c *collaboration) inNegotiation() error {
-	if c.state.Stage != StageNegotiating || c.ending() || c.accepted != nil {
+	if c.state.Stage != StageNegotiating || !c.negotiationOpen || c.ending() || c.accepted != nil {
 		return fmt.Errorf("collaboration is in %s, not negotiating", c.state.Stage)
 	}
 	return nil
@@ -238,12 +269,15 @@ func (c *collaboration) validateDecline(req DeclineRequest) error {
 		return err
 	}
 	if err := validateText("reason", req.Reason, true); err != nil {
-		return invalid(map[string]string{"reason": strings.TrimPrefix(err.Error(), "reason: ")})
+		return err
 	}
 	switch c.state.Stage {
 	case StageOutreach, StageNegotiating, StageContracting:
 	default:
 		return fmt.Errorf("collaboration is in %s: after signing, cancel instead", c.state.Stage)
+	}
+	if k := c.state.Contract; k != nil && k.Signed != nil {
+		return errors.New("the contract is signed: cancel instead")
 	}
 	if c.ending() {
 		return errors.New("collaboration is already ending")

@@ -170,7 +170,7 @@ type CollaborationInput struct {
 	// the review SLA; off unless the campaign asks for it.
 	AutoApprove bool  `json:"auto_approve"`
 	StartedBy   Actor `json:"started_by"`
-	// Resume carries the state into a new run after Continue-As-New (only ever in live).
+	// Resume carries the state into a new run after Continue-As-New (in verifying or live).
 	Resume *CollaborationState `json:"resume,omitempty"`
 	// ContinueAsNewAfter is the history length at which the live window continues as a
 	// new run; zero means DefaultContinueAsNewAfter.
@@ -205,6 +205,8 @@ type PayoutConfirmation struct {
 type Attribution struct {
 	Code        string `json:"code"`
 	TrackingURL string `json:"tracking_url"`
+	// Requested is the code the terms named when another collaboration held it.
+	Requested string `json:"requested,omitempty"`
 }
 
 // Post is one live post and its latest verification.
@@ -434,6 +436,17 @@ const (
 	EventPayoutCreated    = "payout_created"
 	EventPayoutConfirmed  = "payout_confirmed"
 	EventContinuedAsNew   = "continued_as_new"
+	// EventEmailStopped is an email dropped because the outreach ended before it went out.
+	EventEmailStopped = "email_stopped"
+	// EventResolved ends an escalation: ops' decision, or the collaboration ending.
+	EventResolved = "escalation_resolved"
+	// EventReadModelStale records that the read model could not be told of a change.
+	EventReadModelStale = "read_model_stale"
+	// EventCodeReplaced records that the terms' discount code was taken by another
+	// collaboration and another one was assigned.
+	EventCodeReplaced = "discount_code_replaced"
+	// EventVerifyUnreachable records that the post host could not be reached for a check.
+	EventVerifyUnreachable = "verification_unreachable"
 )
 
 // Outreach statuses, as CollaborationState.Outreach.Status reports them.
@@ -488,8 +501,13 @@ type CollaborationState struct {
 	PostsDue      time.Time `json:"posts_due,omitzero"`
 	LiveUntil     time.Time `json:"live_until,omitzero"`
 	// Hold stops the payout while a live post fails its checks.
-	Hold    string        `json:"hold,omitempty"`
-	Payouts []PayoutState `json:"payouts"`
+	Hold string `json:"hold,omitempty"`
+	// VerifyAttempts counts checks in verifying that did not pass (numbering the emails
+	// to the creator); VerifyFailures counts the latest run of them (verifying, or live
+	// checks that could not reach the post), reset by a pass.
+	VerifyAttempts int           `json:"verify_attempts,omitempty"`
+	VerifyFailures int           `json:"verify_failures,omitempty"`
+	Payouts        []PayoutState `json:"payouts"`
 	// Run counts Continue-As-New runs, from 1.
 	Run     int               `json:"run"`
 	Timings campaigns.Timings `json:"timings"`

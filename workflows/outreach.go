@@ -35,9 +35,13 @@ func (c *collaboration) runOutreach(ctx workflow.Context) error {
 	defer func() { o.NextSendAt = time.Time{} }()
 	for step := range plan.Steps {
 		if step > 0 {
-			if err := c.waitUnlessStopped(ctx, c.input.Timings.FollowUpDelays[step-1].Std()); err != nil || c.outreachOver() {
+			if err := c.waitUnlessStopped(ctx, c.input.Timings.FollowUpDelays[step-1].Std(), nil); err != nil || c.outreachOver() {
 				return err
 			}
+		}
+		if c.v1 && c.outreachOver() {
+			// A reply or cancel that came with the start: no window to look up.
+			return nil
 		}
 		var sendAt time.Time
 		lctx := workflow.WithLocalActivityOptions(ctx, windowOptions)
@@ -48,40 +52,66 @@ func (c *collaboration) runOutreach(ctx workflow.Context) error {
 			return fmt.Errorf("send window: %w", err)
 		}
 		o.NextSendAt = sendAt
-		if err := c.waitUnlessStopped(ctx, sendAt.Sub(workflow.Now(ctx))); err != nil || c.outreachOver() {
+		if err := c.waitUnlessStopped(ctx, sendAt.Sub(workflow.Now(ctx)), nil); err != nil || c.outreachOver() {
 			return err
 		}
 		o.NextSendAt = time.Time{}
-
-		var res activities.SendEmailResult
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, sendOptions), a.SendOutreachEmail, activities.SendEmailInput{
-			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step,
-		}).Get(ctx, &res)
-		if err != nil {
-			// Out of retries (a day of SendGrid failures) or bad input: a person decides.
-			res = activities.SendEmailResult{Status: activities.SendFailed, Reason: err.Error()}
-		}
-		switch res.Status {
-		case activities.SendSent:
-			o.EmailsSent++
-			c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("email %d of %d: %q (%s)", step+1, plan.Steps, res.Subject, res.MessageKey)})
-		case activities.SendSuppressed:
-			c.stopOutreach(ctx, OutreachEvent{Kind: OutreachSuppressed, At: workflow.Now(ctx), Detail: res.Reason})
-			return nil
-		default:
-			o.Status, o.StopReason = OutreachFailed, res.Reason
-			c.record(ctx, Event{Kind: EventEmailFailed, Detail: fmt.Sprintf("email %d of %d: %s", step+1, plan.Steps, res.Reason)})
-			return nil
+		if done, err := c.sendStep(ctx, step); done || err != nil {
+			return err
 		}
 		if c.outreachOver() {
 			return nil
 		}
 	}
-	if err := c.waitUnlessStopped(ctx, c.input.Timings.ReplyWait.Std()); err != nil || c.outreachOver() {
+	noResponse := func() { o.Status = OutreachNoResponse }
+	if err := c.waitUnlessStopped(ctx, c.input.Timings.ReplyWait.Std(), noResponse); err != nil || c.outreachOver() {
 		return err
 	}
 	o.Status = OutreachNoResponse
 	return nil
+}
+
+// sendStep sends the email of a step. done reports that the sequence is over: the address
+// is suppressed, the email was stopped by a reply or cancel, or (before escalations) the
+// provider refused it. From changeRobust on, a failed email is an escalation: ops retry it,
+// skip it (override), or end the collaboration; a reply meanwhile settles it.
+func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err error) {
+	plan, o := c.input.Outreach, &c.state.Outreach
+	for {
+		var res activities.SendEmailResult
+		stopped, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), c.outreachOver, a.SendOutreachEmail, activities.SendEmailInput{
+			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step,
+		}, &res)
+		if err != nil {
+			// Out of retries (a day of SendGrid failures) or bad input: a person decides.
+			res = activities.SendEmailResult{Status: activities.SendFailed, Reason: err.Error()}
+		}
+		if stopped || (res.Status == activities.SendStopped && c.outreachOver()) {
+			c.record(ctx, Event{Kind: EventEmailStopped, Detail: fmt.Sprintf("email %d of %d not sent: outreach ended", step+1, plan.Steps)})
+			return true, nil
+		}
+		switch res.Status {
+		case activities.SendSent:
+			o.EmailsSent++
+			c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("email %d of %d: %q (%s)", step+1, plan.Steps, res.Subject, res.MessageKey)})
+			return false, nil
+		case activities.SendSuppressed:
+			c.stopOutreach(ctx, OutreachEvent{Kind: OutreachSuppressed, At: workflow.Now(ctx), Detail: res.Reason})
+			return true, nil
+		}
+		c.record(ctx, Event{Kind: EventEmailFailed, Detail: fmt.Sprintf("email %d of %d: %s", step+1, plan.Steps, res.Reason)})
+		if !c.v1 {
+			o.Status, o.StopReason = OutreachFailed, res.Reason
+			return true, nil
+		}
+		decision, err := c.escalate(ctx, "outreach_email", fmt.Sprintf("email %d of %d could not be sent: %s", step+1, plan.Steps, res.Reason), true, c.outreachOver)
+		if err != nil || c.outreachOver() {
+			return true, err
+		}
+		if decision == ResolveOverride {
+			return false, nil
+		}
+	}
 }
 
 // outreachOver reports whether the sequence must send nothing more.
@@ -89,12 +119,13 @@ func (c *collaboration) outreachOver() bool {
 	return c.ending() || c.state.Outreach.Status != OutreachRunning
 }
 
-// waitUnlessStopped sleeps for d unless the outreach ends first.
-func (c *collaboration) waitUnlessStopped(ctx workflow.Context, d time.Duration) error {
-	if d <= 0 {
+// waitUnlessStopped sleeps for d unless the outreach ends first; onTimeout runs when the
+// whole wait passed.
+func (c *collaboration) waitUnlessStopped(ctx workflow.Context, d time.Duration, onTimeout func()) error {
+	if d <= 0 && !c.v1 {
 		return nil
 	}
-	_, err := workflow.AwaitWithTimeout(ctx, d, c.outreachOver)
+	_, err := c.waitFor(ctx, d, c.outreachOver, onTimeout)
 	return err
 }
 
@@ -120,6 +151,30 @@ func (c *collaboration) drainOutreachEvents(ctx workflow.Context) {
 		if !c.events.ReceiveAsync(&ev) {
 			return
 		}
+		c.onOutreachEvent(ctx, ev)
+	}
+}
+
+// applyOutreachEventsUntil applies the signals delivered but not yet received that
+// happened at or before deadline (or carry no time) and returns the later ones, in order.
+func (c *collaboration) applyOutreachEventsUntil(ctx workflow.Context, deadline time.Time) []OutreachEvent {
+	var late []OutreachEvent
+	for {
+		var ev OutreachEvent
+		if !c.events.ReceiveAsync(&ev) {
+			return late
+		}
+		if ev.At.After(deadline) {
+			late = append(late, ev)
+			continue
+		}
+		c.onOutreachEvent(ctx, ev)
+	}
+}
+
+// applyOutreachEvents applies signals already received, in order.
+func (c *collaboration) applyOutreachEvents(ctx workflow.Context, evs []OutreachEvent) {
+	for _, ev := range evs {
 		c.onOutreachEvent(ctx, ev)
 	}
 }

@@ -6,26 +6,30 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/verify"
 )
 
-// verifyOptions give a post fetch its own timeout; failed checks are results, not retries.
-var verifyOptions = workflow.ActivityOptions{StartToCloseTimeout: time.Minute}
-
 // assignAttribution fixes the discount code and tracking link before the brief names them.
 func (c *collaboration) assignAttribution(ctx workflow.Context) error {
 	var attr Attribution
-	err := workflow.ExecuteActivity(ctx, a.AssignAttribution, activities.AttributionInput{
-		CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Code: c.state.AgreedTerms.DiscountCode,
-	}).Get(ctx, &attr)
-	if err != nil {
-		return fmt.Errorf("assign attribution: %w", err)
+	_, err := c.act(ctx, "assign_attribution", false, func() error {
+		return workflow.ExecuteActivity(ctx, a.AssignAttribution, activities.AttributionInput{
+			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Code: c.state.AgreedTerms.DiscountCode,
+		}).Get(ctx, &attr)
+	})
+	if err != nil || c.ending() {
+		return wrap("assign attribution", err)
 	}
 	c.state.Attribution = &attr
+	if attr.Requested != "" && !strings.EqualFold(attr.Requested, attr.Code) {
+		c.record(ctx, Event{Kind: EventCodeReplaced, Detail: fmt.Sprintf("discount code %s is held by another collaboration: %s assigned instead", attr.Requested, attr.Code)})
+	}
 	return nil
 }
 
@@ -68,12 +72,15 @@ func (c *collaboration) expectPosts(ctx workflow.Context) {
 // awaitDeadline waits for done; before the deadline it calls remind, after it overdue,
 // and then keeps waiting: people may still deliver late.
 func (c *collaboration) awaitDeadline(ctx workflow.Context, due time.Time, span time.Duration, done func() bool, remind, overdue func()) error {
-	ok, err := workflow.AwaitWithTimeout(ctx, due.Sub(workflow.Now(ctx))-reminderLead(span), done)
+	ok, err := c.waitFor(ctx, due.Sub(workflow.Now(ctx))-reminderLead(span), done, nil)
 	if err != nil || ok {
 		return err
 	}
 	remind()
-	if ok, err = workflow.AwaitWithTimeout(ctx, due.Sub(workflow.Now(ctx)), done); err != nil || ok {
+	if c.v1 && done() {
+		return nil
+	}
+	if ok, err = c.waitFor(ctx, due.Sub(workflow.Now(ctx)), done, nil); err != nil || ok {
 		return err
 	}
 	overdue()
@@ -81,10 +88,82 @@ func (c *collaboration) awaitDeadline(ctx workflow.Context, due time.Time, span 
 }
 
 // verifyPosts runs verifying: every post is checked; failures are emailed to the creator
-// and checked again each verification interval until they pass or ops override.
+// and checked again each verification interval until they pass or ops override. From
+// changeRobust on, a post host that cannot be reached (timeouts, DNS, 429, 5xx after the
+// activity's retries) is not the creator's fault and emails nobody; after
+// VerifyEscalateAfter checks in a row that did not pass, ops decide; and long loops
+// continue as new like the live window.
 func (c *collaboration) verifyPosts(ctx workflow.Context) error {
+	if !c.v1 {
+		return c.verifyPostsLegacy(ctx)
+	}
+	for {
+		failures, unreachable := c.checkPosts(ctx)
+		if c.ending() {
+			return nil
+		}
+		if len(failures) == 0 && len(unreachable) == 0 {
+			c.state.VerifyFailures = 0
+			return nil
+		}
+		c.state.VerifyAttempts++
+		c.state.VerifyFailures++
+		if len(failures) > 0 {
+			detail := strings.Join(failures, "\n")
+			c.record(ctx, Event{Kind: EventVerifyFailed, Detail: detail})
+			c.notify(ctx, activities.NoticeVerifyFailed, c.state.VerifyAttempts, time.Time{}, detail)
+		}
+		if len(unreachable) > 0 {
+			c.record(ctx, Event{Kind: EventVerifyUnreachable, Detail: strings.Join(unreachable, "\n")})
+		}
+		overridden := c.overrides
+		if c.state.VerifyFailures >= VerifyEscalateAfter {
+			reason := fmt.Sprintf("%d checks in a row did not pass:\n%s", c.state.VerifyFailures, strings.Join(append(failures, unreachable...), "\n"))
+			r, err := c.escalateFor(ctx, "verify_posts", reason, true, func() bool { return c.overrides != overridden })
+			if err != nil || c.ending() {
+				return err
+			}
+			c.state.VerifyFailures = 0
+			if r != nil && r.Decision == ResolveOverride {
+				c.acceptFailingPosts(ctx, *r)
+			}
+			continue
+		}
+		if _, err := c.waitFor(ctx, c.input.Timings.VerificationInterval.Std(),
+			func() bool { return c.overrides != overridden || c.ending() }, nil); err != nil || c.ending() {
+			return err
+		}
+		if c.historyFull(ctx) {
+			if err := c.continueAsNew(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// VerifyEscalateAfter is how many checks in a row may fail (or find the post host
+// unreachable) before ops are asked to decide.
+const VerifyEscalateAfter = 3
+
+// acceptFailingPosts applies ops' override of an escalation to every post that has not
+// passed its latest check.
+func (c *collaboration) acceptFailingPosts(ctx workflow.Context, r ResolveRequest) {
+	for i := range c.state.Posts {
+		p := &c.state.Posts[i]
+		if p.Override != "" || (p.Verification != nil && p.Verification.Passed) {
+			continue
+		}
+		p.Override = r.Reason
+		c.overrides++
+		c.record(ctx, Event{Kind: EventOverride, Actor: &r.Actor, Detail: fmt.Sprintf("post %d accepted: %s", p.N, r.Reason)})
+	}
+}
+
+// verifyPostsLegacy is verifying as runs before changeRobust recorded it.
+func (c *collaboration) verifyPostsLegacy(ctx workflow.Context) error {
 	for attempt := 1; ; attempt++ {
-		failures := c.checkPosts(ctx)
+		failures, unreachable := c.checkPosts(ctx)
+		failures = append(failures, unreachable...)
 		if len(failures) == 0 {
 			return nil
 		}
@@ -92,28 +171,53 @@ func (c *collaboration) verifyPosts(ctx workflow.Context) error {
 		c.record(ctx, Event{Kind: EventVerifyFailed, Detail: detail})
 		c.notify(ctx, activities.NoticeVerifyFailed, attempt, time.Time{}, detail)
 		overridden := c.overrides
-		if _, err := workflow.AwaitWithTimeout(ctx, c.input.Timings.VerificationInterval.Std(),
-			func() bool { return c.overrides != overridden || c.ending() }); err != nil || c.ending() {
+		if _, err := c.waitFor(ctx, c.input.Timings.VerificationInterval.Std(),
+			func() bool { return c.overrides != overridden || c.ending() }, nil); err != nil || c.ending() {
 			return err
 		}
 	}
 }
 
+// verifyOptions give a post fetch its own timeout; failed checks are results, not retries.
+// From changeRobust on, a post host that cannot be reached is retried for a few minutes.
+var (
+	legacyVerifyOptions = workflow.ActivityOptions{StartToCloseTimeout: time.Minute}
+	verifyOptions       = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    10 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    4,
+		},
+	}
+)
+
 // checkPosts verifies every post not accepted by override and returns what failed, in
-// words the creator can act on.
-func (c *collaboration) checkPosts(ctx workflow.Context) []string {
-	var failures []string
+// words the creator can act on, and which posts could not be checked at all.
+func (c *collaboration) checkPosts(ctx workflow.Context) (failures, unreachable []string) {
+	opts := legacyVerifyOptions
+	if c.v1 {
+		opts = verifyOptions
+	}
 	for i := range c.state.Posts {
 		p := &c.state.Posts[i]
 		if p.Override != "" {
 			continue
 		}
+		if c.v1 && c.ending() {
+			return failures, unreachable
+		}
 		var v Verification
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, verifyOptions), a.VerifyPost, activities.VerifyPostInput{
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.VerifyPost, activities.VerifyPostInput{
 			URL: p.URL, Expect: c.expect(),
 		}).Get(ctx, &v)
 		if err != nil {
-			failures = append(failures, fmt.Sprintf("post %d (%s): could not be checked: %v", p.N, p.URL, err))
+			if c.v1 {
+				unreachable = append(unreachable, fmt.Sprintf("post %d (%s): could not be checked: %s", p.N, p.URL, failureText(err)))
+			} else {
+				failures = append(failures, fmt.Sprintf("post %d (%s): could not be checked: %v", p.N, p.URL, err))
+			}
 			continue
 		}
 		p.Verification = &v
@@ -123,7 +227,7 @@ func (c *collaboration) checkPosts(ctx workflow.Context) []string {
 			}
 		}
 	}
-	return failures
+	return failures, unreachable
 }
 
 func (c *collaboration) expect() verify.Expect {
@@ -134,44 +238,128 @@ func (c *collaboration) expect() verify.Expect {
 	return e
 }
 
-// liveWindow re-verifies the posts every interval until the live window ends. A post taken
-// down or stripped of its disclosure puts the payout on hold and alerts ops; a later pass
-// releases it. Long windows continue as new runs, carrying the state, so that history
-// stays bounded.
+// liveWindow re-verifies the posts until the live window ends. A post taken down or
+// stripped of its disclosure puts the payout on hold and alerts ops; a later pass releases
+// it. From changeRobust on, checks follow the campaign's cadence (LiveChecks, then every
+// LiveCheckEvery, and at the window's end) and, while a hold is open, every verification
+// interval; a post host that stays unreachable is escalated. Long windows continue as new
+// runs, carrying the state, so that history stays bounded.
 func (c *collaboration) liveWindow(ctx workflow.Context) error {
-	limit := c.input.ContinueAsNewAfter
-	if limit <= 0 {
-		limit = DefaultContinueAsNewAfter
-	}
 	for {
-		left := c.state.LiveUntil.Sub(workflow.Now(ctx))
+		now := workflow.Now(ctx)
+		left := c.state.LiveUntil.Sub(now)
 		if left <= 0 {
 			return nil
 		}
-		if _, err := workflow.AwaitWithTimeout(ctx, min(left, c.input.Timings.VerificationInterval.Std()), c.ending); err != nil || c.ending() {
+		wait := min(left, c.input.Timings.VerificationInterval.Std())
+		if c.v1 && c.state.Hold == "" {
+			wait = c.nextLiveCheck(now).Sub(now)
+		}
+		if _, err := c.waitFor(ctx, wait, c.ending, nil); err != nil || c.ending() {
 			return err
 		}
-		failures := c.checkPosts(ctx)
+		failures, unreachable := c.checkPosts(ctx)
+		if c.v1 && c.ending() {
+			return nil
+		}
 		switch {
 		case len(failures) > 0 && c.state.Hold == "":
 			c.state.Hold = strings.Join(failures, "\n")
 			c.record(ctx, Event{Kind: EventHold, Detail: c.state.Hold})
 			c.notifyOps(ctx, fmt.Sprintf("hold/%d", len(c.state.Events)), "Payout on hold: live post check failed", c.state.Hold)
-		case len(failures) == 0 && c.state.Hold != "":
+		case len(failures) == 0 && len(unreachable) == 0 && c.state.Hold != "":
 			c.state.Hold = ""
 			c.record(ctx, Event{Kind: EventHoldReleased, Detail: "every post passes its checks again"})
 		}
-		if workflow.GetInfo(ctx).GetCurrentHistoryLength() >= limit {
-			return c.continueAsNew(ctx)
+		if c.v1 {
+			if err := c.liveUnreachable(ctx, unreachable); err != nil || c.ending() {
+				return err
+			}
+		}
+		if c.historyFull(ctx) {
+			if err := c.continueAsNew(ctx); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// continueAsNew starts a fresh run in live with the state so far, once every signal is
-// applied and every update handler has finished.
+// liveUnreachable counts live checks in a row that could not reach the post host and asks
+// ops to decide after VerifyEscalateAfter of them: retry checks, or carry on (override).
+func (c *collaboration) liveUnreachable(ctx workflow.Context, unreachable []string) error {
+	if len(unreachable) == 0 {
+		c.state.VerifyFailures = 0
+		return nil
+	}
+	c.state.VerifyFailures++
+	detail := strings.Join(unreachable, "\n")
+	c.record(ctx, Event{Kind: EventVerifyUnreachable, Detail: detail})
+	if c.state.VerifyFailures < VerifyEscalateAfter {
+		return nil
+	}
+	c.state.VerifyFailures = 0
+	_, err := c.escalateFor(ctx, "live_check", fmt.Sprintf("%d live checks in a row could not reach the post:\n%s", VerifyEscalateAfter, detail), true, nil)
+	return err
+}
+
+// nextLiveCheck is when the next live check is due after now: the campaign's LiveChecks
+// offsets from the start of the window, then every LiveCheckEvery, and never after the
+// window's end.
+func (c *collaboration) nextLiveCheck(now time.Time) time.Time {
+	t := c.input.Timings
+	from := c.state.LiveUntil.Add(-t.LiveWindow.Std())
+	checks := t.LiveChecks
+	if checks == nil {
+		checks = campaigns.DefaultLiveChecks()
+	}
+	every := t.LiveCheckEvery.Std()
+	if every <= 0 {
+		every = campaigns.DefaultTimings().LiveCheckEvery.Std()
+	}
+	var last time.Duration
+	for _, off := range checks {
+		if at := from.Add(off.Std()); at.After(now) {
+			return minTime(at, c.state.LiveUntil)
+		}
+		last = max(last, off.Std())
+	}
+	at := from.Add(last)
+	for !at.After(now) {
+		at = at.Add(every)
+	}
+	return minTime(at, c.state.LiveUntil)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// historyFull reports that the run should continue as new: at the configured length, or
+// (from changeRobust on) when the server suggests it, for instance by size.
+func (c *collaboration) historyFull(ctx workflow.Context) bool {
+	limit := c.input.ContinueAsNewAfter
+	if limit <= 0 {
+		limit = DefaultContinueAsNewAfter
+	}
+	info := workflow.GetInfo(ctx)
+	return info.GetCurrentHistoryLength() >= limit || (c.v1 && info.GetContinueAsNewSuggested())
+}
+
+// continueAsNew starts a fresh run in the same stage with the state so far, once every
+// signal is applied and every update handler has finished. From changeRobust on it never
+// waits for a handler that waits for the main coroutine (a cancel, a decision): it returns
+// nil instead, and the caller's loop acts on what the handler asked and tries again later.
 func (c *collaboration) continueAsNew(ctx workflow.Context) error {
 	c.drainOutreachEvents(ctx)
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if c.v1 {
+		err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) || c.blocked > 0 || c.ending() })
+		if err != nil || c.ending() || !workflow.AllHandlersFinished(ctx) {
+			return err
+		}
+	} else if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
 	c.record(ctx, Event{Kind: EventContinuedAsNew, Detail: fmt.Sprintf("run %d continues as run %d", c.state.Run, c.state.Run+1)})
@@ -188,7 +376,7 @@ func (c *collaboration) pay(ctx workflow.Context) error {
 		return err
 	}
 	p, err := c.createPayout(ctx, activities.PayoutFee)
-	if err != nil {
+	if err != nil || p.ID == "" {
 		return err
 	}
 	if p.Status == "paid" {
@@ -197,13 +385,36 @@ func (c *collaboration) pay(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return c.confirmed != nil || c.ending() })
 }
 
+// payoutOptions fit a payment provider: an outage is retried for an hour with backoff; a
+// refusal (closed account, bad metrics) is not retried. Either then waits for ops.
+var payoutOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    time.Minute,
+	ScheduleToCloseTimeout: time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    10 * time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Minute,
+	},
+}
+
+// createPayout writes a payout of kind to the ledger. The returned row has no ID when the
+// collaboration ended before it could be written.
 func (c *collaboration) createPayout(ctx workflow.Context, kind string) (PayoutState, error) {
 	var p PayoutState
-	err := workflow.ExecuteActivity(ctx, a.CreatePayout, activities.PayoutInput{
-		CollaborationID: c.state.ID, Kind: kind, Terms: *c.state.AgreedTerms,
-	}).Get(ctx, &p)
+	pctx := ctx
+	if c.v1 {
+		pctx = workflow.WithActivityOptions(ctx, payoutOptions)
+	}
+	_, err := c.act(ctx, "payout_"+kind, false, func() error {
+		return workflow.ExecuteActivity(pctx, a.CreatePayout, activities.PayoutInput{
+			CollaborationID: c.state.ID, Kind: kind, Terms: *c.state.AgreedTerms,
+		}).Get(ctx, &p)
+	})
 	if err != nil {
 		return p, fmt.Errorf("create %s payout: %w", kind, err)
+	}
+	if p.ID == "" {
+		return p, nil
 	}
 	c.state.Payouts = append(c.state.Payouts, p)
 	c.record(ctx, Event{Kind: EventPayoutCreated, Detail: fmt.Sprintf("%s payout %s of %s, %s", kind, p.ID, contract.Money(p.Currency, p.Amount), p.Status)})
@@ -221,7 +432,12 @@ func (c *collaboration) killFee(ctx workflow.Context) error {
 			return nil
 		}
 	}
-	_, err := c.createPayout(ctx, activities.PayoutKillFee)
+	kind := activities.PayoutKillFee
+	if c.v1 && !c.state.LiveUntil.IsZero() {
+		// The posts went live: the creator delivered, so the fee is owed, not a kill fee.
+		kind = activities.PayoutFee
+	}
+	_, err := c.createPayout(ctx, kind)
 	return err
 }
 
@@ -261,7 +477,7 @@ func (c *collaboration) validateOverride(req OverrideRequest) error {
 		return fmt.Errorf("only ops may override verification")
 	}
 	if err := validateText("reason", req.Reason, true); err != nil {
-		return invalid(map[string]string{"reason": strings.TrimPrefix(err.Error(), "reason: ")})
+		return err
 	}
 	if req.Post == 0 {
 		if c.state.Hold == "" {
