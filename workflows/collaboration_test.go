@@ -27,6 +27,10 @@ type collaborationSuite struct {
 	sentAt []time.Time
 	// sendResult, when set, decides each send's outcome.
 	sendResult func(in activities.SendEmailInput) activities.SendEmailResult
+	// sendErr, when set, makes a send attempt fail (a provider outage).
+	sendErr func() error
+	// recordErr, when set, makes a read-model write fail.
+	recordErr func(c activities.StageChange) error
 	start      time.Time
 }
 
@@ -39,14 +43,24 @@ func (s *collaborationSuite) SetupTest() {
 	s.env.SetStartTime(s.start)
 	s.env.RegisterWorkflowWithOptions(Collaboration, workflowOptions())
 	s.env.RegisterActivity(&activities.Activities{})
-	s.recorded, s.sent, s.sentAt, s.sendResult = nil, nil, nil, nil
+	s.recorded, s.sent, s.sentAt, s.sendResult, s.sendErr, s.recordErr = nil, nil, nil, nil, nil, nil
 	s.env.OnActivity(a.RecordStage, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, c activities.StageChange) error {
+			if s.recordErr != nil {
+				if err := s.recordErr(c); err != nil {
+					return err
+				}
+			}
 			s.recorded = append(s.recorded, c)
 			return nil
 		})
 	s.env.OnActivity(a.SendOutreachEmail, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
+			if s.sendErr != nil {
+				if err := s.sendErr(); err != nil {
+					return activities.SendEmailResult{}, err
+				}
+			}
 			s.sent = append(s.sent, in)
 			s.sentAt = append(s.sentAt, s.env.Now().UTC())
 			if s.sendResult != nil {
@@ -241,7 +255,7 @@ func (s *collaborationSuite) TestFailedSendWaitsForOps() {
 	s.sendResult = func(activities.SendEmailInput) activities.SendEmailResult {
 		return activities.SendEmailResult{Status: activities.SendFailed, Reason: "sendgrid answered 400: from address not verified"}
 	}
-	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(nil).Once()
+	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(activities.SendEmailResult{Status: activities.SendSent}, nil).Once()
 	s.env.RegisterDelayedCallback(func() {
 		st := s.query()
 		s.Equal(StageOutreach, st.Stage)

@@ -35,6 +35,10 @@ type dealMocks struct {
 	checks     []string
 	// postOK decides whether a post passes its checks; nil passes all.
 	postOK func(url string) bool
+	// verifyErr, payoutErr and opsErr, when set, make those activities fail.
+	verifyErr func() error
+	payoutErr func(in activities.PayoutInput) error
+	opsErr    func() error
 }
 
 // mockDeal mocks the deal's activities; payoutDelay makes CreatePayout take that long.
@@ -60,6 +64,11 @@ func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 	s.env.OnActivity(a.VerifyPost, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.VerifyPostInput) (verify.Report, error) {
 			m.checks = append(m.checks, in.URL)
+			if m.verifyErr != nil {
+				if err := m.verifyErr(); err != nil {
+					return verify.Report{}, err
+				}
+			}
 			ok := m.postOK == nil || m.postOK(in.URL)
 			evidence := "found"
 			if !ok {
@@ -69,6 +78,11 @@ func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 		}).Maybe()
 	payout := s.env.OnActivity(a.CreatePayout, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PayoutInput) (store.Payout, error) {
+			if m.payoutErr != nil {
+				if err := m.payoutErr(in); err != nil {
+					return store.Payout{}, err
+				}
+			}
 			m.payouts = append(m.payouts, in)
 			amount := in.Terms.FixedFee
 			if in.Kind == activities.PayoutKillFee {
@@ -81,6 +95,11 @@ func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 	}
 	s.env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.OpsNoteInput) (activities.SendEmailResult, error) {
+			if m.opsErr != nil {
+				if err := m.opsErr(); err != nil {
+					return activities.SendEmailResult{}, err
+				}
+			}
 			m.opsNotes = append(m.opsNotes, in)
 			return activities.SendEmailResult{Status: activities.SendSent}, nil
 		}).Maybe()

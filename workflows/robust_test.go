@@ -1,0 +1,343 @@
+package workflows
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/activities"
+)
+
+// outage is a retryable provider failure (SendGrid 503, a post host timing out).
+var outage = errors.New("503 service unavailable")
+
+// M-1: a reply accepted while an email is retried through an outage stops it: no attempt
+// after the reply, and the reply is answered at once.
+func (s *collaborationSuite) TestReplyStopsAnEmailRetriedThroughAnOutage() {
+	var replyAt time.Time
+	s.sendErr = func() error {
+		if !replyAt.IsZero() {
+			s.Failf("send attempt after the reply", "at %s", s.env.Now())
+		}
+		return outage
+	}
+	s.at(2*time.Minute, func() { replyAt = s.env.Now() })
+	st, err := s.update(2*time.Minute, UpdateRecordReply, "r", ReplyRequest{Actor: ops, Note: "she answered on Instagram"})
+	s.update(3*time.Minute, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "test over"})
+
+	s.env.ExecuteWorkflow(Collaboration, input())
+
+	s.result()
+	s.Require().NoError(*err)
+	s.Equal(StageNegotiating, st.Stage)
+	s.Empty(s.sent, "an email went out after the reply")
+	s.Equal(EventEmailStopped, st.Events[1].Kind, "the dropped email is on record: %+v", st.Events)
+}
+
+// M-1: the same for a cancel.
+func (s *collaborationSuite) TestCancelStopsAnEmailRetriedThroughAnOutage() {
+	cancelled := false
+	s.sendErr = func() error {
+		if cancelled {
+			s.Fail("send attempt after the cancel")
+		}
+		return outage
+	}
+	s.at(2*time.Minute, func() { cancelled = true })
+	st, err := s.update(2*time.Minute, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "brand pulled out"})
+
+	s.env.ExecuteWorkflow(Collaboration, input())
+
+	final := s.result()
+	s.Require().NoError(*err)
+	s.Equal(StageCancelled, st.Stage)
+	s.Equal(StageCancelled, final.Stage)
+	s.Empty(s.sent)
+}
+
+// M-2: a reply that came after the deadline, delivered with the timer, is news only.
+func (s *collaborationSuite) TestReplyAfterTheDeadlineLosesToTheTimer() {
+	in := input()
+	in.Outreach.Steps = 1
+	deadline := s.start.Add(in.Timings.ReplyWait.Std())
+	s.at(in.Timings.ReplyWait.Std(), func() {
+		s.env.SignalWorkflow(SignalOutreachEvent, OutreachEvent{Kind: OutreachReply, At: deadline.Add(time.Second), Detail: "too late"})
+	})
+
+	s.env.ExecuteWorkflow(Collaboration, in)
+
+	final := s.result()
+	s.Equal(StageNoResponse, final.Stage)
+}
+
+// Minor 1: a wait that ends early cancels its timer.
+func (s *collaborationSuite) TestEarlyEndCancelsTheTimer() {
+	s.update(time.Hour, UpdateRecordReply, "r", ReplyRequest{Actor: ops})
+	s.update(2*time.Hour, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "done"})
+	var cancelledTimers int
+	s.env.SetOnTimerCanceledListener(func(string) { cancelledTimers++ })
+
+	s.env.ExecuteWorkflow(Collaboration, input())
+
+	s.result()
+	s.Equal(1, cancelledTimers, "the follow-up timer was left running")
+}
+
+// C-1: a cancel accepted during the check that triggers Continue-As-New ends the
+// collaboration instead of deadlocking it.
+func (s *collaborationSuite) TestCancelDuringContinueAsNew() {
+	m := s.mockDeal()
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	checking := false
+	m.verifyErr = func() error {
+		if checking {
+			checking = false
+			return outage // the check is retried: the cancel lands meanwhile
+		}
+		return nil
+	}
+	s.at(at+day, func() { s.env.SetCurrentHistoryLength(DefaultContinueAsNewAfter); checking = true })
+	st, err := s.update(at+day+time.Hour+5*time.Second, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "brand pulled out"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Require().NoError(*err)
+	s.Equal(StageCancelled, st.Stage)
+	s.Equal(StageCancelled, final.Stage)
+	s.Equal(1, final.Run)
+	s.Require().Len(m.payouts, 1)
+	s.Equal(activities.PayoutFee, m.payouts[0].Kind, "the posts were live: the fee is owed, not a kill fee")
+}
+
+// M-3: a reviewer's decision accepted while ops are told of the SLA is kept.
+func (s *collaborationSuite) TestReviewerDecisionIsNotOverwrittenByAutoApproval() {
+	m := s.mockDeal()
+	in := dealInput()
+	in.AutoApprove = true
+	at := s.driveTo(StageInReview)
+	sla := in.Timings.ReviewSLA.Std()
+	failing := true
+	m.opsErr = func() error {
+		if failing {
+			return outage
+		}
+		return nil
+	}
+	st, err := s.update(at+sla+2*time.Second, UpdateReview, "rev", ReviewRequest{Actor: reviewer, Draft: 1, Decision: DecisionChanges, Comments: "shorter please"})
+	s.at(at+sla+time.Minute, func() { failing = false })
+	s.mustUpdate(at+sla+time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, in)
+
+	final := s.result()
+	s.Require().NoError(*err)
+	s.Equal(StageInProduction, st.Stage, "the reviewer asked for changes")
+	s.Equal(DecisionChanges, final.Drafts[0].Review.Decision)
+	s.Nil(final.Approved)
+}
+
+// The opening offer is offer 1 even when ops offer right after the reply, while the
+// stage change is still being written.
+func (s *collaborationSuite) TestOpeningOfferComesFirst() {
+	s.mockDeal()
+	slow := true
+	s.recordErr = func(c activities.StageChange) error {
+		if c.Stage == string(StageNegotiating) && slow {
+			slow = false
+			return outage
+		}
+		return nil
+	}
+	s.signal(time.Hour, OutreachEvent{Kind: OutreachReply})
+	mine := terms(250000)
+	s.mustUpdate(time.Hour+100*time.Millisecond, UpdateOffer, OfferRequest{Actor: ops, From: FromBrand, Terms: mine})
+	s.mustUpdate(2*time.Hour, UpdateAccept, AcceptRequest{Actor: ops})
+	s.mustUpdate(3*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Require().Len(final.Offers, 2)
+	s.Equal("the campaign's terms", final.Offers[0].Note)
+	s.Equal(int64(250000), final.AgreedTerms.FixedFee, "accept agreed to the campaign's terms, not ops' offer")
+}
+
+// M-5 / M-6: a payout the provider refuses escalates; ops retry once it is fixed.
+func (s *collaborationSuite) TestRefusedPayoutEscalatesAndRetries() {
+	m := s.mockDeal()
+	refuse := true
+	m.payoutErr = func(activities.PayoutInput) error {
+		if refuse {
+			return temporal.NewNonRetryableApplicationError("metrics in EUR, terms in USD", "BadMetrics", nil)
+		}
+		return nil
+	}
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.at(at+32*day, func() {
+		st := s.query()
+		s.Equal(StagePayout, st.Stage)
+		s.Require().NotNil(st.Attention)
+		s.Equal("payout_fee", st.Attention.Step)
+		s.Contains(st.Attention.Reason, "EUR")
+		s.False(st.Attention.Overridable)
+		refuse = false
+	})
+	_, skip := s.update(at+32*day+time.Minute, UpdateResolve, "skip", ResolveRequest{Actor: ops, Decision: ResolveOverride, Reason: "x"})
+	retried := s.mustUpdate(at+32*day+2*time.Minute, UpdateResolve, ResolveRequest{Actor: ops, Decision: ResolveRetry})
+	s.mustUpdate(at+33*day, UpdateConfirmPayout, PayoutConfirmation{Actor: ops, PayoutID: "p-fee", Reference: "R1"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Equal(StageCompleted, final.Stage)
+	s.ErrorContains(*skip, "cannot be skipped")
+	s.Nil(retried.Attention)
+	s.Len(m.payouts, 1)
+	s.NotEmpty(m.opsNotes, "ops were emailed")
+}
+
+// M-5: a read model that refuses a change (its rows were removed) is an escalation that
+// ops may skip; the collaboration goes on.
+func (s *collaborationSuite) TestReadModelRefusalEscalatesAndOverrides() {
+	s.mockDeal()
+	s.recordErr = func(c activities.StageChange) error {
+		if c.Stage == string(StageNegotiating) && c.Attention == nil {
+			return temporal.NewNonRetryableApplicationError("record stage", "NotFound", nil)
+		}
+		return nil
+	}
+	s.signal(time.Hour, OutreachEvent{Kind: OutreachReply})
+	s.mustUpdate(2*time.Hour, UpdateResolve, ResolveRequest{Actor: ops, Decision: ResolveOverride, Reason: "row restored by hand"})
+	s.mustUpdate(3*time.Hour, UpdateAccept, AcceptRequest{Actor: ops})
+	s.mustUpdate(4*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Equal(StageCancelled, final.Stage)
+	var kinds []string
+	for _, e := range final.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	s.Contains(kinds, EventEscalated)
+	s.Contains(kinds, EventResolved)
+}
+
+// M-8: a post host that cannot be reached emails nobody, escalates after three checks in a
+// row, and ops may accept the post.
+func (s *collaborationSuite) TestUnreachablePostHostEscalates() {
+	m := s.mockDeal()
+	m.verifyErr = func() error { return temporal.NewApplicationError("the post host timed out", "PostUnreachable") }
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.at(at+3*day, func() {
+		st := s.query()
+		s.Equal(StageVerifying, st.Stage)
+		s.Require().NotNil(st.Attention)
+		s.Equal("verify_posts", st.Attention.Step)
+	})
+	s.mustUpdate(at+3*day+time.Hour, UpdateResolve, ResolveRequest{Actor: ops, Decision: ResolveOverride, Reason: "checked by hand"})
+	s.at(at+3*day+2*time.Hour, func() { s.Equal(StageLive, s.query().Stage) })
+	s.mustUpdate(at+4*day, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Equal("checked by hand", final.Posts[0].Override)
+	for _, n := range m.notices {
+		s.NotEqual(activities.NoticeVerifyFailed, n.Kind, "the creator was blamed for an unreachable host")
+	}
+}
+
+// M-8: verifying continues as new when its history is long, and the next run picks up
+// verifying where it was.
+func (s *collaborationSuite) TestVerifyingContinuesAsNew() {
+	m := s.mockDeal()
+	m.postOK = func(string) bool { return false }
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.at(at+2*time.Hour, func() { s.env.SetCurrentHistoryLength(DefaultContinueAsNewAfter) })
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	var can *workflow.ContinueAsNewError
+	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
+	var next CollaborationInput
+	s.Require().NoError(converterFor().FromPayloads(can.Input, &next))
+	s.Equal(StageVerifying, next.Resume.Stage)
+
+	s.SetupTest()
+	m2 := s.mockDeal()
+	s.mustUpdate(time.Hour, UpdateOverride, OverrideRequest{Actor: ops, Post: 1, Reason: "fine"})
+	s.mustUpdate(2*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+	s.env.ExecuteWorkflow(Collaboration, next)
+	final := s.result()
+	s.Equal(2, final.Run)
+	s.Equal(StageCancelled, final.Stage)
+	s.Empty(m2.contracts, "the second run redid earlier stages")
+	s.Contains(s.stages(), string(StageLive))
+}
+
+// Minor 2: a decline after the signature is refused: cancel (with its kill fee) instead.
+func TestDeclineAfterSignatureIsRefused(t *testing.T) {
+	c := &collaboration{state: CollaborationState{Stage: StageContracting, Contract: &ContractState{Signed: &SignRequest{Name: "Ada"}}}}
+	if err := c.validateDecline(DeclineRequest{Actor: ops, Reason: "changed my mind"}); err == nil {
+		t.Fatal("decline of a signed contract accepted")
+	}
+}
+
+// Minor 3: a cancel after finance confirmed the payout is refused.
+func TestCancelAfterConfirmationIsRefused(t *testing.T) {
+	c := &collaboration{state: CollaborationState{Stage: StagePayout}, confirmed: &PayoutConfirmation{PayoutID: "p"}}
+	if err := c.validateCancel(CancelRequest{Actor: ops, Reason: "oops"}); err == nil {
+		t.Fatal("cancel after confirmation accepted")
+	}
+}
+
+// Minor 6: bad input to a validator is a 422 (InvalidArgument), not a state conflict.
+func TestValidatorInputErrorsAreInvalidArgument(t *testing.T) {
+	c := &collaboration{state: CollaborationState{Stage: StageOutreach, Outreach: OutreachState{Status: OutreachRunning}}}
+	for name, err := range map[string]error{
+		"no actor":  c.validateCancel(CancelRequest{Reason: "x"}),
+		"no reason": c.validateCancel(CancelRequest{Actor: ops}),
+		"long note": c.validateReply(ReplyRequest{Actor: ops, Note: strings.Repeat("x", MaxReasonLength+1)}),
+	} {
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != InvalidArgument {
+			t.Errorf("%s: %v is not InvalidArgument", name, err)
+		}
+	}
+}
+
+// The may_send query: what an email activity asks right before it sends.
+func TestMaySend(t *testing.T) {
+	running := CollaborationState{Stage: StageOutreach, Outreach: OutreachState{Status: OutreachRunning}}
+	replied := CollaborationState{Stage: StageOutreach, Outreach: OutreachState{Status: OutreachReplied}}
+	signed := CollaborationState{Stage: StageContracting, Contract: &ContractState{Signed: &SignRequest{}}}
+	for _, tc := range []struct {
+		name  string
+		c     *collaboration
+		check activities.SendCheck
+		want  bool
+	}{
+		{"outreach running", &collaboration{state: running}, activities.SendCheck{Kind: "outreach"}, true},
+		{"outreach replied", &collaboration{state: replied}, activities.SendCheck{Kind: "outreach"}, false},
+		{"cancel accepted", &collaboration{state: running, cancel: &CancelRequest{}}, activities.SendCheck{Kind: "outreach"}, false},
+		{"ended", &collaboration{state: CollaborationState{Stage: StageCancelled}}, activities.SendCheck{Kind: activities.NoticeBrief}, false},
+		{"contract reminder after signing", &collaboration{state: signed}, activities.SendCheck{Kind: activities.NoticeContractReminder}, false},
+		{"brief", &collaboration{state: CollaborationState{Stage: StageInProduction}}, activities.SendCheck{Kind: activities.NoticeBrief}, true},
+		{"draft reminder with a draft in", &collaboration{state: CollaborationState{Stage: StageInProduction}, pendingDraft: true}, activities.SendCheck{Kind: activities.NoticeDraftReminder}, false},
+	} {
+		v, err := tc.c.maySend(tc.check)
+		if err != nil || v.Allowed != tc.want {
+			t.Errorf("%s: allowed %v (%q), want %v", tc.name, v.Allowed, v.Reason, tc.want)
+		}
+	}
+}
