@@ -130,15 +130,17 @@ func (c *collaboration) waitUnlessStopped(ctx workflow.Context, d time.Duration,
 }
 
 // listenForOutreachEvents applies webhook signals as they arrive, in a workflow coroutine
-// (deterministic, scheduled by the SDK), so waits elsewhere see them at once.
+// (deterministic, scheduled by the SDK), so waits elsewhere see them at once. It waits for
+// a buffered signal rather than blocking in Receive: a blocked Receive would take a signal
+// the moment it is delivered, before the main coroutine (which runs first) could apply it
+// ahead of a timer that fired in the same workflow task (waitFor).
 func (c *collaboration) listenForOutreachEvents(ctx workflow.Context) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var ev OutreachEvent
-			if !c.events.Receive(ctx, &ev) {
+			if err := workflow.Await(ctx, func() bool { return c.events.Len() > 0 }); err != nil {
 				return
 			}
-			c.onOutreachEvent(ctx, ev)
+			c.drainOutreachEvents(ctx)
 		}
 	})
 }

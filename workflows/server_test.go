@@ -1,0 +1,376 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/audit"
+	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/devenv/temporalserver"
+	"github.com/collabflow/collabflow/outreach"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/verify"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// These tests run the collaboration workflow on a real (embedded, in-memory) Temporal
+// server with fake activities: what the SDK's test suite cannot show — history length,
+// signals and timers in one workflow task, recorded histories for the replay corpus.
+// COLLABFLOW_RECORD_HISTORIES=1 writes each scenario's history to testdata/histories.
+
+var (
+	serverOnce sync.Once
+	serverErr  error
+	tclient    client.Client
+)
+
+// temporalClient starts one server for the package's server tests.
+func temporalClient(t *testing.T) client.Client {
+	t.Helper()
+	serverOnce.Do(func() {
+		ts, err := temporalserver.Start(context.Background(), temporalserver.Options{SearchAttributes: workflows.SearchAttributeTypes()})
+		if err != nil {
+			serverErr = err
+			return
+		}
+		tclient, serverErr = client.Dial(client.Options{HostPort: ts.Address(), Namespace: ts.Namespace(),
+			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	})
+	if serverErr != nil {
+		t.Fatal(serverErr)
+	}
+	return tclient
+}
+
+// fakeActivities stand in for package activities: every side effect succeeds at once,
+// except what a test asks to fail.
+type fakeActivities struct {
+	mu    sync.Mutex
+	sends map[string]int // emails sent per collaboration
+	// failPayout, while set, refuses payouts for good.
+	failPayout bool
+}
+
+func (f *fakeActivities) RecordStage(context.Context, activities.StageChange) error { return nil }
+
+func (f *fakeActivities) NextSendTime(_ context.Context, in activities.NextSendTimeInput) (time.Time, error) {
+	return in.After, nil
+}
+
+func (f *fakeActivities) SendOutreachEmail(_ context.Context, in activities.SendEmailInput) (activities.SendEmailResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sends[in.CollaborationID]++
+	return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey(), Subject: "Hello"}, nil
+}
+
+func (f *fakeActivities) emailsSent(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sends[id]
+}
+
+func (f *fakeActivities) SendNotice(_ context.Context, in activities.NoticeInput) (activities.SendEmailResult, error) {
+	return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey()}, nil
+}
+
+func (f *fakeActivities) NotifyOps(context.Context, activities.OpsNoteInput) (activities.SendEmailResult, error) {
+	return activities.SendEmailResult{Status: activities.SendSent}, nil
+}
+
+func (f *fakeActivities) PrepareContract(_ context.Context, in activities.PrepareContractInput) (activities.PreparedContract, error) {
+	return activities.PreparedContract{ContractID: fmt.Sprintf("%s/v%d", in.CollaborationID, in.Version), SHA256: "hash"}, nil
+}
+
+func (f *fakeActivities) RecordSignature(context.Context, activities.RecordSignatureInput) error {
+	return nil
+}
+
+func (f *fakeActivities) AssignAttribution(context.Context, activities.AttributionInput) (store.Attribution, error) {
+	return store.Attribution{Code: "ADA-TEST", TrackingURL: "https://acme.test/?utm_content=ADA-TEST"}, nil
+}
+
+func (f *fakeActivities) VerifyPost(_ context.Context, in activities.VerifyPostInput) (verify.Report, error) {
+	return verify.Report{URL: in.URL, Status: 200, Passed: true, Checks: []verify.Check{{Name: verify.CheckLive, Passed: true, Evidence: "HTTP 200"}}}, nil
+}
+
+func (f *fakeActivities) CreatePayout(_ context.Context, in activities.PayoutInput) (store.Payout, error) {
+	f.mu.Lock()
+	refuse := f.failPayout
+	f.mu.Unlock()
+	if refuse {
+		return store.Payout{}, temporal.NewNonRetryableApplicationError("the provider refused the payout: account closed", "PayoutRefused", nil)
+	}
+	return store.Payout{ID: in.CollaborationID + "/" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: in.Terms.FixedFee, Status: store.PayoutPending}, nil
+}
+
+// startWorkers runs the workflow and the fakes on both task queues until the test ends
+// or stop is called.
+func startWorkers(t *testing.T, c client.Client, f *fakeActivities) (stop func()) {
+	t.Helper()
+	main := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(main)
+	main.RegisterActivity(f)
+	email := worker.New(c, workflows.EmailTaskQueue, worker.Options{DisableWorkflowWorker: true})
+	email.RegisterActivity(f)
+	for _, w := range []worker.Worker{main, email} {
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { email.Stop(); main.Stop() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// seconds are the day-scale default timings with a second for each day, and the live
+// check cadence scaled the same way.
+func seconds() campaigns.Timings {
+	t := campaigns.DefaultTimings()
+	scale := func(d campaigns.Duration) campaigns.Duration { return campaigns.Duration(d.Std() / (24 * 3600)) }
+	for i := range t.FollowUpDelays {
+		t.FollowUpDelays[i] = scale(t.FollowUpDelays[i])
+	}
+	for _, d := range []*campaigns.Duration{&t.ReplyWait, &t.ContractExpiry, &t.DraftDeadline, &t.ReviewSLA,
+		&t.PostDeadline, &t.VerificationInterval, &t.LiveWindow, &t.LiveCheckEvery} {
+		*d = scale(*d)
+	}
+	for i := range t.LiveChecks {
+		t.LiveChecks[i] = scale(t.LiveChecks[i])
+	}
+	return t
+}
+
+var opsActor = workflows.Actor{Name: "ops-1", Role: "ops", RequestID: "req"}
+
+func dealTerms() contract.Terms {
+	return contract.Terms{
+		Deliverables: []contract.Deliverable{{Platform: "instagram", Format: "reel", Count: 1}},
+		Currency:     "USD", FixedFee: 100000, KillFee: 25000, UsageRightsDays: 30, DisclosureText: "#ad", RevisionRounds: 2,
+	}
+}
+
+// scenario is one collaboration driven on the real server.
+type scenario struct {
+	t  *testing.T
+	c  client.Client
+	f  *fakeActivities
+	id string
+}
+
+func newScenario(t *testing.T, f *fakeActivities, name string, in workflows.CollaborationInput) *scenario {
+	t.Helper()
+	c := temporalClient(t)
+	id := fmt.Sprintf("collab-test-%s-%d", name, time.Now().UnixNano())
+	in.CampaignID, in.CreatorID, in.StartedBy = "camp", "crea", opsActor
+	_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CollaborationWorkflow, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &scenario{t: t, c: c, f: f, id: id}
+}
+
+func (s *scenario) state() workflows.CollaborationState {
+	s.t.Helper()
+	var st workflows.CollaborationState
+	resp, err := s.c.QueryWorkflow(context.Background(), s.id, "", workflows.QueryState)
+	if err == nil {
+		err = resp.Get(&st)
+	}
+	if err != nil {
+		s.t.Fatalf("query %s: %v", s.id, err)
+	}
+	return st
+}
+
+// until polls the state until cond holds, for up to a minute.
+func (s *scenario) until(what string, cond func(workflows.CollaborationState) bool) workflows.CollaborationState {
+	s.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := s.state()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s: waited a minute for %s; stage %s, attention %+v", s.id, what, st.Stage, st.Attention)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *scenario) inStage(stage workflows.Stage) workflows.CollaborationState {
+	s.t.Helper()
+	return s.until("stage "+string(stage), func(st workflows.CollaborationState) bool { return st.Stage == stage })
+}
+
+func (s *scenario) update(name string, arg any) workflows.CollaborationState {
+	s.t.Helper()
+	h, err := s.c.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+		WorkflowID: s.id, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st workflows.CollaborationState
+	if err == nil {
+		err = h.Get(context.Background(), &st)
+	}
+	if err != nil {
+		s.t.Fatalf("update %s: %v", name, err)
+	}
+	return st
+}
+
+func (s *scenario) signal(ev workflows.OutreachEvent) {
+	s.t.Helper()
+	if err := s.c.SignalWorkflow(context.Background(), s.id, "", workflows.SignalOutreachEvent, ev); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// result waits for the run chain to end and returns the final state.
+func (s *scenario) result() workflows.CollaborationState {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var st workflows.CollaborationState
+	if err := s.c.GetWorkflow(ctx, s.id, "").Get(ctx, &st); err != nil {
+		s.t.Fatalf("%s: %v", s.id, err)
+	}
+	return st
+}
+
+// events counts the history events of every run, and records the history for the
+// corpus when asked to.
+func (s *scenario) events(file string) (int, int) {
+	s.t.Helper()
+	runs, err := audit.Fetch(context.Background(), s.c, s.id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for _, h := range audit.Histories(runs) {
+		n += len(h.GetEvents())
+	}
+	if os.Getenv("COLLABFLOW_RECORD_HISTORIES") != "" {
+		data, err := audit.MarshalExport(s.id, runs)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "histories", file), data, 0o644); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return n, len(runs)
+}
+
+func (s *scenario) sign() {
+	s.t.Helper()
+	k := s.until("a contract", func(st workflows.CollaborationState) bool { return st.Contract != nil && st.Stage == workflows.StageContracting }).Contract
+	s.update(workflows.UpdateSign, workflows.SignRequest{ContractID: k.ContractID, SHA256: k.SHA256, Name: "Ada Lovelace", IP: "203.0.113.7", UserAgent: "test", At: time.Now().UTC(), RequestID: "r"})
+}
+
+func (s *scenario) draft(n int) {
+	s.t.Helper()
+	s.inStage(workflows.StageInProduction)
+	s.update(workflows.UpdateSubmitDraft, workflows.DraftRequest{Actor: &opsActor, Assets: []string{"https://cdn.test/v.mp4"}, Caption: fmt.Sprintf("Draft %d #ad", n)})
+}
+
+var reviewerActor = workflows.Actor{Name: "rev", Role: "reviewer", RequestID: "r"}
+
+// TestDefaultHappyPathHistory drives the default happy path (three emails, a reply after
+// the second, a counter-offer, signed in time, one revision round, one post, a 30-day
+// live window checked on the default cadence, a manual payout) with day-scale timings
+// turned into seconds, and counts its history events: at most 300.
+func TestDefaultHappyPathHistory(t *testing.T) {
+	c := temporalClient(t)
+	f := &fakeActivities{sends: map[string]int{}}
+	startWorkers(t, c, f)
+	in := workflows.CollaborationInput{Timings: seconds(), Opening: dealTerms(),
+		Outreach: workflows.OutreachPlan{Steps: 3, Window: outreach.Always(), Timezone: "UTC"}}
+	s := newScenario(t, f, "happy", in)
+
+	s.until("two emails", func(workflows.CollaborationState) bool { return f.emailsSent(s.id) >= 2 })
+	s.signal(workflows.OutreachEvent{Kind: workflows.OutreachReply, At: time.Now().UTC(), Detail: "interested"})
+	s.inStage(workflows.StageNegotiating)
+	counter := dealTerms()
+	counter.FixedFee = 120000
+	s.update(workflows.UpdateOffer, workflows.OfferRequest{Actor: opsActor, From: workflows.FromCreator, Terms: counter})
+	s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
+	s.sign()
+	s.draft(1)
+	s.inStage(workflows.StageInReview)
+	s.update(workflows.UpdateReview, workflows.ReviewRequest{Actor: reviewerActor, Draft: 1, Decision: workflows.DecisionChanges, Comments: "shorter"})
+	s.draft(2)
+	s.inStage(workflows.StageInReview)
+	s.update(workflows.UpdateReview, workflows.ReviewRequest{Actor: reviewerActor, Draft: 2, Decision: workflows.DecisionApprove})
+	s.inStage(workflows.StageAwaitingPost)
+	s.update(workflows.UpdateSubmitPost, workflows.PostRequest{Actor: &opsActor, URL: "https://instagram.com/p/happy"})
+	st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
+	s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "BANK-1"})
+	final := s.result()
+	if final.Stage != workflows.StageCompleted {
+		t.Fatalf("ended %s", final.Stage)
+	}
+	n, runs := s.events("completed-default-cadence.json")
+	t.Logf("default happy path: %d history events in %d run(s)", n, runs)
+	if n > 300 {
+		t.Errorf("default happy path took %d history events, want at most 300", n)
+	}
+}
+
+// TestReplyDeliveredWithTheTimerWins is M-2 on a real server: the worker is down while the
+// reply-wait timer runs; the reply is signalled before the timer fires; both reach the new
+// worker in one workflow task, and the reply wins.
+func TestReplyDeliveredWithTheTimerWins(t *testing.T) {
+	c := temporalClient(t)
+	f := &fakeActivities{sends: map[string]int{}}
+	stop := startWorkers(t, c, f)
+	tm := seconds()
+	tm.ReplyWait = campaigns.Duration(3 * time.Second)
+	s := newScenario(t, f, "sametask", workflows.CollaborationInput{Timings: tm, Opening: dealTerms(),
+		Outreach: workflows.OutreachPlan{Steps: 1, Window: outreach.Always(), Timezone: "UTC"}})
+	s.until("the email", func(st workflows.CollaborationState) bool { return st.Outreach.EmailsSent == 1 })
+	stop()
+	s.signal(workflows.OutreachEvent{Kind: workflows.OutreachReply, At: time.Now().UTC(), Detail: "yes"})
+	waitForEvent(t, c, s.id, enumspb.EVENT_TYPE_TIMER_FIRED)
+	startWorkers(t, c, f)
+	st := s.until("outreach to end", func(st workflows.CollaborationState) bool { return st.Stage != workflows.StageOutreach })
+	if st.Stage != workflows.StageNegotiating {
+		t.Fatalf("the timer beat a reply that came first: %s (%s)", st.Stage, st.EndReason)
+	}
+	s.update(workflows.UpdateCancel, workflows.CancelRequest{Actor: opsActor, Reason: "test over"})
+}
+
+// waitForEvent polls a workflow's history until an event of type typ is in it.
+func waitForEvent(t *testing.T, c client.Client, id string, typ enumspb.EventType) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.GetEventType() == typ {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: no %s within a minute", id, typ)
+}
