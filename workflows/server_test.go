@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,8 +62,26 @@ func temporalClient(t *testing.T) client.Client {
 type fakeActivities struct {
 	mu    sync.Mutex
 	sends map[string]int // emails sent per collaboration
-	// failPayout, while set, refuses payouts for good.
-	failPayout bool
+	// failPayout and failVerify name collaborations whose payouts are refused and whose
+	// posts fail their checks.
+	failPayout map[string]bool
+	failVerify map[string]bool
+}
+
+func newFakes() *fakeActivities {
+	return &fakeActivities{sends: map[string]int{}, failPayout: map[string]bool{}, failVerify: map[string]bool{}}
+}
+
+func (f *fakeActivities) set(m map[string]bool, id string, v bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m[id] = v
+}
+
+func (f *fakeActivities) is(m map[string]bool, id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return m[id]
 }
 
 func (f *fakeActivities) RecordStage(context.Context, activities.StageChange) error { return nil }
@@ -105,14 +124,15 @@ func (f *fakeActivities) AssignAttribution(context.Context, activities.Attributi
 }
 
 func (f *fakeActivities) VerifyPost(_ context.Context, in activities.VerifyPostInput) (verify.Report, error) {
+	// The post URL ends with the collaboration's ID.
+	if f.is(f.failVerify, filepath.Base(in.URL)) {
+		return verify.Report{URL: in.URL, Status: 404, Checks: []verify.Check{{Name: verify.CheckLive, Evidence: "HTTP 404"}}}, nil
+	}
 	return verify.Report{URL: in.URL, Status: 200, Passed: true, Checks: []verify.Check{{Name: verify.CheckLive, Passed: true, Evidence: "HTTP 200"}}}, nil
 }
 
 func (f *fakeActivities) CreatePayout(_ context.Context, in activities.PayoutInput) (store.Payout, error) {
-	f.mu.Lock()
-	refuse := f.failPayout
-	f.mu.Unlock()
-	if refuse {
+	if f.is(f.failPayout, in.CollaborationID) {
 		return store.Payout{}, temporal.NewNonRetryableApplicationError("the provider refused the payout: account closed", "PayoutRefused", nil)
 	}
 	return store.Payout{ID: in.CollaborationID + "/" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: in.Terms.FixedFee, Status: store.PayoutPending}, nil
@@ -289,6 +309,34 @@ func (s *scenario) draft(n int) {
 	s.update(workflows.UpdateSubmitDraft, workflows.DraftRequest{Actor: &opsActor, Assets: []string{"https://cdn.test/v.mp4"}, Caption: fmt.Sprintf("Draft %d #ad", n)})
 }
 
+func (s *scenario) post() {
+	s.t.Helper()
+	s.inStage(workflows.StageAwaitingPost)
+	s.update(workflows.UpdateSubmitPost, workflows.PostRequest{Actor: &opsActor, URL: "https://instagram.com/p/" + s.id})
+}
+
+// toProduction replies, accepts the opening offer and signs.
+func (s *scenario) toProduction() {
+	s.t.Helper()
+	s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+	s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
+	s.sign()
+	s.inStage(workflows.StageInProduction)
+}
+
+// toAwaitingPost goes on from production with a draft approved at once.
+func (s *scenario) toAwaitingPost() {
+	s.t.Helper()
+	s.draft(1)
+	s.inStage(workflows.StageInReview)
+	s.update(workflows.UpdateReview, workflows.ReviewRequest{Actor: reviewerActor, Draft: 1, Decision: workflows.DecisionApprove})
+}
+
+func (s *scenario) cancel() workflows.CollaborationState {
+	s.t.Helper()
+	return s.update(workflows.UpdateCancel, workflows.CancelRequest{Actor: opsActor, Reason: "brand pulled out"})
+}
+
 var reviewerActor = workflows.Actor{Name: "rev", Role: "reviewer", RequestID: "r"}
 
 // TestDefaultHappyPathHistory drives the default happy path (three emails, a reply after
@@ -297,7 +345,7 @@ var reviewerActor = workflows.Actor{Name: "rev", Role: "reviewer", RequestID: "r
 // turned into seconds, and counts its history events: at most 300.
 func TestDefaultHappyPathHistory(t *testing.T) {
 	c := temporalClient(t)
-	f := &fakeActivities{sends: map[string]int{}}
+	f := newFakes()
 	startWorkers(t, c, f)
 	in := workflows.CollaborationInput{Timings: seconds(), Opening: dealTerms(),
 		Outreach: workflows.OutreachPlan{Steps: 3, Window: outreach.Always(), Timezone: "UTC"}}
@@ -318,7 +366,7 @@ func TestDefaultHappyPathHistory(t *testing.T) {
 	s.inStage(workflows.StageInReview)
 	s.update(workflows.UpdateReview, workflows.ReviewRequest{Actor: reviewerActor, Draft: 2, Decision: workflows.DecisionApprove})
 	s.inStage(workflows.StageAwaitingPost)
-	s.update(workflows.UpdateSubmitPost, workflows.PostRequest{Actor: &opsActor, URL: "https://instagram.com/p/happy"})
+	s.post()
 	st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
 	s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "BANK-1"})
 	final := s.result()
@@ -337,7 +385,7 @@ func TestDefaultHappyPathHistory(t *testing.T) {
 // worker in one workflow task, and the reply wins.
 func TestReplyDeliveredWithTheTimerWins(t *testing.T) {
 	c := temporalClient(t)
-	f := &fakeActivities{sends: map[string]int{}}
+	f := newFakes()
 	stop := startWorkers(t, c, f)
 	tm := seconds()
 	tm.ReplyWait = campaigns.Duration(3 * time.Second)
@@ -373,4 +421,128 @@ func waitForEvent(t *testing.T, c client.Client, id string, typ enumspb.EventTyp
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s: no %s within a minute", id, typ)
+}
+
+// quick are timings of a second or two, for scenarios that pass every deadline.
+func quick() campaigns.Timings {
+	sec := func(n float64) campaigns.Duration { return campaigns.Duration(time.Duration(n * float64(time.Second))) }
+	return campaigns.Timings{
+		FollowUpDelays: []campaigns.Duration{sec(30)}, ReplyWait: sec(60), ContractExpiry: sec(2), DraftDeadline: sec(2),
+		ReviewSLA: sec(1), PostDeadline: sec(30), VerificationInterval: sec(1), LiveWindow: sec(4),
+		LiveChecks: []campaigns.Duration{sec(1)}, LiveCheckEvery: sec(1),
+	}
+}
+
+// TestRecordedPaths drives the paths the replay corpus must hold, each on the real server,
+// and checks where each ends. With COLLABFLOW_RECORD_HISTORIES=1 their histories join the
+// corpus.
+func TestRecordedPaths(t *testing.T) {
+	c := temporalClient(t)
+	f := newFakes()
+	startWorkers(t, c, f)
+	input := func(can int) workflows.CollaborationInput {
+		return workflows.CollaborationInput{Timings: quick(), Opening: dealTerms(), ContinueAsNewAfter: can,
+			Outreach: workflows.OutreachPlan{Steps: 2, Window: outreach.Always(), Timezone: "UTC"}}
+	}
+	for _, tc := range []struct {
+		file string
+		can  int
+		want workflows.Stage
+		run  func(s *scenario)
+	}{
+		{"live-continued-as-new.json", 1, workflows.StageCompleted, func(s *scenario) {
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
+			if st.Run < 2 {
+				t.Errorf("live did not continue as new: run %d", st.Run)
+			}
+			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
+		}},
+		{"verifying-continued-as-new.json", 1, workflows.StageCancelled, func(s *scenario) {
+			f.set(f.failVerify, s.id, true)
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.until("a second run in verifying", func(st workflows.CollaborationState) bool {
+				return st.Stage == workflows.StageVerifying && st.Run >= 2
+			})
+			f.set(f.failVerify, s.id, false)
+			s.update(workflows.UpdateOverride, workflows.OverrideRequest{Actor: opsActor, Post: 1, Reason: "checked by hand"})
+			s.inStage(workflows.StageLive)
+			s.cancel()
+		}},
+		{"contract-expired.json", 0, workflows.StageDeclined, func(s *scenario) {
+			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+			s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
+			s.inStage(workflows.StageContracting)
+			s.inStage(workflows.StageNegotiating)
+			s.update(workflows.UpdateDecline, workflows.DeclineRequest{Actor: opsActor, Reason: "no answer"})
+		}},
+		{"draft-overdue-review-sla-kill-fee.json", 0, workflows.StageCancelled, func(s *scenario) {
+			s.toProduction()
+			s.until("the draft escalation", func(st workflows.CollaborationState) bool { return st.Escalation != "" })
+			s.draft(1)
+			s.inStage(workflows.StageInReview)
+			s.until("the review SLA", func(st workflows.CollaborationState) bool { return hasEvent(st, workflows.EventReviewOverdue) })
+			s.update(workflows.UpdateReview, workflows.ReviewRequest{Actor: reviewerActor, Draft: 1, Decision: workflows.DecisionApprove})
+			s.inStage(workflows.StageAwaitingPost)
+			if final := s.cancel(); len(final.Payouts) != 1 || final.Payouts[0].Kind != activities.PayoutKillFee {
+				t.Errorf("cancel after signing paid %+v, want the kill fee", final.Payouts)
+			}
+		}},
+		{"payout-escalated-and-retried.json", 0, workflows.StageCompleted, func(s *scenario) {
+			f.set(f.failPayout, s.id, true)
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			f.set(f.failPayout, s.id, false)
+			s.update(workflows.UpdateResolve, workflows.ResolveRequest{Actor: opsActor, Decision: workflows.ResolveRetry, Reason: "account reopened"})
+			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
+			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
+		}},
+		{"cancelled-while-contracting.json", 0, workflows.StageCancelled, func(s *scenario) {
+			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+			s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
+			s.until("a contract", func(st workflows.CollaborationState) bool { return st.Contract != nil })
+			s.cancel()
+		}},
+		{"cancelled-in-review.json", 0, workflows.StageCancelled, func(s *scenario) {
+			s.toProduction()
+			s.draft(1)
+			s.inStage(workflows.StageInReview)
+			s.cancel()
+		}},
+		{"cancelled-in-live.json", 0, workflows.StageCancelled, func(s *scenario) {
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.inStage(workflows.StageLive)
+			if final := s.cancel(); len(final.Payouts) != 1 || final.Payouts[0].Kind != activities.PayoutFee {
+				t.Errorf("cancel after the posts went live paid %+v, want the fee", final.Payouts)
+			}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			s := newScenario(t, f, strings.TrimSuffix(tc.file, ".json"), input(tc.can))
+			tc.run(s)
+			final := s.result()
+			if final.Stage != tc.want {
+				t.Fatalf("ended %s (%s), want %s", final.Stage, final.EndReason, tc.want)
+			}
+			s.events(tc.file)
+		})
+	}
+}
+
+func hasEvent(st workflows.CollaborationState, kind string) bool {
+	for _, e := range st.Events {
+		if e.Kind == kind {
+			return true
+		}
+	}
+	return false
 }
