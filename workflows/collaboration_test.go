@@ -31,7 +31,7 @@ type collaborationSuite struct {
 	sendErr func() error
 	// recordErr, when set, makes a read-model write fail.
 	recordErr func(c activities.StageChange) error
-	start      time.Time
+	start     time.Time
 }
 
 func TestCollaboration(t *testing.T) { suite.Run(t, new(collaborationSuite)) }

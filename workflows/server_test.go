@@ -299,7 +299,9 @@ func (s *scenario) events(file string) (int, int) {
 
 func (s *scenario) sign() {
 	s.t.Helper()
-	k := s.until("a contract", func(st workflows.CollaborationState) bool { return st.Contract != nil && st.Stage == workflows.StageContracting }).Contract
+	k := s.until("a contract", func(st workflows.CollaborationState) bool {
+		return st.Contract != nil && st.Stage == workflows.StageContracting
+	}).Contract
 	s.update(workflows.UpdateSign, workflows.SignRequest{ContractID: k.ContractID, SHA256: k.SHA256, Name: "Ada Lovelace", IP: "203.0.113.7", UserAgent: "test", At: time.Now().UTC(), RequestID: "r"})
 }
 
