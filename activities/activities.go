@@ -30,6 +30,7 @@ type Store interface {
 	BeginEmail(ctx context.Context, e store.Email) (store.Email, error)
 	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error
 	MarkEmailFailed(ctx context.Context, key, reason string) error
+	MarkEmailStopped(ctx context.Context, key, reason string) error
 	SaveContract(ctx context.Context, c store.Contract) (store.Contract, error)
 	RecordSignature(ctx context.Context, contractID string, sig store.Signature) error
 	AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (store.Attribution, error)
@@ -62,6 +63,11 @@ type Activities struct {
 	Verifier Verifier
 	// Payouts pays ledger rows.
 	Payouts PayoutProvider
+	// Collaborations answers, right before an email to a creator is handed to the
+	// provider, whether its collaboration still wants it: a reply, stop event or cancel
+	// accepted while the send waited (a backlog, a provider outage, retries) stops it.
+	// Nil asks nothing and sends; worker.Run refuses to start without it.
+	Collaborations Collaborations
 }
 
 // StageChange is one stage transition of a collaboration, numbered by Seq.

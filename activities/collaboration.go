@@ -129,7 +129,8 @@ func (in NoticeInput) MessageKey() string {
 }
 
 // SendNotice sends a transactional email about the agreed deal to the creator. These are
-// not marketing, so the suppression list does not apply; the log and its key do.
+// not marketing, so the suppression list does not apply; the log and its key do, and so
+// does the collaboration's say right before the send (no contract after a cancel).
 func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (SendEmailResult, error) {
 	key := in.MessageKey()
 	if done, ok, err := a.sentBefore(ctx, key); ok || err != nil {
@@ -157,7 +158,7 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (SendEmailR
 		Text:       body + "\n\n--\n" + campaign.Brand + "\n" + a.PostalAddress + "\n",
 		CustomArgs: map[string]string{"collaboration_id": in.CollaborationID, "message_key": key, "kind": in.Kind},
 	}
-	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: in.Kind}, msg)
+	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: in.Kind}, msg, &SendCheck{Kind: in.Kind})
 }
 
 func (a *Activities) noticeText(in NoticeInput, c roster.Creator, camp campaigns.Campaign) (string, string, error) {
@@ -262,5 +263,6 @@ func (a *Activities) NotifyOps(ctx context.Context, in OpsNoteInput) (SendEmailR
 		Text:       in.Text + "\n\nCollaboration: " + in.CollaborationID + "\n",
 		CustomArgs: map[string]string{"collaboration_id": in.CollaborationID, "message_key": key, "kind": "ops"},
 	}
-	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: "ops"}, msg)
+	// Not checked with the collaboration: ops must hear of an escalation whatever its state.
+	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: "ops"}, msg, nil)
 }

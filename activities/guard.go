@@ -1,6 +1,13 @@
 package activities
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+)
 
 // QueryMaySend is the collaboration workflow's query that an email activity asks right
 // before it hands an email to the provider: it takes a SendCheck and returns a
@@ -31,3 +38,28 @@ type Collaborations interface {
 // SendStopped is the result status of an email the collaboration no longer wanted when
 // its turn came: nothing was sent.
 const SendStopped = "stopped"
+
+// TemporalCollaborations answers MaySend with the collaboration workflow's QueryMaySend
+// query; the workflow ID is the collaboration ID.
+type TemporalCollaborations struct {
+	Client client.Client
+}
+
+// MaySend asks the collaboration's latest run. A collaboration Temporal does not know
+// (never started, or past retention) wants no email; any other failure is an error the
+// activity retries, because sending without an answer could email after a reply.
+func (t TemporalCollaborations) MaySend(ctx context.Context, collaborationID string, check SendCheck) (SendVerdict, error) {
+	v, err := t.Client.QueryWorkflow(ctx, collaborationID, "", QueryMaySend, check)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return SendVerdict{Allowed: false, Reason: "collaboration not found"}, nil
+	}
+	if err != nil {
+		return SendVerdict{}, fmt.Errorf("ask %s whether its %s email may go out: %w", collaborationID, check.Kind, err)
+	}
+	var verdict SendVerdict
+	if err := v.Get(&verdict); err != nil {
+		return SendVerdict{}, fmt.Errorf("read %s's answer to %s: %w", collaborationID, QueryMaySend, err)
+	}
+	return verdict, nil
+}

@@ -50,7 +50,7 @@ func (in SendEmailInput) MessageKey() string {
 	return in.CollaborationID + "/outreach/" + strconv.Itoa(in.Step+1)
 }
 
-// Results of SendOutreachEmail.
+// Results of SendOutreachEmail and SendNotice; SendStopped is the fourth.
 const (
 	SendSent       = "sent"
 	SendSuppressed = "suppressed"
@@ -63,7 +63,7 @@ type SendEmailResult struct {
 	MessageKey        string `json:"message_key"`
 	ProviderMessageID string `json:"provider_message_id,omitempty"`
 	Subject           string `json:"subject,omitempty"`
-	// Reason explains a suppressed or failed send.
+	// Reason explains a suppressed, stopped or failed send.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -71,7 +71,8 @@ type SendEmailResult struct {
 // under its message key and sends it. A key already sent is not sent again, so Temporal's
 // retries do not duplicate an email that reached SendGrid and was logged; the window that
 // remains is a crash between SendGrid accepting and the log saying so. A suppressed
-// address is never emailed. SendGrid's 429 and 5xx return an error, which Temporal retries
+// address is never emailed, and neither is a creator whose collaboration, asked right
+// before the send, no longer wants the email (SendStopped). SendGrid's 429 and 5xx return an error, which Temporal retries
 // with backoff; other refusals are final and reported as failed.
 func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
 	key := in.MessageKey()
@@ -101,7 +102,8 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 	if err != nil {
 		return res, err
 	}
-	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Step: in.Step + 1, Kind: "outreach"}, msg)
+	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Step: in.Step + 1, Kind: "outreach"}, msg,
+		&SendCheck{Kind: "outreach", Step: in.Step})
 }
 
 // sentBefore reports the result of an earlier attempt that finished the email under key,
@@ -120,8 +122,10 @@ func (a *Activities) sentBefore(ctx context.Context, key string) (SendEmailResul
 }
 
 // deliver logs an email under its key and sends it, unless the log says an earlier attempt
-// already did. A retry sends the text the first attempt logged.
-func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Message) (SendEmailResult, error) {
+// already did. A retry sends the text the first attempt logged. With a check, the
+// collaboration is asked right before the send whether it still wants the email; one it
+// no longer wants is logged as stopped and reported as SendStopped.
+func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Message, check *SendCheck) (SendEmailResult, error) {
 	key := e.MessageKey
 	res := SendEmailResult{MessageKey: key}
 	e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText = msg.ToEmail, msg.FromEmail, msg.ReplyTo, msg.Subject, msg.Text
@@ -133,6 +137,22 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 		return finished(logged), nil
 	}
 	msg.Subject, msg.Text = logged.Subject, logged.BodyText
+	if check != nil && a.Collaborations != nil {
+		// Asked after the row is begun, so that a stopped email's retry finds it stopped
+		// and every attempt reaches the same answer.
+		verdict, err := a.Collaborations.MaySend(ctx, e.CollaborationID, *check)
+		if err != nil {
+			return res, err
+		}
+		if !verdict.Allowed {
+			if err := a.Store.MarkEmailStopped(ctx, key, verdict.Reason); err != nil {
+				return res, err
+			}
+			activity.GetLogger(ctx).Info("email stopped by its collaboration", "message_key", key, "reason", verdict.Reason)
+			res.Status, res.Reason = SendStopped, verdict.Reason
+			return res, nil
+		}
+	}
 	activity.GetLogger(ctx).Info("sending email", "message_key", key, "kind", e.Kind)
 	providerID, err := a.Mailer.Send(ctx, msg)
 	var refused *mailer.ProviderError
@@ -201,8 +221,11 @@ func (a *Activities) compose(ctx context.Context, in SendEmailInput, c roster.Cr
 const UnsubscribePurpose = "unsubscribe"
 
 func finished(e store.Email) SendEmailResult {
-	if e.Status == store.EmailFailed {
+	switch e.Status {
+	case store.EmailFailed:
 		return SendEmailResult{Status: SendFailed, MessageKey: e.MessageKey, Reason: "the provider refused this email earlier"}
+	case store.EmailStopped:
+		return SendEmailResult{Status: SendStopped, MessageKey: e.MessageKey, Reason: "the collaboration stopped this email earlier"}
 	}
 	return SendEmailResult{Status: SendSent, MessageKey: e.MessageKey, ProviderMessageID: e.ProviderMessageID, Subject: e.Subject}
 }

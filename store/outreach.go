@@ -35,6 +35,9 @@ const (
 	EmailSending = "sending"
 	EmailSent    = "sent"
 	EmailFailed  = "failed"
+	// EmailStopped is an email its collaboration no longer wanted when its turn came (a
+	// reply, a stop event or a cancel came first): it was never handed to the provider.
+	EmailStopped = "stopped"
 )
 
 // EmailEvent is one status change reported by the provider.
@@ -102,6 +105,24 @@ func (s *Store) MarkEmailFailed(ctx context.Context, key, reason string) error {
 	return nil
 }
 
+// MarkEmailStopped records that the email was not sent because its collaboration stopped
+// it, with the reason as an event in its history. Only an email not yet sent is marked.
+func (s *Store) MarkEmailStopped(ctx context.Context, key, reason string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE emails SET status = 'stopped' WHERE message_key = $1 AND status = 'sending'`, key)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO email_events (event_id, message_key, event, detail, occurred_at, received_at)
+			VALUES ($1, $2, 'stopped', $3, $4, $4) ON CONFLICT DO NOTHING`, "stopped:"+key, key, reason, now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark email %s stopped: %w", key, err)
+	}
+	return nil
+}
+
 // RecordEmailEvent adds a provider event to an email's history and makes it the email's
 // status when it is the newest. It reports false for an event already recorded (webhook
 // deliveries repeat) and ErrNotFound for an email not in the log.
@@ -118,7 +139,7 @@ func (s *Store) RecordEmailEvent(ctx context.Context, key string, ev EmailEvent)
 			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE emails SET status = $2 WHERE message_key = $1 AND NOT EXISTS (
-			SELECT 1 FROM email_events WHERE message_key = $1 AND occurred_at > $3 AND event <> 'failed')`,
+			SELECT 1 FROM email_events WHERE message_key = $1 AND occurred_at > $3 AND event NOT IN ('failed', 'stopped'))`,
 			key, ev.Event, ev.OccurredAt.UTC())
 		return err
 	})

@@ -30,21 +30,36 @@ type Workers struct {
 
 // New builds both workers with everything registered.
 func New(c client.Client, acts *activities.Activities, opts Options) Workers {
-	if opts.EmailsPerSecond == 0 {
-		opts.EmailsPerSecond = 10
-	}
-	main := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
-		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
-	})
+	mainOpts, emailOpts := opts.sdk()
+	main := sdkworker.New(c, workflows.TaskQueue, mainOpts)
 	workflows.Register(main)
 	main.RegisterActivity(acts)
 
-	email := sdkworker.New(c, workflows.EmailTaskQueue, sdkworker.Options{
-		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
-		TaskQueueActivitiesPerSecond:       opts.EmailsPerSecond,
-	})
+	email := sdkworker.New(c, workflows.EmailTaskQueue, emailOpts)
 	email.RegisterActivity(acts)
 	return Workers{Main: main, Email: email}
+}
+
+// sdk turns Options into the SDK's options of the main and the email worker.
+func (o Options) sdk() (main, email sdkworker.Options) {
+	if o.EmailsPerSecond == 0 {
+		o.EmailsPerSecond = 10
+	}
+	main = sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
+		// The default two pollers favour the sticky queue while it has a backlog, so a
+		// new workflow waited ~17 s for its first task with 50 in flight; autoscaling
+		// pollers take the normal queue's tasks as they come.
+		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
+	}
+	email = sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
+		TaskQueueActivitiesPerSecond:       o.EmailsPerSecond,
+		// No workflow runs on the email queue: its pollers would only hold connections
+		// and server resources.
+		DisableWorkflowWorker: true,
+	}
+	return main, email
 }
 
 // Start starts both workers.
@@ -67,8 +82,9 @@ func (w Workers) Stop() {
 
 // Run polls until ctx ends, then stops the workers.
 func Run(ctx context.Context, c client.Client, acts *activities.Activities, opts Options) error {
-	if acts.Store == nil || acts.Mailer == nil || acts.Links == nil || acts.Verifier == nil || acts.Payouts == nil {
-		return errors.New("worker: activities need a store, a mailer, a link signer, a verifier and a payout provider")
+	if acts.Store == nil || acts.Mailer == nil || acts.Links == nil || acts.Verifier == nil || acts.Payouts == nil || acts.Collaborations == nil {
+		// Without Collaborations an email would go out after a reply or cancel.
+		return errors.New("worker: activities need a store, a mailer, a link signer, a verifier, a payout provider and collaborations to ask before a send")
 	}
 	w := New(c, acts, opts)
 	if err := w.Start(); err != nil {
