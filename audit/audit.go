@@ -16,14 +16,15 @@ import (
 	"strings"
 	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
@@ -195,39 +196,91 @@ func Replay(histories []*historypb.History) Result {
 	return res
 }
 
-// StateAt is the collaboration's full state as recorded in history at or before an event
-// time: the result of the last update answered by then (every update answers with the
-// whole state), or the run's result. It returns nil when nothing recorded a state yet.
-// at zero means the end of the history.
+// StateAt is the collaboration's full state at an event time, as the workflow itself held
+// it: the run that was current then is replayed against the workflow code up to the last
+// workflow task completed by then, and its state query is answered from the replayed
+// workflow. It returns nil when no run had started by then. at zero means the end of
+// the history.
 func StateAt(histories []*historypb.History, at time.Time) *workflows.CollaborationState {
-	var last *workflows.CollaborationState
-	dc := converter.GetDefaultDataConverter()
+	var run *historypb.History
 	for _, h := range histories {
-		if len(h.Events) > 0 {
-			// A run continued as new starts from the state it carried.
-			in := h.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
-			var start workflows.CollaborationInput
-			if in != nil && dc.FromPayloads(in, &start) == nil && start.Resume != nil && (at.IsZero() || !h.Events[0].GetEventTime().AsTime().After(at)) {
-				last = start.Resume
-			}
-		}
-		for _, ev := range h.Events {
-			if !at.IsZero() && ev.GetEventTime().AsTime().After(at) {
-				return last
-			}
-			var payloads *commonpb.Payloads
-			if done := ev.GetWorkflowExecutionUpdateCompletedEventAttributes(); done != nil {
-				payloads = done.GetOutcome().GetSuccess()
-			} else if done := ev.GetWorkflowExecutionCompletedEventAttributes(); done != nil {
-				payloads = done.GetResult()
-			}
-			var st workflows.CollaborationState
-			if payloads != nil && dc.FromPayloads(payloads, &st) == nil && st.ID != "" {
-				last = &st
-			}
+		if len(h.Events) > 0 && (at.IsZero() || !h.Events[0].GetEventTime().AsTime().After(at)) {
+			run = h
 		}
 	}
-	return last
+	if run == nil {
+		return nil
+	}
+	events := run.Events
+	if !at.IsZero() {
+		var until int64
+		for _, ev := range events {
+			if ev.GetEventTime().AsTime().After(at) {
+				break
+			}
+			until = ev.GetEventId()
+		}
+		events = toTaskBoundary(events, until)
+	}
+	return replayState(&historypb.History{Events: events})
+}
+
+// replayState replays one run's history and reads the state the workflow holds at its
+// end through the state query's handler, which an interceptor keeps during the replay.
+func replayState(h *historypb.History) *workflows.CollaborationState {
+	capture := &stateCapture{}
+	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+		Interceptors: []interceptor.WorkerInterceptor{capture},
+	})
+	if err != nil {
+		return nil
+	}
+	workflows.Register(replayer)
+	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	if err := replayer.ReplayWorkflowHistory(quiet, h); err != nil || capture.handler == nil {
+		return nil
+	}
+	st, err := capture.handler()
+	if err != nil {
+		return nil
+	}
+	return &st
+}
+
+// stateCapture keeps the state query's handler of the workflow it intercepts.
+type stateCapture struct {
+	interceptor.WorkerInterceptorBase
+	handler func() (workflows.CollaborationState, error)
+}
+
+// InterceptWorkflow wraps the workflow so that its query registrations pass through us.
+func (s *stateCapture) InterceptWorkflow(_ workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	in := &captureInbound{root: s}
+	in.Next = next
+	return in
+}
+
+type captureInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	root *stateCapture
+}
+
+func (i *captureInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	out := &captureOutbound{root: i.root}
+	out.Next = outbound
+	return i.Next.Init(out)
+}
+
+type captureOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	root *stateCapture
+}
+
+func (o *captureOutbound) SetQueryHandler(ctx workflow.Context, name string, handler any) error {
+	if h, ok := handler.(func() (workflows.CollaborationState, error)); ok && name == workflows.QueryState {
+		o.root.handler = h
+	}
+	return o.Next.SetQueryHandler(ctx, name, handler)
 }
 
 // finalState decodes the result of a completed run.

@@ -53,8 +53,11 @@ func TestParseAndReplayCorpusFile(t *testing.T) {
 		t.Fatalf("state at the end %+v", st)
 	}
 	first := full[0].Events[0].GetEventTime().AsTime()
-	if st := StateAt(full, first); st != nil {
-		t.Fatalf("a state before any update answered: %+v", st)
+	if st := StateAt(full, first.Add(-time.Second)); st != nil {
+		t.Fatalf("a state before the collaboration started: %+v", st)
+	}
+	if st := StateAt(full, first); st != nil && st.Stage != workflows.StageOutreach {
+		t.Fatalf("state at the start %+v", st)
 	}
 
 	partial, err := Parse(data, 10)
@@ -73,5 +76,37 @@ func TestParseAndReplayCorpusFile(t *testing.T) {
 		if _, err := Parse([]byte(bad), 0); err == nil {
 			t.Errorf("Parse(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestStateAtBetweenUpdates is minor 9 of the workflow review: in the middle of the live
+// window no update answers, and the state is still the workflow's own: live, with the
+// checks done so far.
+func TestStateAtBetweenUpdates(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "workflows", "testdata", "histories", "completed-default-cadence.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Parse(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := StateAt(full, time.Time{})
+	if final == nil || final.Stage != workflows.StageCompleted {
+		t.Fatalf("final state %+v", final)
+	}
+	var liveAt time.Time
+	for _, e := range final.Events {
+		if e.To == workflows.StageLive {
+			liveAt = e.At
+		}
+	}
+	mid := liveAt.Add(final.LiveUntil.Sub(liveAt) / 2)
+	st := StateAt(full, mid)
+	if st == nil || st.Stage != workflows.StageLive {
+		t.Fatalf("state in the middle of the live window: %+v", st)
+	}
+	if st.UpdatedAt.After(mid) || len(st.Events) >= len(final.Events) {
+		t.Fatalf("state at %s holds later events (updated %s)", mid, st.UpdatedAt)
 	}
 }
