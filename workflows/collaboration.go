@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,8 @@ type collaboration struct {
 	// finishing is set while a person's cancel or decline is carried out, so that an
 	// escalation there (a kill fee that cannot be paid) still waits for ops.
 	finishing bool
+	// applied are the IDs of the updates applied, this run and the runs before it.
+	applied []string
 	// blocked counts update handlers waiting for the main coroutine to act; it must not
 	// wait for them to finish (Continue-As-New) while they wait for it.
 	blocked int
@@ -97,33 +100,67 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, activities.QueryMaySend, c.maySend); err != nil {
 		return fmt.Errorf("register %s query: %w", activities.QueryMaySend, err)
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, c.handleCancel,
-		workflow.UpdateHandlerOptions{Validator: c.validateCancel}); err != nil {
-		return fmt.Errorf("register %s update: %w", UpdateCancel, err)
-	}
-	updates := []struct {
-		name               string
-		handler, validator any
-	}{
-		{UpdateRecordReply, c.handleReply, c.validateReply},
-		{UpdateOffer, c.handleOffer, c.validateOffer},
-		{UpdateAccept, c.handleAccept, c.validateAccept},
-		{UpdateDecline, c.handleDecline, c.validateDecline},
-		{UpdateSign, c.handleSign, c.validateSign},
-		{UpdateSubmitDraft, c.handleDraft, c.validateDraft},
-		{UpdateReview, c.handleReview, c.validateReview},
-		{UpdateSubmitPost, c.handlePost, c.validatePost},
-		{UpdateOverride, c.handleOverride, c.validateOverride},
-		{UpdateConfirmPayout, c.handleConfirm, c.validateConfirm},
-		{UpdateResolve, c.handleResolve, c.validateResolve},
-	}
-	for _, u := range updates {
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
-			workflow.UpdateHandlerOptions{Validator: u.validator}); err != nil {
-			return fmt.Errorf("register %s update: %w", u.name, err)
+	c.applied = c.input.AppliedUpdates
+	c.input.AppliedUpdates = nil
+	for _, register := range []func() error{
+		onceUpdate(ctx, c, UpdateCancel, c.handleCancel, noCtx(c.validateCancel)),
+		onceUpdate(ctx, c, UpdateRecordReply, c.handleReply, noCtx(c.validateReply)),
+		onceUpdate(ctx, c, UpdateOffer, c.handleOffer, noCtx(c.validateOffer)),
+		onceUpdate(ctx, c, UpdateAccept, c.handleAccept, noCtx(c.validateAccept)),
+		onceUpdate(ctx, c, UpdateDecline, c.handleDecline, noCtx(c.validateDecline)),
+		onceUpdate(ctx, c, UpdateSign, c.handleSign, c.validateSign),
+		onceUpdate(ctx, c, UpdateSubmitDraft, c.handleDraft, noCtx(c.validateDraft)),
+		onceUpdate(ctx, c, UpdateReview, c.handleReview, noCtx(c.validateReview)),
+		onceUpdate(ctx, c, UpdateSubmitPost, c.handlePost, noCtx(c.validatePost)),
+		onceUpdate(ctx, c, UpdateOverride, c.handleOverride, noCtx(c.validateOverride)),
+		onceUpdate(ctx, c, UpdateConfirmPayout, c.handleConfirm, noCtx(c.validateConfirm)),
+		onceUpdate(ctx, c, UpdateResolve, c.handleResolve, noCtx(c.validateResolve)),
+	} {
+		if err := register(); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// AlreadyApplied is the error type of an update refused because an earlier run of the
+// same collaboration applied an update with its ID (Temporal deduplicates update IDs
+// within a run only); the API answers with the collaboration's state.
+const AlreadyApplied = "AlreadyApplied"
+
+// maxApplied bounds the update IDs carried across Continue-As-New.
+const maxApplied = 200
+
+// onceUpdate registers an update whose ID is remembered across Continue-As-New: a client
+// retrying with the same Idempotency-Key after the run continued is refused, not applied
+// twice.
+func onceUpdate[T any](ctx workflow.Context, c *collaboration, name string,
+	handle func(workflow.Context, T) (CollaborationState, error), validate func(workflow.Context, T) error) func() error {
+	return func() error {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, req T) (CollaborationState, error) {
+				c.applied = append(c.applied, workflow.GetCurrentUpdateInfo(ctx).ID)
+				if len(c.applied) > maxApplied {
+					c.applied = c.applied[len(c.applied)-maxApplied:]
+				}
+				return handle(ctx, req)
+			},
+			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req T) error {
+				if slices.Contains(c.applied, workflow.GetCurrentUpdateInfo(ctx).ID) {
+					return temporal.NewApplicationError("this request was already applied", AlreadyApplied)
+				}
+				return validate(ctx, req)
+			}})
+		if err != nil {
+			return fmt.Errorf("register %s update: %w", name, err)
+		}
+		return nil
+	}
+}
+
+// noCtx adapts a validator that does not need the workflow context.
+func noCtx[T any](validate func(T) error) func(workflow.Context, T) error {
+	return func(_ workflow.Context, req T) error { return validate(req) }
 }
 
 // legacyOptions are the activity options of runs before changeRobust: retried forever.

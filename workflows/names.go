@@ -172,6 +172,9 @@ type CollaborationInput struct {
 	StartedBy   Actor `json:"started_by"`
 	// Resume carries the state into a new run after Continue-As-New (in verifying or live).
 	Resume *CollaborationState `json:"resume,omitempty"`
+	// AppliedUpdates carries the IDs of updates applied by earlier runs, so that a retry
+	// after Continue-As-New is not applied again.
+	AppliedUpdates []string `json:"applied_updates,omitempty"`
 	// ContinueAsNewAfter is the history length at which the live window continues as a
 	// new run; zero means DefaultContinueAsNewAfter.
 	ContinueAsNewAfter int `json:"continue_as_new_after,omitempty"`

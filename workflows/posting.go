@@ -366,6 +366,7 @@ func (c *collaboration) continueAsNew(ctx workflow.Context) error {
 	next := c.input
 	state := c.state
 	next.Resume = &state
+	next.AppliedUpdates = c.applied
 	return workflow.NewContinueAsNewError(ctx, CollaborationWorkflow, next)
 }
 

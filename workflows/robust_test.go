@@ -273,12 +273,19 @@ func (s *collaborationSuite) TestVerifyingContinuesAsNew() {
 	s.Require().NoError(converterFor().FromPayloads(can.Input, &next))
 	s.Equal(StageVerifying, next.Resume.Stage)
 
+	s.Require().NotEmpty(next.AppliedUpdates, "the update IDs were not carried")
 	s.SetupTest()
 	m2 := s.mockDeal()
+	// A client retrying the post submission with its key after the run continued.
+	_, again := s.update(time.Minute, UpdateOverride, next.AppliedUpdates[len(next.AppliedUpdates)-1], OverrideRequest{Actor: ops, Post: 1, Reason: "retried"})
 	s.mustUpdate(time.Hour, UpdateOverride, OverrideRequest{Actor: ops, Post: 1, Reason: "fine"})
 	s.mustUpdate(2*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
 	s.env.ExecuteWorkflow(Collaboration, next)
 	final := s.result()
+	var appErr *temporal.ApplicationError
+	s.Require().ErrorAs(*again, &appErr, "a retried update was applied again after Continue-As-New")
+	s.Equal(AlreadyApplied, appErr.Type())
+	s.Equal("fine", final.Posts[0].Override)
 	s.Equal(2, final.Run)
 	s.Equal(StageCancelled, final.Stage)
 	s.Empty(m2.contracts, "the second run redid earlier stages")
