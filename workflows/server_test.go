@@ -429,7 +429,7 @@ func waitForEvent(t *testing.T, c client.Client, id string, typ enumspb.EventTyp
 func quick() campaigns.Timings {
 	sec := func(n float64) campaigns.Duration { return campaigns.Duration(time.Duration(n * float64(time.Second))) }
 	return campaigns.Timings{
-		FollowUpDelays: []campaigns.Duration{sec(30)}, ReplyWait: sec(60), ContractExpiry: sec(2), DraftDeadline: sec(2),
+		FollowUpDelays: []campaigns.Duration{sec(30)}, ReplyWait: sec(60), ContractExpiry: sec(30), DraftDeadline: sec(2),
 		ReviewSLA: sec(1), PostDeadline: sec(30), VerificationInterval: sec(1), LiveWindow: sec(4),
 		LiveChecks: []campaigns.Duration{sec(1)}, LiveCheckEvery: sec(1),
 	}
@@ -449,10 +449,12 @@ func TestRecordedPaths(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		can  int
-		want workflows.Stage
-		run  func(s *scenario)
+		// expiry, when set, is the contract's lifetime; scenarios that sign have 30 s.
+		expiry time.Duration
+		want   workflows.Stage
+		run    func(s *scenario)
 	}{
-		{"live-continued-as-new.json", 1, workflows.StageCompleted, func(s *scenario) {
+		{"live-continued-as-new.json", 1, 0, workflows.StageCompleted, func(s *scenario) {
 			s.toProduction()
 			s.toAwaitingPost()
 			s.post()
@@ -462,7 +464,7 @@ func TestRecordedPaths(t *testing.T) {
 			}
 			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
 		}},
-		{"verifying-continued-as-new.json", 1, workflows.StageCancelled, func(s *scenario) {
+		{"verifying-continued-as-new.json", 1, 0, workflows.StageCancelled, func(s *scenario) {
 			f.set(f.failVerify, s.id, true)
 			s.toProduction()
 			s.toAwaitingPost()
@@ -475,14 +477,14 @@ func TestRecordedPaths(t *testing.T) {
 			s.inStage(workflows.StageLive)
 			s.cancel()
 		}},
-		{"contract-expired.json", 0, workflows.StageDeclined, func(s *scenario) {
+		{"contract-expired.json", 0, 2 * time.Second, workflows.StageDeclined, func(s *scenario) {
 			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
 			s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
 			s.inStage(workflows.StageContracting)
 			s.inStage(workflows.StageNegotiating)
 			s.update(workflows.UpdateDecline, workflows.DeclineRequest{Actor: opsActor, Reason: "no answer"})
 		}},
-		{"draft-overdue-review-sla-kill-fee.json", 0, workflows.StageCancelled, func(s *scenario) {
+		{"draft-overdue-review-sla-kill-fee.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
 			s.until("the draft escalation", func(st workflows.CollaborationState) bool { return st.Escalation != "" })
 			s.draft(1)
@@ -494,7 +496,7 @@ func TestRecordedPaths(t *testing.T) {
 				t.Errorf("cancel after signing paid %+v, want the kill fee", final.Payouts)
 			}
 		}},
-		{"payout-escalated-and-retried.json", 0, workflows.StageCompleted, func(s *scenario) {
+		{"payout-escalated-and-retried.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
 			f.set(f.failPayout, s.id, true)
 			s.toProduction()
 			s.toAwaitingPost()
@@ -505,19 +507,19 @@ func TestRecordedPaths(t *testing.T) {
 			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
 			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
 		}},
-		{"cancelled-while-contracting.json", 0, workflows.StageCancelled, func(s *scenario) {
+		{"cancelled-while-contracting.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
 			s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
 			s.until("a contract", func(st workflows.CollaborationState) bool { return st.Contract != nil })
 			s.cancel()
 		}},
-		{"cancelled-in-review.json", 0, workflows.StageCancelled, func(s *scenario) {
+		{"cancelled-in-review.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
 			s.draft(1)
 			s.inStage(workflows.StageInReview)
 			s.cancel()
 		}},
-		{"cancelled-in-live.json", 0, workflows.StageCancelled, func(s *scenario) {
+		{"cancelled-in-live.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
 			s.toAwaitingPost()
 			s.post()
@@ -529,7 +531,11 @@ func TestRecordedPaths(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
-			s := newScenario(t, f, strings.TrimSuffix(tc.file, ".json"), input(tc.can))
+			in := input(tc.can)
+			if tc.expiry > 0 {
+				in.Timings.ContractExpiry = campaigns.Duration(tc.expiry)
+			}
+			s := newScenario(t, f, strings.TrimSuffix(tc.file, ".json"), in)
 			tc.run(s)
 			final := s.result()
 			if final.Stage != tc.want {
