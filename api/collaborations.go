@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -54,6 +56,14 @@ func (s *Server) startCollaboration(c echo.Context) error {
 		return err
 	}
 
+	// The read-model row comes first: an unsubscribe or bounce that arrives before the
+	// workflow's first stage record finds the collaboration through it and signals it.
+	// The workflow's own records (sequence 1 on) replace this one.
+	err = s.store.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: in.CampaignID, CreatorID: in.CreatorID,
+		Stage: string(workflows.StageOutreach), StageSeq: 0, UpdatedAt: time.Now()})
+	if err != nil {
+		return err
+	}
 	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                workflows.TaskQueue,
@@ -83,7 +93,10 @@ func (s *Server) startCollaboration(c echo.Context) error {
 		return err
 	}
 	if err != nil {
-		return err
+		if ferr := s.store.ForgetUnstartedCollaboration(context.WithoutCancel(ctx), id); ferr != nil {
+			s.logger.Warn("forget collaboration that did not start", "id", id, "err", ferr)
+		}
+		return fmt.Errorf("start collaboration %s: %w", id, err)
 	}
 	// Every collaboration starts in outreach; answering from the input spares a query
 	// racing the workflow's first task.
@@ -138,6 +151,9 @@ func (s *Server) getCollaboration(c echo.Context) error {
 	return c.JSON(http.StatusOK, state)
 }
 
+// listCollaborations lists from the read model, filtered by campaign, creator, stage and
+// whether ops' decision is awaited (?attention=true|false); each item carries its open
+// escalation as "attention": {reason, since}.
 func (s *Server) listCollaborations(c echo.Context) error {
 	limit, after, err := pageParams(c)
 	if err != nil {
@@ -161,6 +177,13 @@ func (s *Server) listCollaborations(c echo.Context) error {
 	if f.Stage != "" && !slices.Contains(workflows.Stages, workflows.Stage(f.Stage)) {
 		return badRequest("stage", "not a stage")
 	}
+	if v := c.QueryParam("attention"); v != "" {
+		if v != "true" && v != "false" {
+			return badRequest("attention", "true or false")
+		}
+		waiting := v == "true"
+		f.Attention = &waiting
+	}
 	list, next, err := s.store.ListCollaborations(c.Request().Context(), f)
 	if err != nil {
 		return err
@@ -183,59 +206,14 @@ func (in *reasonInput) reason(s *Server) (string, error) {
 }
 
 // cancelCollaboration ends a collaboration through a workflow update, so the answer is
-// the state after the cancel. The request ID (or the Idempotency-Key header) is the
-// update ID: a retried request is not applied twice.
+// the state after the cancel (or 202 while it is still under way). A retry with the same
+// Idempotency-Key is not applied twice.
 func (s *Server) cancelCollaboration(c echo.Context) error {
 	var in reasonInput
 	return s.collabUpdate(c, &in, workflows.UpdateCancel, func() (any, error) {
 		reason, err := in.reason(s)
 		return workflows.CancelRequest{Actor: actor(c), Reason: reason}, err
 	})
-}
-
-// update sends a workflow update and waits for its result. A validator's refusal of bad
-// input is a 422 naming the fields; any other refusal is a 409 (the collaboration's state
-// does not allow it), and so is a closed workflow.
-func (s *Server) update(c echo.Context, id, name string, arg, result any) error {
-	ctx := c.Request().Context()
-	updateID := c.Request().Header.Get("Idempotency-Key")
-	if updateID == "" {
-		updateID = c.Response().Header().Get(echo.HeaderXRequestID)
-	}
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   id,
-		UpdateID:     updateID,
-		UpdateName:   name,
-		Args:         []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, result)
-	}
-	if err == nil {
-		return nil
-	}
-	var appErr *temporal.ApplicationError
-	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.InvalidArgument:
-		fields := map[string]string{}
-		if appErr.HasDetails() {
-			_ = appErr.Details(&fields)
-		}
-		if len(fields) == 0 {
-			fields["body"] = appErr.Message()
-		}
-		return invalid(fields)
-	case errors.As(err, &appErr):
-		return conflict(appErr.Message())
-	case isNotFound(err):
-		if desc, derr := s.temporal.DescribeWorkflowExecution(ctx, id, ""); derr == nil &&
-			desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			return conflict("collaboration has already ended")
-		}
-		return notFound("collaboration")
-	}
-	return err
 }
 
 // queryState asks the workflow for its state; it works on closed workflows too.

@@ -25,7 +25,9 @@ func TestCollaborationLifecycle(t *testing.T) {
 	if got.str("stage") != "outreach" || got.str("creator_id") != creator || got.str("campaign_id") != campaign {
 		t.Fatalf("read %s", got.Raw)
 	}
-	if events := got.Body["events"].([]any); len(events) != 1 || events[0].(map[string]any)["actor"].(map[string]any)["name"] != "ops-team" {
+	// The first email may already be in the events: only the start is certain by now.
+	if events := got.Body["events"].([]any); len(events) == 0 || events[0].(map[string]any)["kind"] != "started" ||
+		events[0].(map[string]any)["actor"].(map[string]any)["name"] != "ops-team" {
 		t.Fatalf("events %v", events)
 	}
 

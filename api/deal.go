@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
 )
 
@@ -34,6 +37,9 @@ func (s *Server) makeOffer(c echo.Context) error {
 		if len(bad) > 0 {
 			return nil, invalid(bad)
 		}
+		if err := s.checkDiscountCode(c, in.Terms.DiscountCode); err != nil {
+			return nil, err
+		}
 		return workflows.OfferRequest{Actor: actor(c), From: in.From, Terms: in.Terms, Note: strings.TrimSpace(in.Note)}, nil
 	})
 }
@@ -42,14 +48,77 @@ type acceptInput struct {
 	Offer int `json:"offer"`
 }
 
-// acceptOffer agrees to the latest offer; the workflow then sends the contract.
+// acceptOffer agrees to the latest offer; the workflow then sends the contract. The
+// offer's discount code is checked again: another collaboration may have taken it since
+// the offer was made.
 func (s *Server) acceptOffer(c echo.Context) error {
 	var in acceptInput
 	return s.collabUpdate(c, &in, workflows.UpdateAccept, func() (any, error) {
 		if in.Offer < 0 {
 			return nil, invalid(map[string]string{"offer": "an offer number"})
 		}
+		if err := s.checkOfferedCode(c, in.Offer); err != nil {
+			return nil, err
+		}
 		return workflows.AcceptRequest{Actor: actor(c), Offer: in.Offer}, nil
+	})
+}
+
+// checkDiscountCode refuses terms whose discount code another collaboration holds: the
+// workflow could not assign it after signing. Two offers racing for a free code both pass
+// here; assignment then picks another code for the later one.
+func (s *Server) checkDiscountCode(c echo.Context, code string) error {
+	if code == "" {
+		return nil
+	}
+	holder, err := s.store.DiscountCodeHolder(c.Request().Context(), code)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && holder == c.Param("id"):
+		return nil
+	case err != nil:
+		return err
+	}
+	return invalid(map[string]string{"terms.discount_code": "code " + strings.ToUpper(code) + " is used by another collaboration"})
+}
+
+// checkOfferedCode checks the discount code of the offer about to be accepted (n, or the
+// latest when 0). The workflow judges everything else about the offer.
+func (s *Server) checkOfferedCode(c echo.Context, n int) error {
+	state, err := s.queryState(c.Request().Context(), c.Param("id"))
+	if isNotFound(err) {
+		return nil // the update answers for a missing collaboration
+	} else if err != nil {
+		return fmt.Errorf("offers of %s: %w", c.Param("id"), err)
+	}
+	offers := state.Offers
+	if len(offers) == 0 || n > len(offers) {
+		return nil
+	}
+	offer := offers[len(offers)-1]
+	if n > 0 {
+		offer = offers[n-1]
+	}
+	return s.checkDiscountCode(c, offer.Terms.DiscountCode)
+}
+
+type resolveInput struct {
+	Decision string `json:"decision" validate:"required,oneof=retry override"`
+	Reason   string `json:"reason" validate:"max=1000"`
+}
+
+// resolveAttention is ops' decision on a collaboration waiting for them (its attention):
+// retry the step that gave up, or override it with a reason. Cancelling is /cancel.
+func (s *Server) resolveAttention(c echo.Context) error {
+	var in resolveInput
+	return s.collabUpdate(c, &in, workflows.UpdateResolve, func() (any, error) {
+		in.Reason = strings.TrimSpace(in.Reason)
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		if in.Decision == workflows.ResolveOverride && in.Reason == "" {
+			return nil, invalid(map[string]string{"reason": "required to override"})
+		}
+		return workflows.ResolveRequest{Actor: actor(c), Decision: in.Decision, Reason: in.Reason}, nil
 	})
 }
 
@@ -100,7 +169,8 @@ func (s *Server) reviewDraft(c echo.Context) error {
 }
 
 // collabUpdate is the shape of every change the API asks of a collaboration: read the
-// body into in, build the update's argument (validating it), send it, answer the state.
+// body into in, build the update's argument (validating it), send it, answer the state, or
+// 202 with the collaboration's URL when the accepted change is still under way.
 func (s *Server) collabUpdate(c echo.Context, in any, name string, build func() (any, error)) error {
 	id, err := collaborationID(c)
 	if err != nil {
@@ -114,8 +184,12 @@ func (s *Server) collabUpdate(c echo.Context, in any, name string, build func() 
 		return err
 	}
 	var state workflows.CollaborationState
-	if err := s.update(c, id, name, arg, &state); err != nil {
+	pending, err := s.update(c, id, name, arg, &state)
+	if err != nil {
 		return err
+	}
+	if pending != nil {
+		return answerAccepted(c, pending)
 	}
 	return c.JSON(http.StatusOK, state)
 }

@@ -43,8 +43,9 @@ func (b *browser) get(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// submit loads the form at path and posts it with fields and the page's CSRF token.
-func (b *browser) submit(path string, fields url.Values) (int, string) {
+// submit loads the form at path and posts it with fields and the page's CSRF token, and
+// headers as name, value pairs.
+func (b *browser) submit(path string, fields url.Values, headers ...string) (int, string) {
 	b.t.Helper()
 	status, page := b.get(path)
 	m := csrfField.FindStringSubmatch(page)
@@ -52,12 +53,15 @@ func (b *browser) submit(path string, fields url.Values) (int, string) {
 		b.t.Fatalf("form at %s: %d %s", path, status, page)
 	}
 	fields.Set("_csrf", m[1])
-	return b.post(path, fields)
+	return b.post(path, fields, headers...)
 }
 
-func (b *browser) post(path string, fields url.Values) (int, string) {
+func (b *browser) post(path string, fields url.Values, headers ...string) (int, string) {
 	b.t.Helper()
 	req, _ := http.NewRequest("POST", baseURL+path, strings.NewReader(fields.Encode()))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "TestBrowser/1.0")
 	// A client's own claim to an address: not trusted without COLLABFLOW_TRUSTED_PROXIES.

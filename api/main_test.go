@@ -125,12 +125,7 @@ func runTests(m *testing.M) (int, error) {
 	}
 	defer w.Stop()
 
-	keys, err := api.ParseKeys("ops-team:ops:" + opsKey + ",rev:reviewer:" + reviewerKey + ",audit:auditor:" + auditorKey + ",fin:finance:" + financeKey)
-	if err != nil {
-		return 0, err
-	}
-	e, err := api.New(api.Config{Store: st, Temporal: tc, Keys: keys, Logger: quiet, RateLimit: 1000, Links: signer, Metrics: registry,
-		WebhookKey: &webhookKey.PublicKey, InboundSecret: inboundSecret, ReplyDomain: replyDomain})
+	e, err := api.New(apiConfig(func(cfg *api.Config) { cfg.Metrics = registry }))
 	if err != nil {
 		return 0, err
 	}
@@ -138,6 +133,33 @@ func runTests(m *testing.M) (int, error) {
 	defer srv.Close()
 	baseURL = srv.URL
 	return m.Run(), nil
+}
+
+// apiConfig is the configuration of the package's API, changed by tweaks.
+func apiConfig(tweaks ...func(*api.Config)) api.Config {
+	keys, err := api.ParseKeys("ops-team:ops:" + opsKey + ",rev:reviewer:" + reviewerKey + ",audit:auditor:" + auditorKey + ",fin:finance:" + financeKey)
+	if err != nil {
+		panic(err) // constant input
+	}
+	cfg := api.Config{Store: st, Temporal: temporalClient, Keys: keys, Logger: slog.New(slog.DiscardHandler), RateLimit: 1000, Links: signer,
+		WebhookKey: &webhookKey.PublicKey, InboundSecret: inboundSecret, ReplyDomain: replyDomain}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	return cfg
+}
+
+// newAPI starts another API instance over the same PostgreSQL and Temporal, as a second
+// replica or a restarted process would be, and returns its base URL.
+func newAPI(t *testing.T, tweaks ...func(*api.Config)) string {
+	t.Helper()
+	e, err := api.New(apiConfig(tweaks...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // response is a decoded reply.
@@ -164,6 +186,12 @@ func (r response) str(name string) string {
 // as is, anything else as JSON.
 func call(t testing.TB, method, path, key string, body any, headers ...string) response {
 	t.Helper()
+	return callAt(t, baseURL, method, path, key, body, headers...)
+}
+
+// callAt is call against another API instance (see newAPI).
+func callAt(t testing.TB, base, method, path, key string, body any, headers ...string) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -176,7 +204,7 @@ func call(t testing.TB, method, path, key string, body any, headers ...string) r
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, baseURL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +282,14 @@ func newCampaign(t testing.TB, timings ...map[string]any) string {
 // eventually polls cond until it holds or ten seconds pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	eventuallyWithin(t, 10*time.Second, what, cond)
+}
+
+// eventuallyWithin polls cond until it holds or d passes: for states that come after a
+// retry's backoff.
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -266,12 +301,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // flakyPayouts is the manual provider that can be told to fail its next submissions, as a
 // payment API timing out would: the ledger row is written, then the activity fails and
 // Temporal retries it.
+// It can also be told to refuse its next submissions for good, as a provider does for a
+// closed account: the collaboration then waits for ops.
 type flakyPayouts struct {
 	activities.ManualPayouts
 	failures atomic.Int32
+	refusals atomic.Int32
 }
 
 func (f *flakyPayouts) Submit(ctx context.Context, p store.Payout) (string, error) {
+	if f.refusals.Add(-1) >= 0 {
+		return "", &activities.PayoutRefused{Reason: "payee account closed"}
+	}
 	if f.failures.Add(-1) >= 0 {
 		return "", errors.New("payment provider timed out")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/payout"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
@@ -64,7 +65,9 @@ func checkSnapshot(m payout.Metrics, prefix string, now time.Time) map[string]st
 	return bad
 }
 
-// addMetrics stores a cumulative snapshot; one not newer than the last is refused.
+// addMetrics stores a cumulative snapshot; one not newer than the last is refused, and so
+// is one in another currency than the agreed terms' (the payout could not count it). Before
+// terms are agreed there is nothing to measure against: 409.
 func (s *Server) addMetrics(c echo.Context) error {
 	id, err := collaborationID(c)
 	if err != nil {
@@ -84,6 +87,16 @@ func (s *Server) addMetrics(c echo.Context) error {
 	if err := s.requireCollaboration(c, id, ""); err != nil {
 		return err
 	}
+	currency, err := s.agreedCurrency(c, id)
+	if err != nil {
+		return err
+	}
+	if currency == "" {
+		return conflict("no terms agreed yet: metrics count against the agreed terms and their currency")
+	}
+	if m.Currency != "" && m.Currency != currency {
+		return invalid(map[string]string{"currency": "must be " + currency + ", the agreed terms' currency"})
+	}
 	if err := s.store.AddMetrics(c.Request().Context(), map[string][]payout.Metrics{id: {m}}, []string{id}); err != nil {
 		if errors.Is(err, store.ErrStaleMetrics) {
 			return invalid(map[string]string{"at": "older than (or as old as) the last snapshot; snapshots are cumulative"})
@@ -95,8 +108,9 @@ func (s *Server) addMetrics(c echo.Context) error {
 
 // importMetrics takes a CSV of snapshots for a campaign's collaborations: a header row
 // collaboration_id,at,impressions,reach,likes,comments,saves,shares,clicks,conversions,revenue,currency
-// then one row per snapshot. Every row is checked before any is stored; one bad row
-// stores nothing.
+// then one row per snapshot. Every row is checked before any is stored, including that its
+// collaboration has agreed terms in the row's currency; one bad row stores nothing and the
+// 422 names every bad row's field.
 func (s *Server) importMetrics(c echo.Context) error {
 	campaignID, err := pathUUID(c, "campaign")
 	if err != nil {
@@ -112,10 +126,13 @@ func (s *Server) importMetrics(c echo.Context) error {
 		return badRequest("header", "first row must be "+strings.Join(csvColumns, ","))
 	}
 	rows := map[string][]payout.Metrics{}
+	// currencies holds each collaboration's agreed currency, looked up once per import.
+	currencies := map[string]string{}
 	var order []string
 	bad := map[string]string{}
 	now := time.Now()
-	for line := 2; ; line++ {
+	// Fifty bad fields are enough to fix a file by; stop looking up collaborations then.
+	for line := 2; len(bad) < 50; line++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -131,17 +148,28 @@ func (s *Server) importMetrics(c echo.Context) error {
 		if len(rowBad) > 0 {
 			continue
 		}
-		if _, seen := rows[id]; !seen {
-			if err := s.requireCollaboration(c, id, campaignID); err != nil {
-				bad[prefix+"collaboration_id"] = "not a collaboration of this campaign"
-				continue
+		if _, seen := currencies[id]; !seen {
+			currency, err := s.importTarget(c, id, campaignID)
+			if err != nil {
+				return err
 			}
+			currencies[id] = currency
+		}
+		switch currency := currencies[id]; {
+		case currency == noSuchTarget:
+			bad[prefix+"collaboration_id"] = "not a collaboration of this campaign"
+			continue
+		case currency == "":
+			bad[prefix+"collaboration_id"] = "no terms agreed yet: metrics count against the agreed terms"
+			continue
+		case m.Currency != "" && m.Currency != currency:
+			bad[prefix+"currency"] = "must be " + currency + ", the agreed terms' currency"
+			continue
+		}
+		if _, seen := rows[id]; !seen {
 			order = append(order, id)
 		}
 		rows[id] = append(rows[id], m)
-		if len(bad) >= 50 {
-			break
-		}
 	}
 	if len(bad) > 0 {
 		return invalid(bad)
@@ -192,6 +220,41 @@ func parseMetricsRow(rec []string, prefix string, now time.Time) (payout.Metrics
 	return m, id, bad
 }
 
+// noSuchTarget marks an import row whose collaboration is not the campaign's.
+const noSuchTarget = "-"
+
+// importTarget is the agreed currency of a collaboration an import row names: "" before
+// terms are agreed, noSuchTarget when it is not a collaboration of the campaign.
+func (s *Server) importTarget(c echo.Context, id, campaignID string) (string, error) {
+	err := s.requireCollaboration(c, id, campaignID)
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		return noSuchTarget, nil
+	} else if err != nil {
+		return "", err
+	}
+	currency, err := s.agreedCurrency(c, id)
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		return noSuchTarget, nil
+	}
+	return currency, err
+}
+
+// agreedCurrency is the currency of the collaboration's agreed terms, from its workflow;
+// "" while no terms are agreed.
+func (s *Server) agreedCurrency(c echo.Context, id string) (string, error) {
+	state, err := s.queryState(c.Request().Context(), id)
+	if isNotFound(err) {
+		return "", notFound("collaboration")
+	} else if err != nil {
+		return "", fmt.Errorf("state of %s: %w", id, err)
+	}
+	if state.AgreedTerms == nil {
+		return "", nil
+	}
+	return state.AgreedTerms.Currency, nil
+}
+
 // requireCollaboration checks that a collaboration exists (in the read model), and, when
 // campaignID is set, that it belongs to that campaign.
 func (s *Server) requireCollaboration(c echo.Context, id, campaignID string) error {
@@ -231,8 +294,14 @@ type confirmInput struct {
 	Reference string `json:"reference" validate:"required,max=200"`
 }
 
-// confirmPayout records that finance paid a ledger row and tells its collaboration, which
-// then completes. Repeating it with the same reference is harmless.
+// confirmPayout records that finance paid a ledger row. For a fee, the collaboration is
+// asked first and the ledger follows its answer: the row is marked paid only once the
+// workflow has taken the payment, so a refusal (the collaboration was cancelled, or ended
+// without this payment) answers 409 and leaves the row pending, and no answer is 200 unless
+// both agree. Asking the ledger first would need an undo that a crash could skip, leaving a
+// row paid that the collaboration never recorded. A repeat is harmless: a row paid with the
+// same reference answers 200 again, another reference is a 409, and a repeat after the
+// workflow took the payment but before the ledger was written completes the ledger.
 func (s *Server) confirmPayout(c echo.Context) error {
 	id, err := pathUUID(c, "payout")
 	if err != nil {
@@ -246,19 +315,63 @@ func (s *Server) confirmPayout(c echo.Context) error {
 	if err := s.validate.Struct(in); err != nil {
 		return validationError(err)
 	}
-	who := actor(c)
-	p, err := s.store.ConfirmPayout(c.Request().Context(), id, in.Reference, who.Name)
+	ctx := c.Request().Context()
+	p, err := s.store.PayoutByID(ctx, id)
 	if err != nil {
 		return notFoundAs(err, "payout")
 	}
-	if p.Kind == "fee" {
+	if p.Status == store.PayoutPaid {
+		if p.Reference != in.Reference {
+			return &store.ConflictError{Field: "reference", Message: "payout was already confirmed with reference " + p.Reference}
+		}
+		return c.JSON(http.StatusOK, p)
+	}
+	who := actor(c)
+	if p.Kind == activities.PayoutFee {
 		var state workflows.CollaborationState
-		err := s.update(c, p.CollaborationID, workflows.UpdateConfirmPayout,
-			workflows.PayoutConfirmation{Actor: who, PayoutID: p.ID, Reference: p.Reference}, &state)
+		pending, err := s.update(c, p.CollaborationID, workflows.UpdateConfirmPayout,
+			workflows.PayoutConfirmation{Actor: who, PayoutID: p.ID, Reference: in.Reference}, &state)
 		var apiErr *Error
-		if err != nil && !(errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict) {
-			return err // a repeat after the collaboration completed is a 409 from it: fine
+		switch {
+		case pending != nil:
+			// The workflow has the confirmation and will finish; the ledger follows on a
+			// repeat of this request, which finds the payment taken.
+			return answerAccepted(c, pending)
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict:
+			// Refused; but if the workflow took this payment already (a repeat after the
+			// ledger write failed), the ledger still has to follow.
+			state, qerr := s.queryState(ctx, p.CollaborationID)
+			if qerr != nil || !paidInWorkflow(state, p.ID) {
+				return err
+			}
+		case err != nil:
+			return err
+		case !paidInWorkflow(state, p.ID):
+			return conflict(fmt.Sprintf("the collaboration ended as %s without taking this payment; the payout stays pending", state.Stage))
 		}
 	}
+	p, err = s.store.ConfirmPayout(ctx, id, in.Reference, who.Name)
+	if err != nil {
+		return notFoundAs(err, "payout")
+	}
 	return c.JSON(http.StatusOK, p)
+}
+
+// paidInWorkflow reports whether the collaboration's state records payout id as paid: the
+// payout marked paid, or the collaboration completed by confirming it.
+func paidInWorkflow(state workflows.CollaborationState, payoutID string) bool {
+	for _, p := range state.Payouts {
+		if p.ID == payoutID && p.Status == store.PayoutPaid {
+			return true
+		}
+	}
+	if state.Stage != workflows.StageCompleted {
+		return false
+	}
+	for _, e := range state.Events {
+		if e.Kind == workflows.EventPayoutConfirmed && strings.Contains(e.Detail, payoutID) {
+			return true
+		}
+	}
+	return false
 }

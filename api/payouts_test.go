@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -97,8 +98,9 @@ func TestAwaitingPostToCompletedPaysOnce(t *testing.T) {
 
 	payouts.failures.Store(1)
 	waitForStage(t, id, "payout")
-	// The workflow holds the payout once the retried activity succeeded.
-	eventually(t, "the payout in the workflow", func() bool {
+	// The workflow holds the payout once the retried activity succeeded: the payout
+	// provider's retry waits 10 seconds.
+	eventuallyWithin(t, 40*time.Second, "the payout in the workflow", func() bool {
 		st := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil))
 		return len(st.Body["payouts"].([]any)) == 1
 	})
@@ -177,8 +179,8 @@ func replayHistory(id string) (int, error) {
 
 func TestImportMetricsCSV(t *testing.T) {
 	campaign := newCampaign(t)
-	id := start(t, campaign, newCreator(t))
-	waitForListed(t, "campaign_id="+campaign, id, "outreach")
+	id := agreed(t, campaign)
+	waitForListed(t, "campaign_id="+campaign, id, "contracting")
 	header := "collaboration_id,at,impressions,reach,likes,comments,saves,shares,clicks,conversions,revenue,currency\n"
 	post := func(body string) response {
 		req, _ := http.NewRequest("POST", baseURL+"/v1/campaigns/"+campaign+"/metrics", strings.NewReader(body))

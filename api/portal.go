@@ -153,10 +153,20 @@ func (s *Server) signContract(c echo.Context) error {
 		At: time.Now().UTC(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 	}
 	var state workflows.CollaborationState
-	if err := s.update(c, collabID, workflows.UpdateSign, req, &state); err != nil {
+	pending, err := s.update(c, collabID, workflows.UpdateSign, req, &state)
+	if err != nil {
 		return portalRefusal(c, "Not signed", err)
 	}
+	if pending != nil {
+		return portalAccepted(c)
+	}
 	return portal(c, http.StatusOK, portalData{Title: "Signed", Message: "Thank you, " + name + ". Your contract is signed; we will email you the brief."})
+}
+
+// portalAccepted tells the creator their action was taken and is still being processed:
+// the workflow accepted it but had not finished within the update wait.
+func portalAccepted(c echo.Context) error {
+	return portal(c, http.StatusAccepted, portalData{Title: "Received", Message: "Thank you. We have it and are processing it now; there is nothing more to do."})
 }
 
 // portalRefusal shows why the workflow refused a portal action.
@@ -214,8 +224,12 @@ func (s *Server) submitContent(c echo.Context) error {
 	}
 	if postURL := strings.TrimSpace(c.FormValue("post_url")); postURL != "" {
 		var state workflows.CollaborationState
-		if err := s.update(c, id, workflows.UpdateSubmitPost, workflows.PostRequest{Actor: creatorActor(c), URL: postURL}, &state); err != nil {
+		pending, err := s.update(c, id, workflows.UpdateSubmitPost, workflows.PostRequest{Actor: creatorActor(c), URL: postURL}, &state)
+		if err != nil {
 			return portalRefusal(c, "Post not submitted", err)
+		}
+		if pending != nil {
+			return portalAccepted(c)
 		}
 		return portal(c, http.StatusOK, portalData{Title: "Post received", Message: "Thank you. We will check it and let you know if anything needs fixing."})
 	}
@@ -227,8 +241,12 @@ func (s *Server) submitContent(c echo.Context) error {
 	}
 	req := workflows.DraftRequest{Actor: creatorActor(c), Assets: assets, Caption: c.FormValue("caption")}
 	var state workflows.CollaborationState
-	if err := s.update(c, id, workflows.UpdateSubmitDraft, req, &state); err != nil {
+	pending, err := s.update(c, id, workflows.UpdateSubmitDraft, req, &state)
+	if err != nil {
 		return portalRefusal(c, "Draft not submitted", err)
+	}
+	if pending != nil {
+		return portalAccepted(c)
 	}
 	return portal(c, http.StatusOK, portalData{Title: "Draft received", Message: "Thank you. The brand will review it and get back to you."})
 }

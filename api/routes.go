@@ -24,13 +24,16 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	// The creator portal: signed links from emails, forms behind a CSRF cookie.
 	p := e.Group("/portal", limitIP, middleware.BodyLimit("64K"), portalCSRF(s.secureCookies))
 	p.GET("/contracts/:token", s.contractPage)
-	p.POST("/contracts/:token", s.signContract)
+	linkKey := s.idempotent(linkIdentity)
+	p.POST("/contracts/:token", s.signContract, linkKey)
 	p.GET("/content/:token", s.contentPage)
-	p.POST("/content/:token", s.submitContent)
+	p.POST("/content/:token", s.submitContent, linkKey)
 
 	v1 := e.Group("/v1", limitIP, middleware.BodyLimit(MaxBody), s.authenticate, limitKey)
 	read := allow(RoleOps, RoleReviewer, RoleFinance, RoleAuditor)
 	ops := allow(RoleOps)
+	// Changes to a collaboration take an Idempotency-Key scoped to the API key.
+	once := s.idempotent(keyIdentity)
 
 	v1.POST("/creators", s.createCreator, ops)
 	v1.GET("/creators", s.listCreators, read)
@@ -44,16 +47,17 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/collaborations", s.startCollaboration, ops)
 	v1.GET("/collaborations", s.listCollaborations, read)
 	v1.GET("/collaborations/:id", s.getCollaboration, read)
-	v1.POST("/collaborations/:id/cancel", s.cancelCollaboration, ops)
-	v1.POST("/collaborations/:id/replies", s.recordReply, ops)
-	v1.POST("/collaborations/:id/offers", s.makeOffer, ops)
-	v1.POST("/collaborations/:id/accept", s.acceptOffer, ops)
-	v1.POST("/collaborations/:id/decline", s.decline, ops)
+	v1.POST("/collaborations/:id/cancel", s.cancelCollaboration, ops, once)
+	v1.POST("/collaborations/:id/replies", s.recordReply, ops, once)
+	v1.POST("/collaborations/:id/offers", s.makeOffer, ops, once)
+	v1.POST("/collaborations/:id/accept", s.acceptOffer, ops, once)
+	v1.POST("/collaborations/:id/decline", s.decline, ops, once)
 	v1.GET("/collaborations/:id/contract", s.getContract, read)
-	v1.POST("/collaborations/:id/drafts", s.submitDraft, ops)
-	v1.POST("/collaborations/:id/drafts/:n/review", s.reviewDraft, allow(RoleOps, RoleReviewer))
-	v1.POST("/collaborations/:id/posts", s.submitPost, ops)
-	v1.POST("/collaborations/:id/verification/override", s.overrideVerification, ops)
+	v1.POST("/collaborations/:id/drafts", s.submitDraft, ops, once)
+	v1.POST("/collaborations/:id/drafts/:n/review", s.reviewDraft, allow(RoleOps, RoleReviewer), once)
+	v1.POST("/collaborations/:id/posts", s.submitPost, ops, once)
+	v1.POST("/collaborations/:id/verification/override", s.overrideVerification, ops, once)
+	v1.POST("/collaborations/:id/resolve", s.resolveAttention, ops, once)
 	v1.POST("/collaborations/:id/metrics", s.addMetrics, ops)
 	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
 
@@ -63,6 +67,6 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/collaborations/:id/replay", s.replay, audit)
 
 	v1.GET("/payouts", s.listPayouts, allow(RoleFinance, RoleOps, RoleAuditor))
-	v1.POST("/payouts/:id/confirm", s.confirmPayout, allow(RoleFinance))
+	v1.POST("/payouts/:id/confirm", s.confirmPayout, allow(RoleFinance), once)
 	v1.GET("/collaborations/:id/emails", s.listEmails, read)
 }

@@ -35,6 +35,9 @@ type Config struct {
 	RateLimit float64
 	// RequestTimeout bounds a request's work; zero means 30 seconds.
 	RequestTimeout time.Duration
+	// UpdateWait is how long a change waits for its accepted workflow update to finish
+	// before answering 202 Accepted; zero means DefaultUpdateWait.
+	UpdateWait time.Duration
 	// Links checks the signed tokens in unsubscribe links.
 	Links *links.Signer
 	// WebhookKey verifies SendGrid Event Webhook signatures; nil refuses every event post.
@@ -66,6 +69,7 @@ type Server struct {
 	inboundSecret string
 	replyDomain   string
 	secureCookies bool
+	updateWait    time.Duration
 }
 
 // MaxBody bounds request bodies; campaign briefs are the largest at a few kilobytes.
@@ -88,9 +92,12 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
+	if cfg.UpdateWait == 0 {
+		cfg.UpdateWait = DefaultUpdateWait
+	}
 	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator(),
 		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain,
-		secureCookies: cfg.SecureCookies}
+		secureCookies: cfg.SecureCookies, updateWait: cfg.UpdateWait}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/collabflow/collabflow/workflows"
+)
+
+// TestUpdateFailureMapping is minor 6 without a server: input refusals are 422 naming
+// fields; state refusals, handler failures after acceptance, a workflow that ended with the
+// update in flight and an unknown update are 409 in the API's words.
+func TestUpdateFailureMapping(t *testing.T) {
+	s := &Server{}
+	long := "first line " + strings.Repeat("é", 400) + "\nsecond line"
+	tests := []struct {
+		name    string
+		err     error
+		status  int
+		want    string
+		notWant string
+	}{
+		{"invalid input", temporal.NewApplicationError("bad", workflows.InvalidArgument, map[string]string{"reason": "required"}), 422, "reason", ""},
+		{"invalid without fields", temporal.NewApplicationError("bad caption", workflows.InvalidArgument), 422, "bad caption", ""},
+		{"transport failure stays internal", errors.New("connection reset"), 0, "", ""},
+		{"handler failure", temporal.NewApplicationError("payout p1 is not this collaboration's fee", "wrapError"), 409, "not this collaboration's fee", ""},
+		{"workflow ended with the update in flight", temporal.NewApplicationError("Workflow Update failed because the Workflow completed before the Update completed.", acceptedUpdateCompletedWorkflow), 409, "ended or moved on", "Workflow Update"},
+		{"unknown update", temporal.NewApplicationError("unknown update resolve. KnownUpdates=[cancel offer]", ""), 409, "does not take resolve", "KnownUpdates"},
+		{"cancelled handler", temporal.NewCanceledError(), 409, "stopped before", ""},
+		{"long message", temporal.NewApplicationError(long, ""), 409, "first line", "second line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.updateFailure(context.Background(), "collab-x", "resolve", tt.err)
+			var apiErr *Error
+			if tt.status == 0 {
+				if errors.As(err, &apiErr) {
+					t.Fatalf("an unknown failure became %d %v", apiErr.Status, apiErr)
+				}
+				return
+			}
+			if !errors.As(err, &apiErr) || apiErr.Status != tt.status {
+				t.Fatalf("got %v, want status %d", err, tt.status)
+			}
+			text := apiErr.Error()
+			if !strings.Contains(text, tt.want) || (tt.notWant != "" && strings.Contains(text, tt.notWant)) {
+				t.Fatalf("message %q, want %q and not %q", text, tt.want, tt.notWant)
+			}
+			if len(apiErr.Msg) > maxMessage+len("…") {
+				t.Fatalf("message of %d bytes", len(apiErr.Msg))
+			}
+			if apiErr.Status == http.StatusUnprocessableEntity && len(apiErr.Fields) == 0 {
+				t.Fatal("422 without fields")
+			}
+		})
+	}
+}
