@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +25,9 @@ const maxIdempotencyKey = 200
 
 // maxStoredAnswer bounds an answer kept for repeats; a collaboration's state is far smaller.
 const maxStoredAnswer = 4 << 20
+
+// saveTimeout bounds storing an answer after it was sent.
+const saveTimeout = 5 * time.Second
 
 const scopedKeyKey = "collabflow.idempotency"
 
@@ -94,7 +99,11 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 			}
 			answer := store.IdempotentAnswer{Key: scoped, Route: route, BodySHA256: bodySum, Final: status != http.StatusAccepted,
 				Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: tee.buf.Bytes()}
-			if err := s.store.SaveIdempotentAnswer(ctx, answer); err != nil {
+			// The answer is sent: keep it even if the client has gone or the request's
+			// deadline passed meanwhile.
+			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+			defer cancel()
+			if err := s.store.SaveIdempotentAnswer(saveCtx, answer); err != nil {
 				// The change is made and answered; a repeat without the row asks Temporal
 				// again, which deduplicates within the run.
 				s.logger.Warn("store idempotent answer", "route", route, "err", err)
