@@ -213,12 +213,19 @@ func StateAt(histories []*historypb.History, at time.Time) *workflows.Collaborat
 	}
 	events := run.Events
 	if !at.IsZero() {
+		// The state then is the one the last workflow task completed by then left: a task
+		// that started earlier but completed later was not yet the workflow's state.
 		var until int64
 		for _, ev := range events {
 			if ev.GetEventTime().AsTime().After(at) {
 				break
 			}
-			until = ev.GetEventId()
+			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+				until = ev.GetEventId()
+			}
+		}
+		if until == 0 {
+			return nil
 		}
 		events = toTaskBoundary(events, until)
 	}
