@@ -32,6 +32,7 @@ type dealMocks struct {
 	signatures []activities.RecordSignatureInput
 	opsNotes   []activities.OpsNoteInput
 	payouts    []activities.PayoutInput
+	payments   []activities.PaymentInput
 	checks     []string
 	// postOK decides whether a post passes its checks; nil passes all.
 	postOK func(url string) bool
@@ -89,6 +90,11 @@ func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 				amount = in.Terms.KillFee
 			}
 			return store.Payout{ID: "p-" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: amount, Status: store.PayoutPending}, nil
+		}).Maybe()
+	s.env.OnActivity(a.RecordPayment, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PaymentInput) error {
+			m.payments = append(m.payments, in)
+			return nil
 		}).Maybe()
 	if len(payoutDelay) > 0 {
 		payout.After(payoutDelay[0])

@@ -382,8 +382,19 @@ func (c *collaboration) pay(ctx workflow.Context) error {
 	}
 	if p.Status == "paid" {
 		c.confirmed = &PayoutConfirmation{Actor: system, PayoutID: p.ID, Reference: p.Reference}
+		return nil
 	}
-	return workflow.Await(ctx, func() bool { return c.confirmed != nil || c.ending() })
+	if err := workflow.Await(ctx, func() bool { return c.confirmed != nil || c.ending() }); err != nil || c.confirmed == nil || !c.v1 {
+		return err
+	}
+	// The ledger follows the workflow: finance's confirmation is written there too.
+	conf := c.confirmed
+	_, err = c.act(ctx, "record_payment", true, func() error {
+		return workflow.ExecuteActivity(ctx, a.RecordPayment, activities.PaymentInput{
+			PayoutID: conf.PayoutID, Reference: conf.Reference, By: conf.Actor.Name,
+		}).Get(ctx, nil)
+	})
+	return err
 }
 
 // payoutOptions fit a payment provider: an outage is retried for an hour with backoff; a
@@ -532,6 +543,10 @@ func (c *collaboration) handleConfirm(ctx workflow.Context, req PayoutConfirmati
 		return CollaborationState{}, fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
 	}
 	c.confirmed = &req
+	if c.v1 {
+		fee := c.feePayout()
+		fee.Status, fee.Reference = "paid", req.Reference
+	}
 	return c.stateOnce(ctx, func() bool { return c.state.Stage.Terminal() })
 }
 

@@ -35,6 +35,9 @@ func (s *collaborationSuite) TestPostToCompletedWithOnePayout() {
 	s.Equal(StageCompleted, done.Stage)
 	s.Require().Len(m.payouts, 1)
 	s.Equal(activities.PayoutFee, m.payouts[0].Kind)
+	s.Equal([]activities.PaymentInput{{PayoutID: "p-fee", Reference: "BANK-123", By: "fin"}}, m.payments, "the ledger follows the confirmation")
+	s.Equal("paid", final.Payouts[0].Status)
+	s.Equal("BANK-123", final.Payouts[0].Reference)
 	s.Len(m.checks, 7, "one check in verifying; live checks after 1 and 7 days, weekly, and at the window's end")
 	s.Equal([]string{"outreach", "negotiating", "contracting", "in_production", "in_review", "awaiting_post", "verifying", "live", "payout", "completed"}, s.stages())
 	last := final.Events[len(final.Events)-1]
