@@ -3,7 +3,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build run test lint bench clean
+.PHONY: all build run test test-faults lint bench clean
 
 all: lint test
 
@@ -17,6 +17,12 @@ run: build
 ## test: every test, starting its own PostgreSQL and Temporal where needed
 test:
 	$(GO) test -count=1 -timeout 15m ./...
+
+## test-faults: a batch of collaborations through real processes on loopback while the
+## worker, the API, PostgreSQL, SendGrid and a post host fail in turn (faults/doc.go);
+## FAULTS_COLLABORATIONS sets the batch size (default 24)
+test-faults:
+	$(GO) test -tags faults -count=1 -timeout 12m -v -run '^TestFaults$$' ./faults
 
 ## lint: formatting, vet, and the workflow determinism check
 lint: $(BIN)/workflowcheck
