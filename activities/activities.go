@@ -31,6 +31,9 @@ type Store interface {
 	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error
 	MarkEmailFailed(ctx context.Context, key, reason string) error
 	MarkEmailStopped(ctx context.Context, key, reason string) error
+	MarkSendAttempt(ctx context.Context, key string, at time.Time) error
+	ClearSendAttempt(ctx context.Context, key string) error
+	FirstProviderEvent(ctx context.Context, key string) (time.Time, error)
 	SaveContract(ctx context.Context, c store.Contract) (store.Contract, error)
 	RecordSignature(ctx context.Context, contractID string, sig store.Signature) error
 	AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (store.Attribution, error)
@@ -68,6 +71,10 @@ type Activities struct {
 	// accepted while the send waited (a backlog, a provider outage, retries) stops it.
 	// Nil asks nothing and sends; worker.Run refuses to start without it.
 	Collaborations Collaborations
+	// ProviderEventWait is how long a retry waits for SendGrid's events about an earlier
+	// attempt whose answer was lost before it sends again; longer than webhook latency.
+	// Zero means DefaultProviderEventWait.
+	ProviderEventWait time.Duration
 }
 
 // StageChange is one stage transition of a collaboration, numbered by Seq.

@@ -68,12 +68,12 @@ type SendEmailResult struct {
 }
 
 // SendOutreachEmail renders a step of the campaign's sequence for the creator, logs it
-// under its message key and sends it. A key already sent is not sent again, so Temporal's
-// retries do not duplicate an email that reached SendGrid and was logged; the window that
-// remains is a crash between SendGrid accepting and the log saying so. A suppressed
-// address is never emailed, and neither is a creator whose collaboration, asked right
-// before the send, no longer wants the email (SendStopped). SendGrid's 429 and 5xx return an error, which Temporal retries
-// with backoff; other refusals are final and reported as failed.
+// under its message key and sends it. A key already sent is not sent again, and a retry
+// after an attempt whose answer was lost waits for SendGrid's events first (see deliver).
+// A suppressed address is never emailed, and neither is a creator whose collaboration,
+// asked right before the send, no longer wants the email (SendStopped). SendGrid's 429 and
+// 5xx return an error, which Temporal retries with backoff; other refusals are final and
+// reported as failed.
 func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (SendEmailResult, error) {
 	key := in.MessageKey()
 	res := SendEmailResult{MessageKey: key}
@@ -125,9 +125,18 @@ func (a *Activities) sentBefore(ctx context.Context, key string) (SendEmailResul
 // already did. A retry sends the text the first attempt logged. With a check, the
 // collaboration is asked right before the send whether it still wants the email; one it
 // no longer wants is logged as stopped and reported as SendStopped.
+//
+// An attempt that handed the email to SendGrid and did not learn the answer (a timeout, a
+// 5xx from a proxy, the log write failing, a crash) leaves the row `sending` with the
+// attempt's time. The next attempt does not send at once: SendGrid may have accepted. It
+// looks for a provider event (accepted: logged as sent), else waits until ProviderEventWait
+// has passed since that attempt (a retryable error whose NextRetryDelay is the rest of the
+// wait), and only then sends again. A duplicate remains possible when SendGrid accepted
+// and no event arrives within the wait (Event Webhook down or not configured).
 func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Message, check *SendCheck) (SendEmailResult, error) {
 	key := e.MessageKey
 	res := SendEmailResult{MessageKey: key}
+	logger := activity.GetLogger(ctx)
 	e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText = msg.ToEmail, msg.FromEmail, msg.ReplyTo, msg.Subject, msg.Text
 	logged, err := a.Store.BeginEmail(ctx, e)
 	if err != nil {
@@ -135,6 +144,11 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 	}
 	if logged.Status != store.EmailSending {
 		return finished(logged), nil
+	}
+	if logged.SendAttemptedAt != nil {
+		if done, ok, err := a.outcomeOfLostAttempt(ctx, logged); ok || err != nil {
+			return done, err
+		}
 	}
 	msg.Subject, msg.Text = logged.Subject, logged.BodyText
 	if check != nil && a.Collaborations != nil {
@@ -148,30 +162,110 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 			if err := a.Store.MarkEmailStopped(ctx, key, verdict.Reason); err != nil {
 				return res, err
 			}
-			activity.GetLogger(ctx).Info("email stopped by its collaboration", "message_key", key, "reason", verdict.Reason)
+			logger.Info("email stopped by its collaboration", "message_key", key, "reason", verdict.Reason)
 			res.Status, res.Reason = SendStopped, verdict.Reason
 			return res, nil
 		}
 	}
-	activity.GetLogger(ctx).Info("sending email", "message_key", key, "kind", e.Kind)
-	providerID, err := a.Mailer.Send(ctx, msg)
-	var refused *mailer.ProviderError
-	switch {
-	case errors.As(err, &refused) && !refused.Retryable():
-		if err := a.Store.MarkEmailFailed(ctx, key, refused.Error()); err != nil {
-			return res, err
-		}
-		res.Status, res.Reason = SendFailed, refused.Error()
-		return res, nil
-	case err != nil:
-		return res, fmt.Errorf("send %s: %w", key, err)
-	}
-	if err := a.Store.MarkEmailSent(ctx, key, providerID, time.Now()); err != nil {
+
+	// Written before the send, so that whatever happens next a retry knows this attempt
+	// may have reached SendGrid.
+	if err := a.Store.MarkSendAttempt(ctx, key, time.Now()); err != nil {
 		return res, err
 	}
+	logger.Info("sending email", "message_key", key, "kind", e.Kind)
+	providerID, err := a.Mailer.Send(ctx, msg)
+	if err != nil {
+		if !mailer.MayHaveAccepted(err) {
+			if err := a.Store.ClearSendAttempt(ctx, key); err != nil {
+				// The retry then waits for provider events first: slower, never doubled.
+				logger.Warn("could not record that SendGrid took nothing", "message_key", key, "error", err)
+			}
+		}
+		var refused *mailer.ProviderError
+		if errors.As(err, &refused) && !refused.Retryable() {
+			if err := a.Store.MarkEmailFailed(ctx, key, refused.Error()); err != nil {
+				return res, err
+			}
+			res.Status, res.Reason = SendFailed, refused.Error()
+			return res, nil
+		}
+		return res, fmt.Errorf("send %s: %w", key, err)
+	}
+	accepted := time.Now()
+	if err := a.markSent(ctx, key, providerID, accepted); err != nil {
+		return res, fmt.Errorf("SendGrid accepted %s as %s, but the log does not say so yet (a retry looks for its provider events before sending again): %w",
+			key, providerID, err)
+	}
+	// The duplicate window: a crash before the mark commits leaves the retry to the
+	// provider events.
+	logger.Info("email sent", "message_key", key, "provider_message_id", providerID, "logged_after", time.Since(accepted))
 	res.Status, res.ProviderMessageID, res.Subject = SendSent, providerID, logged.Subject
 	return res, nil
 }
+
+// DefaultProviderEventWait is how long after an attempt with a lost answer a retry waits
+// for a provider event before it sends again. SendGrid's Event Webhook posts within
+// seconds, usually; two minutes covers its batching and a slow webhook.
+const DefaultProviderEventWait = 2 * time.Minute
+
+// ErrSendOutcomeUnknown is the ApplicationError type of a send that waits for the provider
+// to report on an earlier attempt; its NextRetryDelay is the rest of the wait.
+const ErrSendOutcomeUnknown = "SendOutcomeUnknown"
+
+// outcomeOfLostAttempt decides what an attempt does about an earlier one that may have
+// reached SendGrid: report it sent when a provider event proves it was (ok), wait (an
+// error with NextRetryDelay), or, once the wait is over without an event, send again.
+func (a *Activities) outcomeOfLostAttempt(ctx context.Context, logged store.Email) (SendEmailResult, bool, error) {
+	key := logged.MessageKey
+	at, err := a.Store.FirstProviderEvent(ctx, key)
+	switch {
+	case err == nil:
+		if err := a.markSent(ctx, key, "", at); err != nil {
+			return SendEmailResult{}, false, err
+		}
+		return SendEmailResult{Status: SendSent, MessageKey: key, ProviderMessageID: logged.ProviderMessageID, Subject: logged.Subject}, true, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return SendEmailResult{}, false, err
+	}
+	wait := a.ProviderEventWait
+	if wait <= 0 {
+		wait = DefaultProviderEventWait
+	}
+	since := time.Since(*logged.SendAttemptedAt)
+	if remaining := wait - since; remaining > 0 {
+		return SendEmailResult{}, false, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("email %s may have reached SendGrid %s ago; waiting %s more for its provider events before sending again",
+				key, since.Round(time.Millisecond), remaining.Round(time.Millisecond)),
+			ErrSendOutcomeUnknown, temporal.ApplicationErrorOptions{NextRetryDelay: remaining})
+	}
+	activity.GetLogger(ctx).Warn("no provider event for an email that may have reached SendGrid; sending again",
+		"message_key", key, "attempted", since.Round(time.Second))
+	return SendEmailResult{}, false, nil
+}
+
+// markSent logs SendGrid's acceptance, retrying a failed write a few times in process: a
+// database blip right after SendGrid accepted is the commonest cause of a duplicate, and a
+// Temporal retry would have to wait out ProviderEventWait.
+func (a *Activities) markSent(ctx context.Context, key, providerID string, at time.Time) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := a.Store.MarkEmailSent(ctx, key, providerID, at)
+		if err == nil || attempt == markSentAttempts {
+			return err
+		}
+		activity.GetLogger(ctx).Warn("marking an email sent failed; trying again", "message_key", key, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// markSentAttempts bounds markSent: about 2.5 s of retries in all.
+const markSentAttempts = 6
 
 // compose renders the email of a step with the footer, headers and custom args every
 // outreach email carries.

@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -212,5 +213,151 @@ func TestNextSendTime(t *testing.T) {
 	_, err = env.ExecuteLocalActivity(acts.NextSendTime, activities.NextSendTimeInput{Timezone: "Mars/Olympus", Window: outreach.Always(), After: after})
 	if err == nil {
 		t.Fatal("unknown time zone accepted")
+	}
+}
+
+// lossyMailer points a SendGrid client at the sink through a proxy that lets the sink take
+// the email and then loses the answer: the client times out after SendGrid accepted, as
+// it does when a connection drops or a proxy stalls.
+func lossyMailer(t *testing.T, sink *sendgridsink.Sink) *mailer.SendGrid {
+	t.Helper()
+	late := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sink.ServeHTTP(httptest.NewRecorder(), r) // accepted
+		<-late                                    // the answer never arrives in time
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(late) })
+	sg, err := mailer.NewSendGrid("SG.test", srv.URL, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sg
+}
+
+// outcomeUnknown asserts that err asks Temporal to retry after a delay of at most limit.
+func outcomeUnknown(t *testing.T, err error, limit time.Duration) time.Duration {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrSendOutcomeUnknown || appErr.NonRetryable() {
+		t.Fatalf("got %v, want a retryable %s error", err, activities.ErrSendOutcomeUnknown)
+	}
+	if d := appErr.NextRetryDelay(); d <= 0 || d > limit {
+		t.Fatalf("next retry in %s, want (0, %s]", d, limit)
+	}
+	return appErr.NextRetryDelay()
+}
+
+// TestLostAnswerIsNotSentTwice: SendGrid accepted the first attempt but its answer was
+// lost. The retry does not send again while the wait for provider events lasts (it asks
+// Temporal to come back when the wait is over), and once SendGrid's event arrives the
+// email counts as sent: one email in all.
+func TestLostAnswerIsNotSentTwice(t *testing.T) {
+	o := newOutreachEnv(t)
+	o.acts.Mailer = lossyMailer(t, o.sink)
+	o.acts.ProviderEventWait = time.Hour
+	if _, err := o.send(t); err == nil {
+		t.Fatal("a lost answer reported success")
+	}
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("sink got %d", n)
+	}
+	outcomeUnknown(t, func() error { _, err := o.send(t); return err }(), time.Hour)
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("the retry sent again: sink got %d", n)
+	}
+
+	key := o.in.MessageKey()
+	if _, err := o.st.RecordEmailEvent(context.Background(), key, store.EmailEvent{EventID: "sg-processed-1", Event: "processed", OccurredAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendSent {
+		t.Fatalf("after the provider's event: %+v %v", res, err)
+	}
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("sink got %d", n)
+	}
+}
+
+// TestLostAnswerFromAProxyWaitsToo: a 500, 502 or 504 may come from a proxy after SendGrid
+// accepted, so the retry waits for events; a 429 or 503 means SendGrid took nothing, so
+// the retry sends at once (TestSendRetriesProviderOutagesAndFailsRefusals).
+func TestLostAnswerFromAProxyWaitsToo(t *testing.T) {
+	o := newOutreachEnv(t)
+	o.acts.ProviderEventWait = time.Hour
+	o.sink.FailNext(502)
+	if _, err := o.send(t); err == nil {
+		t.Fatal("a 502 reported success")
+	}
+	outcomeUnknown(t, func() error { _, err := o.send(t); return err }(), time.Hour)
+	if n := len(o.sink.Messages()); n != 0 {
+		t.Fatalf("sink got %d", n)
+	}
+}
+
+// TestLostAnswerIsSentAgainAfterTheWait: with no provider event within ProviderEventWait
+// (the Event Webhook is down or not set up), the email goes out again: the documented
+// duplicate, bounded by the wait.
+func TestLostAnswerIsSentAgainAfterTheWait(t *testing.T) {
+	o := newOutreachEnv(t)
+	direct := o.acts.Mailer
+	o.acts.Mailer = lossyMailer(t, o.sink)
+	o.acts.ProviderEventWait = 500 * time.Millisecond
+	if _, err := o.send(t); err == nil {
+		t.Fatal("a lost answer reported success")
+	}
+	o.acts.Mailer = direct
+	_, err := o.send(t)
+	time.Sleep(outcomeUnknown(t, err, 500*time.Millisecond)) // what Temporal's NextRetryDelay does
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendSent {
+		t.Fatalf("after the wait: %+v %v", res, err)
+	}
+	if got := o.sink.Messages(); len(got) != 2 || res.ProviderMessageID != got[1].MessageID {
+		t.Fatalf("sink %+v, result %+v: want the second copy logged", got, res)
+	}
+}
+
+// blipStore is the real store with MarkEmailSent failing a number of times, as a
+// PostgreSQL failover right after SendGrid accepted does.
+type blipStore struct {
+	*store.Store
+	failures int
+}
+
+func (b *blipStore) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error {
+	if b.failures > 0 {
+		b.failures--
+		return errors.New("connection reset by peer")
+	}
+	return b.Store.MarkEmailSent(ctx, key, providerID, at)
+}
+
+// TestDatabaseBlipAfterAcceptIsNotADuplicate: a short blip is retried in process; a long
+// one fails the attempt, and the retry waits for provider events instead of sending again.
+func TestDatabaseBlipAfterAcceptIsNotADuplicate(t *testing.T) {
+	o := newOutreachEnv(t)
+	blips := &blipStore{Store: o.st, failures: 2}
+	o.acts.Store = blips
+	o.acts.ProviderEventWait = time.Hour
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendSent {
+		t.Fatalf("a short blip: %+v %v", res, err)
+	}
+	emails, err := o.st.Emails(context.Background(), o.in.CollaborationID)
+	if err != nil || len(emails) != 1 || emails[0].Status != store.EmailSent || emails[0].ProviderMessageID != res.ProviderMessageID {
+		t.Fatalf("log %+v %v", emails, err)
+	}
+
+	o.in.Step = 1
+	blips.failures = 100
+	if _, err := o.send(t); err == nil {
+		t.Fatal("a long blip reported success")
+	}
+	blips.failures = 0
+	outcomeUnknown(t, func() error { _, err := o.send(t); return err }(), time.Hour)
+	if n := len(o.sink.Messages()); n != 2 {
+		t.Fatalf("sink got %d, want one email per step", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -45,6 +46,27 @@ func (e *ProviderError) Error() string {
 // Retryable reports whether sending again may succeed.
 func (e *ProviderError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// MayHaveAccepted reports whether SendGrid may have accepted a message whose Send returned
+// err. It did not when it answered 4xx (a refusal, or 429: not now) or 503 (unavailable),
+// or when no connection was made. A timeout, a connection lost mid-request or a 500, 502
+// or 504 (which a proxy in front of SendGrid gives after forwarding the request) leave the
+// outcome unknown: sending again at once could deliver the email twice.
+func MayHaveAccepted(err error) bool {
+	if err == nil {
+		return true
+	}
+	var refused *ProviderError
+	if errors.As(err, &refused) {
+		return refused.Status >= 500 && refused.Status != http.StatusServiceUnavailable
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return false
+	}
+	var dnsErr *net.DNSError
+	return !errors.As(err, &dnsErr)
 }
 
 // SendGrid is a client of the v3 mail send endpoint.

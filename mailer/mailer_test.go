@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -56,5 +57,43 @@ func TestSendClassifiesRefusals(t *testing.T) {
 	}
 	if _, err := mailer.NewSendGrid("", srv.URL, time.Second); err == nil {
 		t.Fatal("empty key accepted")
+	}
+}
+
+// TestMayHaveAccepted: only answers that prove SendGrid took nothing allow an immediate
+// second send; a lost answer (timeout, 500/502/504 from a proxy) may follow an acceptance.
+func TestMayHaveAccepted(t *testing.T) {
+	sink := sendgridsink.New()
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	sg, _ := mailer.NewSendGrid("SG.test", srv.URL, 5*time.Second)
+	msg := mailer.Message{FromEmail: "a@acme.test", ToEmail: "b@example.com", Subject: "s", Text: "t"}
+	for _, tt := range []struct {
+		status int
+		maybe  bool
+	}{{400, false}, {429, false}, {503, false}, {500, true}, {502, true}, {504, true}} {
+		sink.FailNext(tt.status)
+		_, err := sg.Send(context.Background(), msg)
+		if err == nil || mailer.MayHaveAccepted(err) != tt.maybe {
+			t.Errorf("HTTP %d: %v, may have accepted = %v, want %v", tt.status, err, mailer.MayHaveAccepted(err), tt.maybe)
+		}
+	}
+
+	closed := httptest.NewServer(sink)
+	closed.Close() // connection refused: nothing reached SendGrid
+	refused, _ := mailer.NewSendGrid("SG.test", closed.URL, 5*time.Second)
+	if _, err := refused.Send(context.Background(), msg); err == nil || mailer.MayHaveAccepted(err) {
+		t.Errorf("connection refused: %v, want surely not accepted", err)
+	}
+
+	answer := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-answer // the request arrived; the answer comes too late
+	}))
+	defer slow.Close()
+	defer close(answer)
+	timesOut, _ := mailer.NewSendGrid("SG.test", slow.URL, 200*time.Millisecond)
+	if _, err := timesOut.Send(context.Background(), msg); err == nil || !mailer.MayHaveAccepted(err) {
+		t.Errorf("timeout: %v, want possibly accepted", err)
 	}
 }

@@ -28,6 +28,9 @@ type Email struct {
 	CreatedAt         time.Time    `json:"created_at"`
 	SentAt            *time.Time   `json:"sent_at"`
 	Events            []EmailEvent `json:"events"`
+	// SendAttemptedAt is when an attempt handed the email to the provider and did not
+	// learn whether it was accepted; nil when no such attempt is outstanding.
+	SendAttemptedAt *time.Time `json:"-"`
 }
 
 // Email statuses this package sets; provider events set their own names (delivered, open…).
@@ -51,6 +54,9 @@ type EmailEvent struct {
 const emailColumns = `message_key, collaboration_id, step, to_email, from_email, reply_to, subject, body_text,
 	provider_message_id, status, created_at, sent_at, kind`
 
+// emailSelect is what scanEmail reads.
+const emailSelect = emailColumns + `, send_attempted_at`
+
 // BeginEmail logs an email about to be sent, unless its message key is already logged; it
 // returns the logged row either way. The caller sends only when the row is not yet sent.
 func (s *Store) BeginEmail(ctx context.Context, e Email) (Email, error) {
@@ -70,17 +76,54 @@ func (s *Store) BeginEmail(ctx context.Context, e Email) (Email, error) {
 
 // EmailByKey returns one logged email without its events.
 func (s *Store) EmailByKey(ctx context.Context, key string) (Email, error) {
-	e, err := scanEmail(s.pool.QueryRow(ctx, `SELECT `+emailColumns+` FROM emails WHERE message_key = $1`, key))
+	e, err := scanEmail(s.pool.QueryRow(ctx, `SELECT `+emailSelect+` FROM emails WHERE message_key = $1`, key))
 	if err != nil {
 		return Email{}, fmt.Errorf("email %s: %w", key, pgError(err, nil))
 	}
 	return e, nil
 }
 
+// MarkSendAttempt records that an attempt is about to hand the email to the provider: until
+// the outcome is logged, a retry cannot know whether the provider accepted it.
+func (s *Store) MarkSendAttempt(ctx context.Context, key string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE emails SET send_attempted_at = $2 WHERE message_key = $1 AND status = 'sending'`, key, at.UTC())
+	if err != nil {
+		return fmt.Errorf("mark email %s attempted: %w", key, err)
+	}
+	return nil
+}
+
+// ClearSendAttempt records that the last attempt surely did not reach the provider (it
+// refused the connection, or answered that it took nothing), so a retry may send at once.
+func (s *Store) ClearSendAttempt(ctx context.Context, key string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE emails SET send_attempted_at = NULL WHERE message_key = $1 AND status = 'sending'`, key)
+	if err != nil {
+		return fmt.Errorf("clear send attempt of email %s: %w", key, err)
+	}
+	return nil
+}
+
+// FirstProviderEvent returns when the provider first reported on an email (processed,
+// delivered, deferred, bounce…), which proves it accepted the email; ErrNotFound when it
+// has not reported yet. The failed and stopped entries this package writes do not count.
+func (s *Store) FirstProviderEvent(ctx context.Context, key string) (time.Time, error) {
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT min(occurred_at) FROM email_events
+		WHERE message_key = $1 AND event NOT IN ('failed', 'stopped')`, key).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("provider events of email %s: %w", key, err)
+	}
+	if at == nil {
+		return time.Time{}, fmt.Errorf("provider events of email %s: %w", key, ErrNotFound)
+	}
+	return *at, nil
+}
+
 // MarkEmailSent records the provider's acceptance. A provider event that came first keeps
-// its status.
+// its status; an empty providerID keeps one already known.
 func (s *Store) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE emails SET provider_message_id = $2, sent_at = $3,
+	_, err := s.pool.Exec(ctx, `UPDATE emails SET provider_message_id = CASE WHEN $2 = '' THEN provider_message_id ELSE $2 END,
+		sent_at = $3, send_attempted_at = NULL,
 		status = CASE WHEN status IN ('sending', 'failed') THEN 'sent' ELSE status END
 		WHERE message_key = $1`, key, providerID, at.UTC())
 	if err != nil {
@@ -151,7 +194,7 @@ func (s *Store) RecordEmailEvent(ctx context.Context, key string, ev EmailEvent)
 
 // Emails returns a collaboration's emails in step order, each with its event history.
 func (s *Store) Emails(ctx context.Context, collaborationID string) ([]Email, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+emailColumns+` FROM emails WHERE collaboration_id = $1 ORDER BY created_at, step`, collaborationID)
+	rows, err := s.pool.Query(ctx, `SELECT `+emailSelect+` FROM emails WHERE collaboration_id = $1 ORDER BY created_at, step`, collaborationID)
 	if err != nil {
 		return nil, fmt.Errorf("emails of %s: %w", collaborationID, err)
 	}
@@ -201,7 +244,7 @@ func (s *Store) LatestEmailTo(ctx context.Context, address string) (string, erro
 func scanEmail(row pgx.Row) (Email, error) {
 	var e Email
 	err := row.Scan(&e.MessageKey, &e.CollaborationID, &e.Step, &e.ToEmail, &e.FromEmail, &e.ReplyTo, &e.Subject, &e.BodyText,
-		&e.ProviderMessageID, &e.Status, &e.CreatedAt, &e.SentAt, &e.Kind)
+		&e.ProviderMessageID, &e.Status, &e.CreatedAt, &e.SentAt, &e.Kind, &e.SendAttemptedAt)
 	return e, err
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
@@ -40,10 +41,13 @@ type config struct {
 	PublicURL       string           // COLLABFLOW_PUBLIC_URL
 	LinkSecret      string           // COLLABFLOW_LINK_SECRET
 	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
-	OpsEmail        string           // COLLABFLOW_OPS_EMAIL
-	TrustedProxies  []*net.IPNet     // COLLABFLOW_TRUSTED_PROXIES
-	MetricsAddr     string           // COLLABFLOW_METRICS_ADDR
-	VerifyPrivate   bool             // COLLABFLOW_VERIFY_ALLOW_PRIVATE
+	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
+	// attempt whose answer was lost before it sends again.
+	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
+	OpsEmail          string        // COLLABFLOW_OPS_EMAIL
+	TrustedProxies    []*net.IPNet  // COLLABFLOW_TRUSTED_PROXIES
+	MetricsAddr       string        // COLLABFLOW_METRICS_ADDR
+	VerifyPrivate     bool          // COLLABFLOW_VERIFY_ALLOW_PRIVATE
 	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
 	// private addresses unless told not to.
 	VerifyPrivateSet bool
@@ -67,6 +71,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PostalAddress:     getenv("COLLABFLOW_POSTAL_ADDRESS"),
 		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
 		EmailsPerSecond:   10,
+		ProviderEventWait: activities.DefaultProviderEventWait,
 		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
 		MetricsAddr:       getenv("COLLABFLOW_METRICS_ADDR"),
 		SinkAddr:          or(getenv("COLLABFLOW_SENDGRID_SINK_ADDR"), "127.0.0.1:8025"),
@@ -118,6 +123,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
 		}
 	}
+	if v := getenv("COLLABFLOW_PROVIDER_EVENT_WAIT"); v != "" {
+		if cfg.ProviderEventWait, err = time.ParseDuration(v); err != nil || cfg.ProviderEventWait < time.Second {
+			return cfg, fmt.Errorf("COLLABFLOW_PROVIDER_EVENT_WAIT: %q is not a duration of at least 1s", v)
+		}
+	}
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cfg, fmt.Errorf("COLLABFLOW_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL)
 	}
@@ -142,7 +152,7 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 	}
 }
 

@@ -15,7 +15,8 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if defaults.TemporalAddress != "127.0.0.1:7233" || defaults.Addr != "127.0.0.1:8080" || defaults.TemporalNamespace != "default" ||
-		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 {
+		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 ||
+		defaults.ProviderEventWait != 2*time.Minute {
 		t.Fatalf("defaults %+v", defaults)
 	}
 
@@ -28,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_TRUSTED_PROXIES", "10.0.0.1", "COLLABFLOW_TRUSTED_PROXIES"},
 		{"COLLABFLOW_VERIFY_ALLOW_PRIVATE", "maybe", "COLLABFLOW_VERIFY_ALLOW_PRIVATE"},
 		{"COLLABFLOW_EMAIL_RATE", "0", "COLLABFLOW_EMAIL_RATE"},
+		{"COLLABFLOW_PROVIDER_EVENT_WAIT", "10ms", "COLLABFLOW_PROVIDER_EVENT_WAIT"},
 		{"COLLABFLOW_LINK_SECRET", "short", "COLLABFLOW_LINK_SECRET"},
 		{"COLLABFLOW_PUBLIC_URL", "ftp://x", "COLLABFLOW_PUBLIC_URL"},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5", "SENDGRID_WEBHOOK_PUBLIC_KEY"},

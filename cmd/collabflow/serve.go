@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			PublicURL: cfg.PublicURL, PostalAddress: cfg.PostalAddress, ReplyDomain: cfg.ReplyDomain,
 			OpsEmail: cfg.OpsEmail,
 			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), Payouts: activities.ManualPayouts{},
-			Collaborations: activities.TemporalCollaborations{Client: tc},
+			Collaborations: activities.TemporalCollaborations{Client: tc}, ProviderEventWait: cfg.ProviderEventWait,
 		}
 		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
 	}
