@@ -177,8 +177,9 @@ func (s *Server) signalOutreach(ctx context.Context, id string, news workflows.O
 
 // sendgridInbound takes a reply through SendGrid Inbound Parse. It is matched to its
 // collaboration by the token in the Reply-To address it was sent to, else by the sender's
-// address when SPF and DKIM vouch for it. Every received email is kept; a match moves the
-// collaboration to negotiating.
+// address when SPF and DKIM vouch for it. Every received email is kept once per
+// Message-ID; a match moves the collaboration to negotiating. A repeated post of the same
+// email records nothing and tells the collaboration nothing, and answers 200.
 func (s *Server) sendgridInbound(c echo.Context) error {
 	_, pass, ok := c.Request().BasicAuth()
 	if !ok || s.inboundSecret == "" || subtle.ConstantTimeCompare([]byte(pass), []byte(s.inboundSecret)) != 1 {
@@ -203,25 +204,47 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 	msg := store.InboundMessage{
 		CollaborationID: collabID, FromEmail: from, ToEmail: strings.Join(to, ", "),
 		Subject: parsed.ParsedValues["subject"], BodyText: parsed.TextBody, ReceivedAt: time.Now(),
+		MessageID: header(parsed.Headers, "Message-ID"),
 	}
 	if msg.BodyText == "" {
 		msg.BodyText = parsed.ParsedValues["html"]
 	}
-	if err := s.store.RecordInbound(ctx, msg); err != nil {
+	rec, err := s.store.RecordInbound(ctx, msg)
+	if err != nil {
 		return err
 	}
-	if collabID != "" {
-		err := s.signalOutreach(ctx, collabID, workflows.OutreachEvent{
-			Kind: workflows.OutreachReply, At: msg.ReceivedAt.UTC(),
-			Detail: fmt.Sprintf("email from %s: %q", from, msg.Subject),
-		})
-		if err != nil {
-			return err
-		}
-	} else {
+	if rec.Duplicate && (rec.Signalled || collabID == "") {
+		// A repeated post of a reply already handled: 200, or SendGrid posts it again.
+		return c.JSON(http.StatusOK, map[string]any{"collaboration_id": collabID, "duplicate": true})
+	}
+	if collabID == "" {
 		s.logger.Warn("inbound email matched no collaboration", "from", from, "to", msg.ToEmail)
+		return c.JSON(http.StatusOK, map[string]string{"collaboration_id": ""})
+	}
+	// Told after the email is recorded and marked once told: a post whose signal failed
+	// (500) is posted again by SendGrid and tells the collaboration then.
+	err = s.signalOutreach(ctx, collabID, workflows.OutreachEvent{
+		Kind: workflows.OutreachReply, At: msg.ReceivedAt.UTC(),
+		Detail: fmt.Sprintf("email from %s: %q", from, msg.Subject),
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.store.MarkInboundSignalled(ctx, rec.ID); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"collaboration_id": collabID})
+}
+
+// header returns a header of a received email by name, ignoring case; Inbound Parse passes
+// the headers as the sender's client wrote them.
+func header(headers map[string]string, name string) string {
+	for k, v := range headers {
+		if strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // matchReply finds the collaboration a reply belongs to; "" when none.

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -310,26 +313,82 @@ func (s *Store) CollaborationByReplyToken(ctx context.Context, token string) (st
 
 // InboundMessage is a received reply, kept for the audit record.
 type InboundMessage struct {
-	CollaborationID string
-	FromEmail       string
-	ToEmail         string
-	Subject         string
-	BodyText        string
-	ReceivedAt      time.Time
+	CollaborationID string    `json:"collaboration_id"`
+	FromEmail       string    `json:"from"`
+	ToEmail         string    `json:"to"`
+	Subject         string    `json:"subject"`
+	BodyText        string    `json:"body_text"`
+	ReceivedAt      time.Time `json:"received_at"`
+	// MessageID is the reply's Message-ID header, which identifies a repeated post of the
+	// same email; empty when the email had none.
+	MessageID string `json:"message_id,omitempty"`
 }
 
-// RecordInbound stores a received email; CollaborationID is empty when it matched none.
-func (s *Store) RecordInbound(ctx context.Context, m InboundMessage) error {
+// InboundRecord is what RecordInbound did with a received email.
+type InboundRecord struct {
+	ID int64
+	// Duplicate means an earlier post of the same Message-ID was recorded: nothing new was.
+	Duplicate bool
+	// Signalled means the collaboration was told of the email (MarkInboundSignalled).
+	Signalled bool
+}
+
+// maxMessageIDLength bounds the stored Message-ID; longer ones are stored as their hash.
+const maxMessageIDLength = 256
+
+// RecordInbound stores a received email, once per Message-ID: a repeated post (SendGrid
+// retries Inbound Parse for three days) returns the first record as a Duplicate, with
+// whether its collaboration was told. CollaborationID is empty when it matched none.
+func (s *Store) RecordInbound(ctx context.Context, m InboundMessage) (InboundRecord, error) {
 	var collab *string
 	if m.CollaborationID != "" {
 		collab = &m.CollaborationID
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO inbound_messages (collaboration_id, from_email, to_email, subject, body_text, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, collab, m.FromEmail, m.ToEmail, m.Subject, m.BodyText, m.ReceivedAt.UTC())
+	messageID := strings.TrimSpace(m.MessageID)
+	if len(messageID) > maxMessageIDLength {
+		sum := sha256.Sum256([]byte(messageID))
+		messageID = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	var rec InboundRecord
+	err := s.pool.QueryRow(ctx, `INSERT INTO inbound_messages (collaboration_id, from_email, to_email, subject, body_text, received_at, message_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) WHERE message_id <> '' DO NOTHING RETURNING id`,
+		collab, m.FromEmail, m.ToEmail, m.Subject, m.BodyText, m.ReceivedAt.UTC(), messageID).Scan(&rec.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		rec.Duplicate = true
+		err = s.pool.QueryRow(ctx, `SELECT id, signalled_at IS NOT NULL FROM inbound_messages WHERE message_id = $1`, messageID).
+			Scan(&rec.ID, &rec.Signalled)
+	}
 	if err != nil {
-		return fmt.Errorf("record inbound email: %w", err)
+		return InboundRecord{}, fmt.Errorf("record inbound email: %w", err)
+	}
+	return rec, nil
+}
+
+// MarkInboundSignalled records that the received email's collaboration was told of it, so
+// that a repeated post does not tell it again.
+func (s *Store) MarkInboundSignalled(ctx context.Context, id int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE inbound_messages SET signalled_at = $2 WHERE id = $1 AND signalled_at IS NULL`, id, now()); err != nil {
+		return fmt.Errorf("mark inbound email %d signalled: %w", id, err)
 	}
 	return nil
+}
+
+// InboundMessages returns the emails received for a collaboration, oldest first.
+func (s *Store) InboundMessages(ctx context.Context, collaborationID string) ([]InboundMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT collaboration_id, from_email, to_email, subject, body_text, received_at, message_id
+		FROM inbound_messages WHERE collaboration_id = $1 ORDER BY received_at, id`, collaborationID)
+	if err != nil {
+		return nil, fmt.Errorf("inbound emails of %s: %w", collaborationID, err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboundMessage, error) {
+		var m InboundMessage
+		err := r.Scan(&m.CollaborationID, &m.FromEmail, &m.ToEmail, &m.Subject, &m.BodyText, &m.ReceivedAt, &m.MessageID)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inbound emails of %s: %w", collaborationID, err)
+	}
+	return list, nil
 }
 
 // CreatorIDByEmail finds a creator by address, ignoring case.
