@@ -119,6 +119,7 @@ func runTests(m *testing.M) (int, error) {
 		Store: st, Mailer: sg, Links: signer, PublicURL: "http://collabflow.test",
 		PostalAddress: "Acme Inc., 1 Main Street, Springfield", ReplyDomain: replyDomain,
 		Verifier: verify.NewFetcher(true, 5*time.Second), Payouts: payouts,
+		Collaborations: activities.TemporalCollaborations{Client: tc},
 	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
 		return 0, err
