@@ -5,9 +5,10 @@
 // `collabflow worker` built from this tree and run as child processes, with fakes of
 // SendGrid and of a post host served by the test process. It drives a batch of
 // collaborations through the API as people would while, in turn, the worker is killed
-// with SIGKILL, the API is killed with updates in flight, PostgreSQL stops for ten
-// seconds, SendGrid answers 429 and 503 for a minute and the post host times out; then
-// it checks that nothing was lost or doubled and prints a summary.
+// with SIGKILL, PostgreSQL stops for ten seconds, the API is killed with updates in
+// flight (when the first wave is busiest negotiating and producing), SendGrid answers 429
+// and 503 for a minute (while a second wave replies and cancels) and the post host times
+// out; then it checks that nothing was lost or doubled and prints a summary.
 //
 // The test files carry the build tag "faults", so `go test ./...` does not run them:
 //

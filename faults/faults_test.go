@@ -4,6 +4,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -235,10 +236,17 @@ func (h *harness) inject(ctx context.Context, startWave2 func()) {
 	f = h.begin("API killed with SIGKILL while updates were in flight, restarted after 1 s")
 	s.api.kill()
 	f.note = fmt.Sprintf("%d update request(s) in flight at the kill", inflight)
+	if inflight == 0 {
+		// Still killed and restarted, but not the fault the issue names.
+		f.err = errors.New("no update was in flight within 15 s")
+	}
 	hold(time.Second)
 	f.down = time.Since(h.t0) - f.at
-	if f.err = s.api.start(); f.err == nil {
-		f.recovery, f.err = s.apiReady(ctx)
+	if err := s.api.start(); err != nil {
+		f.err = err
+	} else if f.recovery, err = s.apiReady(ctx); err != nil {
+		f.err = err
+	} else {
 		f.measured = true
 	}
 

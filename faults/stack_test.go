@@ -60,6 +60,8 @@ type stack struct {
 	posts    *postHost
 	servers  []*http.Server
 	timings  []timing
+	// stopEvents ends the Event Webhook deliveries.
+	stopEvents context.CancelFunc
 }
 
 // timing is one measured phase, printed in the summary.
@@ -131,7 +133,13 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		return s, err
 	}
 
-	s.mail = newSendGridFake()
+	if s.mail, err = newSendGridFake(); err != nil {
+		return s, err
+	}
+	webhookKey, err := s.mail.publicKey()
+	if err != nil {
+		return s, err
+	}
 	s.posts = newPostHost()
 	mailURL, err := s.serve(s.mail)
 	if err != nil {
@@ -161,6 +169,7 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		"SENDGRID_API_KEY=SG.faults",
 		"SENDGRID_BASE_URL=" + mailURL,
 		"SENDGRID_INBOUND_SECRET=" + inboundSecret,
+		"SENDGRID_WEBHOOK_PUBLIC_KEY=" + webhookKey,
 		"INBOUND_REPLY_DOMAIN=" + replyDomain,
 		"COLLABFLOW_POSTAL_ADDRESS=Acme Inc., 1 Fault Street, Springfield",
 		"COLLABFLOW_EMAIL_RATE=50",
@@ -181,6 +190,10 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 	}
 	s.api = &process{name: "api", bin: s.bin, args: []string{"api"}, env: s.env, logPath: filepath.Join(dir, "api.log")}
 	s.worker = &process{name: "worker", bin: s.bin, args: []string{"worker"}, env: s.env, logPath: filepath.Join(dir, "worker.log")}
+	// SendGrid's Event Webhook runs for the whole run: the API, its receiver, may be down.
+	events, stopEvents := context.WithCancel(context.Background())
+	s.stopEvents = stopEvents
+	go s.mail.deliverEvents(events, s.apiURL+"/webhooks/sendgrid/events")
 	err = s.measure("start worker and API", func() error {
 		if err := s.worker.start(); err != nil {
 			return err
@@ -211,6 +224,9 @@ func (s *stack) serve(h http.Handler) (string, error) {
 
 // close stops everything that was started, children first.
 func (s *stack) close() {
+	if s.stopEvents != nil {
+		s.stopEvents()
+	}
 	for _, p := range []*process{s.api, s.worker} {
 		if p != nil {
 			p.stop()
