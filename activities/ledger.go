@@ -31,3 +31,20 @@ func (a *Activities) RecordPayment(ctx context.Context, in PaymentInput) error {
 	}
 	return err
 }
+
+// StopEmailInput names an email its collaboration abandoned before it went out.
+type StopEmailInput struct {
+	MessageKey string `json:"message_key"`
+	Reason     string `json:"reason"`
+}
+
+// StopEmail marks a logged email stopped when the workflow cancelled its send between
+// attempts (a reply or cancel during a provider outage): no later attempt runs to mark it,
+// and the log must not say "sending" for ever. A row already sent, failed or stopped is
+// left as it is, and a key never logged is nothing to mark.
+func (a *Activities) StopEmail(ctx context.Context, in StopEmailInput) error {
+	if in.MessageKey == "" {
+		return temporal.NewNonRetryableApplicationError("stop email without a message key", "BadInput", nil)
+	}
+	return a.Store.MarkEmailStopped(ctx, in.MessageKey, in.Reason)
+}

@@ -123,11 +123,13 @@ func (s *Store) FirstProviderEvent(ctx context.Context, key string) (time.Time, 
 }
 
 // MarkEmailSent records the provider's acceptance. A provider event that came first keeps
-// its status; an empty providerID keeps one already known.
+// its status; an empty providerID keeps one already known. A row marked stopped meanwhile
+// (the workflow abandoned the send while this attempt was already at the provider) says
+// sent: the log tells what happened.
 func (s *Store) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE emails SET provider_message_id = CASE WHEN $2 = '' THEN provider_message_id ELSE $2 END,
 		sent_at = $3, send_attempted_at = NULL,
-		status = CASE WHEN status IN ('sending', 'failed') THEN 'sent' ELSE status END
+		status = CASE WHEN status IN ('sending', 'failed', 'stopped') THEN 'sent' ELSE status END
 		WHERE message_key = $1`, key, providerID, at.UTC())
 	if err != nil {
 		return fmt.Errorf("mark email %s sent: %w", key, err)

@@ -29,6 +29,8 @@ type collaborationSuite struct {
 	sendResult func(in activities.SendEmailInput) activities.SendEmailResult
 	// sendErr, when set, makes a send attempt fail (a provider outage).
 	sendErr func() error
+	// stoppedKeys are the emails the workflow abandoned and marked stopped in the log.
+	stoppedKeys []string
 	// recordErr, when set, makes a read-model write fail.
 	recordErr func(c activities.StageChange) error
 	start     time.Time
@@ -43,7 +45,12 @@ func (s *collaborationSuite) SetupTest() {
 	s.env.SetStartTime(s.start)
 	s.env.RegisterWorkflowWithOptions(Collaboration, workflowOptions())
 	s.env.RegisterActivity(&activities.Activities{})
-	s.recorded, s.sent, s.sentAt, s.sendResult, s.sendErr, s.recordErr = nil, nil, nil, nil, nil, nil
+	s.recorded, s.sent, s.sentAt, s.sendResult, s.sendErr, s.recordErr, s.stoppedKeys = nil, nil, nil, nil, nil, nil, nil
+	s.env.OnActivity(a.StopEmail, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.StopEmailInput) error {
+			s.stoppedKeys = append(s.stoppedKeys, in.MessageKey)
+			return nil
+		}).Maybe()
 	s.env.OnActivity(a.RecordStage, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, c activities.StageChange) error {
 			if s.recordErr != nil {

@@ -154,6 +154,9 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 	for {
 		var res activities.SendEmailResult
 		stopped, err := c.runUnless(sctx, c.ending, a.SendNotice, in, &res)
+		if stopped {
+			c.markStopped(ctx, in.MessageKey(), "the collaboration is ending")
+		}
 		reason := res.Reason
 		switch {
 		case stopped || res.Status == activities.SendStopped:

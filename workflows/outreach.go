@@ -79,9 +79,11 @@ func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err
 	plan, o := c.input.Outreach, &c.state.Outreach
 	for {
 		var res activities.SendEmailResult
-		stopped, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), c.outreachOver, a.SendOutreachEmail, activities.SendEmailInput{
-			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step,
-		}, &res)
+		in := activities.SendEmailInput{CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step}
+		stopped, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), c.outreachOver, a.SendOutreachEmail, in, &res)
+		if stopped {
+			c.markStopped(ctx, in.MessageKey(), "outreach ended: "+o.Status)
+		}
 		if err != nil {
 			// Out of retries (a day of SendGrid failures) or bad input: a person decides.
 			res = activities.SendEmailResult{Status: activities.SendFailed, Reason: err.Error()}
@@ -111,6 +113,16 @@ func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err
 		if decision == ResolveOverride {
 			return false, nil
 		}
+	}
+}
+
+// markStopped tells the email log that the workflow abandoned a send, which no later
+// attempt will do; a failure is only recorded.
+func (c *collaboration) markStopped(ctx workflow.Context, key, reason string) {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, attentionOptions), a.StopEmail,
+		activities.StopEmailInput{MessageKey: key, Reason: reason}).Get(ctx, nil)
+	if err != nil {
+		c.record(ctx, Event{Kind: EventReadModelStale, Detail: "email " + key + " not marked stopped: " + failureText(err)})
 	}
 }
 

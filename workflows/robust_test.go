@@ -35,6 +35,7 @@ func (s *collaborationSuite) TestReplyStopsAnEmailRetriedThroughAnOutage() {
 	s.Require().NoError(*err)
 	s.Equal(StageNegotiating, st.Stage)
 	s.Empty(s.sent, "an email went out after the reply")
+	s.Equal([]string{"default-test-workflow-id/outreach/1"}, s.stoppedKeys, "the abandoned email is marked stopped in the log")
 	s.Equal(EventEmailStopped, st.Events[1].Kind, "the dropped email is on record: %+v", st.Events)
 }
 
