@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/collabflow/collabflow/store"
 )
@@ -66,6 +68,13 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if m, ok := httpErr.Message.(string); ok {
 			apiErr.Msg = m
 		}
+	case unavailable(err):
+		// PostgreSQL or Temporal is down for a moment (a restart, a failover): the
+		// client should retry, with its Idempotency-Key for changes.
+		s.logger.Warn("dependency unavailable", "method", c.Request().Method, "path", c.Path(),
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+		c.Response().Header().Set("Retry-After", "5")
+		apiErr = &Error{Status: http.StatusServiceUnavailable, Msg: "temporarily unavailable; retry shortly"}
 	default:
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(),
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
@@ -132,4 +141,15 @@ func jsonKind(goKind string) string {
 		return "an object"
 	}
 	return "of another type"
+}
+
+// unavailable reports an error that says a dependency could not be reached, rather than
+// that it refused the request: a PostgreSQL connection that failed, or Temporal answering
+// Unavailable.
+func unavailable(err error) bool {
+	var (
+		connect *pgconn.ConnectError
+		down    *serviceerror.Unavailable
+	)
+	return errors.As(err, &connect) || errors.As(err, &down)
 }
