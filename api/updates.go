@@ -78,8 +78,8 @@ func (s *Server) update(c echo.Context, id, name string, arg, result any) (*acce
 		return nil, &Error{Status: http.StatusServiceUnavailable,
 			Msg: "the collaboration did not take the change in time; retry with the same Idempotency-Key"}
 	}
-	if err != nil {
-		return nil, s.updateFailure(ctx, id, name, err)
+	if applied, err := s.appliedBefore(ctx, id, name, err, result); applied || err != nil {
+		return nil, err
 	}
 	// Accepted: from here on the change will happen, whatever this request's fate.
 	wait, cancel := context.WithTimeout(ctx, s.updateWait)
@@ -92,6 +92,27 @@ func (s *Server) update(c echo.Context, id, name string, arg, result any) (*acce
 		return &accepted{updateID: updateID, collaborationID: id}, nil
 	}
 	return nil, s.updateFailure(ctx, id, name, err)
+}
+
+// appliedBefore handles an update's refusal: one the workflow refused as already applied
+// by an earlier run (the collaboration continued as new since the first try, so Temporal's
+// own deduplication no longer knows the ID) is done, and answers with the current state;
+// any other refusal maps as updateFailure says.
+func (s *Server) appliedBefore(ctx context.Context, id, name string, err error, result any) (bool, error) {
+	if err == nil {
+		return false, nil
+	}
+	var appErr *temporal.ApplicationError
+	st, ok := result.(*workflows.CollaborationState)
+	if !ok || !errors.As(err, &appErr) || appErr.Type() != workflows.AlreadyApplied {
+		return false, s.updateFailure(ctx, id, name, err)
+	}
+	state, err := s.queryState(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	*st = state
+	return true, nil
 }
 
 // acceptedUpdateCompletedWorkflow is the failure type the server gives an accepted update

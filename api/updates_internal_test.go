@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/workflows"
@@ -58,5 +60,41 @@ func TestUpdateFailureMapping(t *testing.T) {
 				t.Fatal("422 without fields")
 			}
 		})
+	}
+}
+
+// stateClient answers the state query with a fixed state; nothing else is called.
+type stateClient struct {
+	client.Client
+	state workflows.CollaborationState
+}
+
+func (c stateClient) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+	return stateValue{c.state}, nil
+}
+
+type stateValue struct{ st workflows.CollaborationState }
+
+func (v stateValue) HasValue() bool { return true }
+func (v stateValue) Get(ptr any) error {
+	*ptr.(*workflows.CollaborationState) = v.st
+	return nil
+}
+
+// A retry that an earlier run already applied (the workflow refuses it as AlreadyApplied
+// after Continue-As-New) answers with the state, not a conflict; other refusals still map.
+func TestAlreadyAppliedAnswersTheState(t *testing.T) {
+	s := &Server{temporal: stateClient{state: workflows.CollaborationState{ID: "collab-x", Stage: workflows.StageLive, Run: 2}}}
+	var st workflows.CollaborationState
+	applied, err := s.appliedBefore(context.Background(), "collab-x", workflows.UpdateOverride,
+		temporal.NewApplicationError("this request was already applied", workflows.AlreadyApplied), &st)
+	if !applied || err != nil || st.Stage != workflows.StageLive || st.Run != 2 {
+		t.Fatalf("applied %v, err %v, state %+v", applied, err, st)
+	}
+	applied, err = s.appliedBefore(context.Background(), "collab-x", workflows.UpdateOverride,
+		temporal.NewApplicationError("collaboration is in payout: nothing to override", ""), &st)
+	var apiErr *Error
+	if applied || !errors.As(err, &apiErr) || apiErr.Status != http.StatusConflict {
+		t.Fatalf("a refusal: applied %v, err %v", applied, err)
 	}
 }
