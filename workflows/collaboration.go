@@ -53,6 +53,8 @@ type collaboration struct {
 	v1 bool
 	// resolution is ops' decision on the open escalation, taken by escalate.
 	resolution *ResolveRequest
+	// overridden is the decision that let the last act carry on without its step.
+	overridden *ResolveRequest
 	// finishing is set while a person's cancel or decline is carried out, so that an
 	// escalation there (a kill fee that cannot be paid) still waits for ops.
 	finishing bool

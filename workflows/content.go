@@ -25,7 +25,7 @@ var system = Actor{Name: "collabflow", Role: "system"}
 // produce runs in_production and in_review until a draft is approved: the brief goes out,
 // drafts come in, reviewers approve or send them back with comments.
 func (c *collaboration) produce(ctx workflow.Context) error {
-	if err := c.assignAttribution(ctx); err != nil {
+	if err := c.assignAttribution(ctx); err != nil || (c.v1 && c.ending()) {
 		return err
 	}
 	c.notify(ctx, activities.NoticeBrief, 1, c.newDraftDeadline(ctx), "")

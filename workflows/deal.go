@@ -85,7 +85,7 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 			Version: version, Terms: *c.state.AgreedTerms, PreparedAt: now, ExpiresAt: expires,
 		}).Get(ctx, &prepared)
 	})
-	if err != nil || c.ending() {
+	if err != nil || (c.v1 && c.ending()) {
 		return false, wrap("prepare contract", err)
 	}
 	c.state.Contract = &ContractState{Version: version, ContractID: prepared.ContractID, SHA256: prepared.SHA256, SentAt: now, ExpiresAt: expires}
@@ -102,8 +102,10 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 			return false, err
 		}
 	}
+	// A signature the workflow accepted is recorded even when a cancel came with it: the
+	// contract is signed, and the kill fee is owed.
 	s := c.state.Contract.Signed
-	if s == nil || c.ending() {
+	if s == nil {
 		return false, nil
 	}
 	_, err = c.act(ctx, "record_signature", true, func() error {
@@ -172,8 +174,13 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 			return
 		}
 		// The creator must get what the deal needs (a contract, a brief): ops retry it or
-		// carry on, having reached the creator another way.
-		if decision, err := c.escalate(ctx, "notice_"+kind, "the "+kind+" email could not be sent: "+reason, true, nil); err != nil || decision != ResolveRetry {
+		// carry on, having reached the creator another way. An email that is no longer due
+		// (a reminder for a draft that arrived) settles the escalation by itself.
+		moot := func() bool {
+			v, _ := c.maySend(activities.SendCheck{Kind: kind})
+			return !v.Allowed
+		}
+		if decision, err := c.escalate(ctx, "notice_"+kind, "the "+kind+" email could not be sent: "+reason, true, moot); err != nil || decision != ResolveRetry {
 			return
 		}
 	}

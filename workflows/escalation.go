@@ -18,6 +18,10 @@ import (
 // that ops chose to carry on without the step (only when overridable). When a person ends
 // the collaboration meanwhile, act returns with no error and the caller sees ending().
 func (c *collaboration) act(ctx workflow.Context, step string, overridable bool, run func() error) (overridden bool, err error) {
+	c.overridden = nil
+	if c.v1 && c.ending() && !c.finishing {
+		return false, nil
+	}
 	for {
 		err := run()
 		if err == nil || !c.v1 {
@@ -26,14 +30,15 @@ func (c *collaboration) act(ctx workflow.Context, step string, overridable bool,
 		if c.ending() && !c.finishing {
 			return false, nil
 		}
-		decision, err := c.escalate(ctx, step, failureText(err), overridable, nil)
+		r, err := c.escalateFor(ctx, step, failureText(err), overridable, nil)
 		switch {
 		case err != nil:
 			return false, err
-		case decision == ResolveRetry:
+		case r != nil && r.Decision == ResolveRetry:
 			continue
 		}
-		return decision == ResolveOverride, nil
+		c.overridden = r
+		return r != nil && r.Decision == ResolveOverride, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ func (c *collaboration) assignAttribution(ctx workflow.Context) error {
 			CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Code: c.state.AgreedTerms.DiscountCode,
 		}).Get(ctx, &attr)
 	})
-	if err != nil || c.ending() {
+	if err != nil || (c.v1 && c.ending()) {
 		return wrap("assign attribution", err)
 	}
 	c.state.Attribution = &attr
@@ -98,6 +99,7 @@ func (c *collaboration) verifyPosts(ctx workflow.Context) error {
 		return c.verifyPostsLegacy(ctx)
 	}
 	for {
+		overridden := c.overrides
 		failures, unreachable := c.checkPosts(ctx)
 		if c.ending() {
 			return nil
@@ -116,7 +118,6 @@ func (c *collaboration) verifyPosts(ctx workflow.Context) error {
 		if len(unreachable) > 0 {
 			c.record(ctx, Event{Kind: EventVerifyUnreachable, Detail: strings.Join(unreachable, "\n")})
 		}
-		overridden := c.overrides
 		if c.state.VerifyFailures >= VerifyEscalateAfter {
 			reason := fmt.Sprintf("%d checks in a row did not pass:\n%s", c.state.VerifyFailures, strings.Join(append(failures, unreachable...), "\n"))
 			r, err := c.escalateFor(ctx, "verify_posts", reason, true, func() bool { return c.overrides != overridden })
@@ -221,6 +222,10 @@ func (c *collaboration) checkPosts(ctx workflow.Context) (failures, unreachable 
 			continue
 		}
 		p.Verification = &v
+		if c.v1 && p.Override != "" {
+			// Ops accepted the post while it was being checked.
+			continue
+		}
 		for _, ch := range v.Checks {
 			if !ch.Passed {
 				failures = append(failures, fmt.Sprintf("post %d (%s): %s failed: %s", p.N, p.URL, ch.Name, ch.Evidence))
@@ -308,8 +313,8 @@ func (c *collaboration) liveUnreachable(ctx workflow.Context, unreachable []stri
 func (c *collaboration) nextLiveCheck(now time.Time) time.Time {
 	t := c.input.Timings
 	from := c.state.LiveUntil.Add(-t.LiveWindow.Std())
-	checks := t.LiveChecks
-	if checks == nil {
+	checks := slices.Sorted(slices.Values(t.LiveChecks))
+	if t.LiveChecks == nil {
 		checks = campaigns.DefaultLiveChecks()
 	}
 	every := t.LiveCheckEvery.Std()
@@ -377,8 +382,15 @@ func (c *collaboration) pay(ctx workflow.Context) error {
 		return err
 	}
 	p, err := c.createPayout(ctx, activities.PayoutFee)
-	if err != nil || p.ID == "" {
+	if err != nil {
 		return err
+	}
+	if p.ID == "" {
+		if r := c.overridden; r != nil && !c.ending() {
+			// Ops settled the fee outside collabflow (or waived it), with their reason.
+			c.confirmed = &PayoutConfirmation{Actor: r.Actor, Reference: "settled outside collabflow: " + r.Reason}
+		}
+		return nil
 	}
 	if p.Status == "paid" {
 		c.confirmed = &PayoutConfirmation{Actor: system, PayoutID: p.ID, Reference: p.Reference}
@@ -417,7 +429,9 @@ func (c *collaboration) createPayout(ctx workflow.Context, kind string) (PayoutS
 	if c.v1 {
 		pctx = workflow.WithActivityOptions(ctx, payoutOptions)
 	}
-	_, err := c.act(ctx, "payout_"+kind, false, func() error {
+	// A payout that cannot be written may be settled by hand: ops override with a reason
+	// (paid outside collabflow, waived); otherwise a refused kill fee would hold a cancel.
+	_, err := c.act(ctx, "payout_"+kind, true, func() error {
 		return workflow.ExecuteActivity(pctx, a.CreatePayout, activities.PayoutInput{
 			CollaborationID: c.state.ID, Kind: kind, Terms: *c.state.AgreedTerms,
 		}).Get(ctx, &p)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -187,10 +188,9 @@ func (s *collaborationSuite) TestRefusedPayoutEscalatesAndRetries() {
 		s.Require().NotNil(st.Attention)
 		s.Equal("payout_fee", st.Attention.Step)
 		s.Contains(st.Attention.Reason, "EUR")
-		s.False(st.Attention.Overridable)
+		s.True(st.Attention.Overridable, "ops may settle a payout by hand")
 		refuse = false
 	})
-	_, skip := s.update(at+32*day+time.Minute, UpdateResolve, "skip", ResolveRequest{Actor: ops, Decision: ResolveOverride, Reason: "x"})
 	retried := s.mustUpdate(at+32*day+2*time.Minute, UpdateResolve, ResolveRequest{Actor: ops, Decision: ResolveRetry})
 	s.mustUpdate(at+33*day, UpdateConfirmPayout, PayoutConfirmation{Actor: ops, PayoutID: "p-fee", Reference: "R1"})
 
@@ -198,7 +198,6 @@ func (s *collaborationSuite) TestRefusedPayoutEscalatesAndRetries() {
 
 	final := s.result()
 	s.Equal(StageCompleted, final.Stage)
-	s.ErrorContains(*skip, "cannot be skipped")
 	s.Nil(retried.Attention)
 	s.Len(m.payouts, 1)
 	s.NotEmpty(m.opsNotes, "ops were emailed")
@@ -347,5 +346,96 @@ func TestMaySend(t *testing.T) {
 		if err != nil || v.Allowed != tc.want {
 			t.Errorf("%s: allowed %v (%q), want %v", tc.name, v.Allowed, v.Reason, tc.want)
 		}
+	}
+}
+
+// A fee the provider keeps refusing can be settled outside collabflow: ops override with
+// their reason, and the collaboration completes with it on record.
+func (s *collaborationSuite) TestRefusedPayoutSettledByHand() {
+	m := s.mockDeal()
+	m.payoutErr = func(activities.PayoutInput) error {
+		return temporal.NewNonRetryableApplicationError("account closed", "PayoutRefused", nil)
+	}
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.mustUpdate(at+32*day, UpdateResolve, ResolveRequest{Actor: ops, Decision: ResolveOverride, Reason: "paid by wire, ref W-1"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	final := s.result()
+	s.Equal(StageCompleted, final.Stage)
+	s.Contains(final.Events[len(final.Events)-1].Detail, "paid by wire, ref W-1")
+	s.Empty(m.payouts)
+}
+
+// A kill fee the provider refuses does not hold a cancel for ever: ops settle it by hand.
+func (s *collaborationSuite) TestRefusedKillFeeDoesNotHoldTheCancel() {
+	m := s.mockDeal()
+	m.payoutErr = func(activities.PayoutInput) error {
+		return temporal.NewNonRetryableApplicationError("account closed", "PayoutRefused", nil)
+	}
+	at := s.driveTo(StageInProduction)
+	s.mustUpdate(at+time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "brand pulled out"})
+	s.at(at+2*time.Hour, func() {
+		st := s.query()
+		s.Require().NotNil(st.Attention)
+		s.Equal("payout_kill_fee", st.Attention.Step)
+	})
+	s.mustUpdate(at+3*time.Hour, UpdateResolve, ResolveRequest{Actor: ops, Decision: ResolveOverride, Reason: "kill fee paid by wire"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	s.Equal(StageCancelled, s.result().Stage)
+}
+
+// A failed reminder is settled by what made it moot: the draft arrived.
+func (s *collaborationSuite) TestFailedReminderIsSettledByTheDraft() {
+	// Registered before mockDeal's, so that it matches first.
+	s.env.OnActivity(a.SendNotice, mock.Anything, mock.MatchedBy(func(in activities.NoticeInput) bool {
+		return in.Kind == activities.NoticeDraftReminder
+	})).Return(activities.SendEmailResult{Status: activities.SendFailed, Reason: "550 mailbox full"}, nil)
+	s.mockDeal()
+	at := s.driveTo(StageInProduction)
+	due := dealInput().Timings.DraftDeadline.Std()
+	reminder := due - reminderLead(due)
+	s.at(at+reminder+time.Hour, func() {
+		st := s.query()
+		s.Require().NotNil(st.Attention)
+		s.Equal("notice_draft_reminder", st.Attention.Step)
+	})
+	st := s.mustUpdate(at+reminder+2*time.Hour, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/v1.mp4"}, Caption: "New shoes #ad"})
+	s.mustUpdate(at+reminder+3*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	s.result()
+	s.Equal(StageInReview, st.Stage, "the draft waited for ops to decide on a moot reminder")
+	s.Nil(st.Attention)
+}
+
+// An override accepted while its post is being checked is not undone by that check: no
+// failure email, and the collaboration goes live.
+func (s *collaborationSuite) TestOverrideDuringACheckIsKept() {
+	m := s.mockDeal()
+	m.postOK = func(string) bool { return false }
+	first := true
+	m.verifyErr = func() error {
+		if first {
+			first = false
+			return outage // the check is retried in 10 s: the override lands meanwhile
+		}
+		return nil
+	}
+	at := s.driveTo(StageAwaitingPost)
+	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
+	s.mustUpdate(at+time.Hour+5*time.Second, UpdateOverride, OverrideRequest{Actor: ops, Post: 1, Reason: "checked by hand"})
+	s.at(at+2*time.Hour, func() { s.Equal(StageLive, s.query().Stage) })
+	s.mustUpdate(at+3*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, dealInput())
+
+	s.result()
+	for _, n := range m.notices {
+		s.NotEqual(activities.NoticeVerifyFailed, n.Kind, "the creator was told of a failure ops had accepted")
 	}
 }
