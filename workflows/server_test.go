@@ -523,6 +523,28 @@ func TestRecordedPaths(t *testing.T) {
 			s.inStage(workflows.StageInReview)
 			s.cancel()
 		}},
+		{"cancelled-in-negotiating.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
+			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+			s.inStage(workflows.StageNegotiating)
+			s.cancel()
+		}},
+		{"cancelled-in-verifying.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
+			f.set(f.failVerify, s.id, true)
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.until("a failed check", func(st workflows.CollaborationState) bool { return hasEvent(st, workflows.EventVerifyFailed) })
+			s.cancel()
+		}},
+		{"cancelled-in-payout.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
+			if final := s.cancel(); len(final.Payouts) != 1 {
+				t.Errorf("cancel in payout paid %+v, want the fee row alone", final.Payouts)
+			}
+		}},
 		{"cancelled-in-live.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
 			s.toAwaitingPost()
