@@ -111,9 +111,10 @@ func (c *collaboration) verifyPosts(ctx workflow.Context) error {
 		c.state.VerifyAttempts++
 		c.state.VerifyFailures++
 		if len(failures) > 0 {
-			detail := strings.Join(failures, "\n")
-			c.record(ctx, Event{Kind: EventVerifyFailed, Detail: detail})
-			c.notify(ctx, activities.NoticeVerifyFailed, c.state.VerifyAttempts, time.Time{}, detail)
+			// Ops see the evidence in the history; the creator is told what to fix in
+			// words, never fetched bytes or addresses.
+			c.record(ctx, Event{Kind: EventVerifyFailed, Detail: strings.Join(failures, "\n")})
+			c.notify(ctx, activities.NoticeVerifyFailed, c.state.VerifyAttempts, time.Time{}, c.fixesForCreator())
 		}
 		if len(unreachable) > 0 {
 			c.record(ctx, Event{Kind: EventVerifyUnreachable, Detail: strings.Join(unreachable, "\n")})
@@ -233,6 +234,35 @@ func (c *collaboration) checkPosts(ctx workflow.Context) (failures, unreachable 
 		}
 	}
 	return failures, unreachable
+}
+
+// fixesForCreator says, for each post whose latest check failed, what the creator must
+// fix, in words: the check's evidence (statuses, fetched text, addresses) stays with ops.
+func (c *collaboration) fixesForCreator() string {
+	var lines []string
+	for _, p := range c.state.Posts {
+		if p.Override != "" || p.Verification == nil || p.Verification.Passed {
+			continue
+		}
+		for _, ch := range p.Verification.Checks {
+			if ch.Passed {
+				continue
+			}
+			var fix string
+			switch ch.Name {
+			case verify.CheckLive:
+				fix = "we could not open the post: make sure it is published and public"
+			case verify.CheckDisclosure:
+				fix = fmt.Sprintf("the caption must show the disclosure %q (or #ad, #sponsored, Paid partnership) where people see it", c.state.AgreedTerms.DisclosureText)
+			case verify.CheckLink:
+				fix = "the post must carry your discount code or tracking link from the brief"
+			default:
+				fix = "the post does not meet the brief: reply to this email and we will help"
+			}
+			lines = append(lines, fmt.Sprintf("post %d (%s): %s", p.N, p.URL, fix))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (c *collaboration) expect() verify.Expect {

@@ -66,7 +66,8 @@ func (s *collaborationSuite) TestFailedVerificationEmailsTheCreatorUntilOverride
 	for _, n := range m.notices {
 		if n.Kind == activities.NoticeVerifyFailed {
 			failedNotices++
-			s.Contains(n.Comments, "HTTP 404")
+			s.Contains(n.Comments, "make sure it is published and public")
+			s.NotContains(n.Comments, "HTTP 404", "the creator was sent the check's evidence")
 		}
 	}
 	s.GreaterOrEqual(failedNotices, 3, "one email per failed daily check")
