@@ -2,9 +2,11 @@ package outreach
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
+	"text/template/parse"
 )
 
 // Step is one email of a sequence: a subject and a plain-text body, both Go templates over
@@ -84,11 +86,102 @@ func render(name, text string, d Data) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("template does not parse: %s", cleanTemplateError(err))
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
+	if err := bounded(t); err != nil {
+		return "", err
+	}
+	b := &cappedBuffer{max: MaxRendered}
+	if err := t.Execute(b, d); err != nil {
+		if errors.Is(err, errTooLong) {
+			return "", errTooLong
+		}
 		return "", fmt.Errorf("template uses something that does not exist: %s", cleanTemplateError(err))
 	}
 	return b.String(), nil
+}
+
+// MaxRendered bounds what one template may render to.
+const MaxRendered = 64 << 10
+
+var errTooLong = fmt.Errorf("template renders more than %d bytes", MaxRendered)
+
+// cappedBuffer refuses writes past max, so a template cannot grow an email without bound.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, errTooLong
+	}
+	return b.Buffer.Write(p)
+}
+
+// allowedFuncs are the template functions an email may use: comparisons and logic, whose
+// cost is bounded by their arguments. printf and friends can allocate without bound, and
+// index/slice/call reach into data a template has no need of.
+var allowedFuncs = map[string]bool{"eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true,
+	"and": true, "or": true, "not": true, "len": true}
+
+// bounded refuses what lets a template run for long or render without bound: loops
+// (range), template definitions and calls, and functions outside allowedFuncs. What is
+// left runs in time linear in the template's size, which Step's validation caps.
+func bounded(t *template.Template) error {
+	if len(t.Templates()) > 1 {
+		return errors.New("template defines other templates: not allowed in an email")
+	}
+	return boundedNode(t.Tree.Root)
+}
+
+func boundedNode(n parse.Node) error {
+	switch n := n.(type) {
+	case nil:
+		return nil
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := boundedNode(c); err != nil {
+				return err
+			}
+		}
+	case *parse.ActionNode:
+		return boundedNode(n.Pipe)
+	case *parse.IfNode:
+		return boundedBranch(&n.BranchNode)
+	case *parse.WithNode:
+		return boundedBranch(&n.BranchNode)
+	case *parse.RangeNode:
+		return errors.New("range is not allowed in an email template")
+	case *parse.TemplateNode:
+		return errors.New("calling templates is not allowed in an email template")
+	case *parse.PipeNode:
+		if n == nil {
+			return nil
+		}
+		for _, cmd := range n.Cmds {
+			for _, arg := range cmd.Args {
+				if err := boundedNode(arg); err != nil {
+					return err
+				}
+			}
+		}
+	case *parse.IdentifierNode:
+		if !allowedFuncs[n.Ident] {
+			return fmt.Errorf("function %q is not allowed in an email template", n.Ident)
+		}
+	}
+	return nil
+}
+
+func boundedBranch(b *parse.BranchNode) error {
+	for _, n := range []parse.Node{b.Pipe, b.List, b.ElseList} {
+		if err := boundedNode(n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cleanTemplateError drops the "template: name:1:2: " prefix that means nothing to a
