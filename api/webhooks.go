@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,13 +49,29 @@ func (s *Server) sendgridEvents(c echo.Context) error {
 	if s.webhookKey == nil {
 		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook verification key not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)"}
 	}
-	body, err := io.ReadAll(c.Request().Body)
+	// Everything the headers can tell is checked before a byte of the body is read, so an
+	// unsigned upload costs nothing however large or slow it is.
+	sig, ts := c.Request().Header.Get(signatureHeader), c.Request().Header.Get(timestampHeader)
+	if !wellFormedSignature(sig) || ts == "" {
+		return &Error{Status: http.StatusUnauthorized, Msg: "missing event webhook signature"}
+	}
+	at, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook timestamp is not a Unix time"}
+	}
+	// The signature covers the timestamp: a batch signed long ago is a replay.
+	if skew := time.Since(time.Unix(at, 0)); skew > s.webhookTolerance() || skew < -s.webhookTolerance() {
+		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook timestamp outside the accepted window"}
+	}
+	if c.Request().ContentLength > maxEventBody {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "event batch larger than 1 MB"}
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxEventBody+1))
 	if err != nil {
 		return badRequest("body", "unreadable")
 	}
-	sig, ts := c.Request().Header.Get(signatureHeader), c.Request().Header.Get(timestampHeader)
-	if sig == "" || ts == "" {
-		return &Error{Status: http.StatusUnauthorized, Msg: "missing event webhook signature"}
+	if len(body) > maxEventBody {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "event batch larger than 1 MB"}
 	}
 	if ok, err := eventwebhook.VerifySignature(s.webhookKey, body, sig, ts); err != nil || !ok {
 		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook signature does not verify"}
@@ -177,7 +195,8 @@ func (s *Server) signalOutreach(ctx context.Context, id string, news workflows.O
 
 // sendgridInbound takes a reply through SendGrid Inbound Parse. It is matched to its
 // collaboration by the token in the Reply-To address it was sent to, else by the sender's
-// address when SPF and DKIM vouch for it. Every received email is kept once per
+// address when DKIM or SPF passes for the sender's own domain. Basic auth is checked
+// before the body is read; the form is streamed with a bounded memory budget. Every received email is kept once per
 // Message-ID; a match moves the collaboration to negotiating. A repeated post of the same
 // email records nothing and tells the collaboration nothing, and answers 200.
 func (s *Server) sendgridInbound(c echo.Context) error {
@@ -186,18 +205,21 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="inbound"`)
 		return &Error{Status: http.StatusUnauthorized, Msg: "inbound parse credentials required"}
 	}
-	parsed, err := inbound.Parse(c.Request())
+	form, err := readInboundForm(c.Response(), c.Request())
 	if err != nil {
-		return badRequest("body", "not an Inbound Parse multipart form: "+err.Error())
+		return err
 	}
-	if form := c.Request().MultipartForm; form != nil {
-		defer func() { _ = form.RemoveAll() }()
+	defer form.close()
+	parsed, raw, err := parseInbound(form, c.Request().Header)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	from := senderAddress(parsed)
 	to := append(append([]string{}, parsed.Envelope.To...), addressList(parsed.ParsedValues["to"])...)
+	authenticated := senderAuthenticated(from, parsed.Envelope.From, parsed.ParsedValues["dkim"], parsed.ParsedValues["SPF"])
 
-	collabID, err := s.matchReply(ctx, to, from, parsed.Validate() == nil)
+	collabID, err := s.matchReply(ctx, to, from, authenticated)
 	if err != nil {
 		return err
 	}
@@ -205,6 +227,14 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 		CollaborationID: collabID, FromEmail: from, ToEmail: strings.Join(to, ", "),
 		Subject: parsed.ParsedValues["subject"], BodyText: parsed.TextBody, ReceivedAt: time.Now(),
 		MessageID: header(parsed.Headers, "Message-ID"),
+	}
+	if raw != nil {
+		if msg.BodyText == "" {
+			msg.BodyText = rawText(raw)
+		}
+		if msg.MessageID == "" {
+			msg.MessageID = strings.TrimSpace(raw.Header.Get("Message-ID"))
+		}
 	}
 	if msg.BodyText == "" {
 		msg.BodyText = parsed.ParsedValues["html"]
@@ -234,6 +264,24 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"collaboration_id": collabID})
+}
+
+// DefaultWebhookTolerance is how far an Event Webhook timestamp may be from now, either
+// way, before the batch is refused as a replay.
+const DefaultWebhookTolerance = 10 * time.Minute
+
+func (s *Server) webhookTolerance() time.Duration {
+	return DefaultWebhookTolerance
+}
+
+// wellFormedSignature reports whether sig looks like SendGrid's signature: base64 of an
+// ASN.1 ECDSA signature, a hundred-odd characters at most.
+func wellFormedSignature(sig string) bool {
+	if sig == "" || len(sig) > 256 {
+		return false
+	}
+	_, err := base64.StdEncoding.DecodeString(sig)
+	return err == nil
 }
 
 // header returns a header of a received email by name, ignoring case; Inbound Parse passes

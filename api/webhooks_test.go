@@ -1,12 +1,26 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/workflows"
 )
 
@@ -64,5 +78,212 @@ func TestRepeatedInboundPostIsHandledOnce(t *testing.T) {
 	must(t, 200, inboundPost(t, fields, inboundSecret))
 	if received, err := st.InboundMessages(context.Background(), id); err != nil || len(received) != 2 {
 		t.Fatalf("received %+v %v, want two emails", received, err)
+	}
+}
+
+// countingReader is an endless body of 'a' that counts what the server reads of it.
+type countingReader struct {
+	n     atomic.Int64
+	limit int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	left := r.limit - r.n.Load()
+	if left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	for i := range p {
+		p[i] = 'a'
+	}
+	r.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// TestUnauthenticatedWebhookBodiesAreNotRead (M1): a 31 MB post without credentials, or
+// with credentials that the headers already show to be wrong, is refused before the body
+// is read; a well-formed but oversized event batch is read no further than its limit.
+func TestUnauthenticatedWebhookBodiesAreNotRead(t *testing.T) {
+	e, err := api.New(apiConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	validSig := base64.StdEncoding.EncodeToString(make([]byte, 70))
+	for _, tc := range []struct {
+		name, path string
+		headers    map[string]string
+		length     int64 // Content-Length; -1 is chunked
+		status     int
+		maxRead    int64
+	}{
+		{"events without signature", "/webhooks/sendgrid/events", nil, 31_000_000, 401, 0},
+		{"events without signature, chunked", "/webhooks/sendgrid/events", nil, -1, 401, 0},
+		{"events with garbage signature", "/webhooks/sendgrid/events", map[string]string{
+			"X-Twilio-Email-Event-Webhook-Signature": "not base64 !!", "X-Twilio-Email-Event-Webhook-Timestamp": now}, -1, 401, 0},
+		{"events with a non-numeric timestamp", "/webhooks/sendgrid/events", map[string]string{
+			"X-Twilio-Email-Event-Webhook-Signature": validSig, "X-Twilio-Email-Event-Webhook-Timestamp": "yesterday"}, -1, 401, 0},
+		{"events signed in 2001", "/webhooks/sendgrid/events", map[string]string{
+			"X-Twilio-Email-Event-Webhook-Signature": validSig, "X-Twilio-Email-Event-Webhook-Timestamp": "978307200"}, -1, 401, 0},
+		{"events too large by Content-Length", "/webhooks/sendgrid/events", map[string]string{
+			"X-Twilio-Email-Event-Webhook-Signature": validSig, "X-Twilio-Email-Event-Webhook-Timestamp": now}, 31_000_000, 413, 0},
+		{"events too large, chunked", "/webhooks/sendgrid/events", map[string]string{
+			"X-Twilio-Email-Event-Webhook-Signature": validSig, "X-Twilio-Email-Event-Webhook-Timestamp": now}, -1, 413, 1<<20 + 64<<10},
+		{"inbound without credentials", "/webhooks/sendgrid/inbound", nil, 31_000_000, 401, 0},
+		{"inbound with a wrong password", "/webhooks/sendgrid/inbound", map[string]string{
+			"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("sendgrid:wrong"))}, -1, 401, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := &countingReader{limit: 31_000_000}
+			req := httptest.NewRequest("POST", tc.path, body)
+			req.ContentLength = tc.length
+			req.Header.Set("Content-Type", "application/json")
+			if strings.HasSuffix(tc.path, "/inbound") {
+				req.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
+			}
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if n := body.n.Load(); n > tc.maxRead {
+				t.Fatalf("read %d bytes of the body, want at most %d", n, tc.maxRead)
+			}
+		})
+	}
+}
+
+// TestInboundOversizedFieldIsRefused (M1): after authentication the form is streamed: a
+// header-like field larger than its limit is refused and the rest is not read.
+func TestInboundOversizedFieldIsRefused(t *testing.T) {
+	e, err := api.New(apiConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "--xyz\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\n"
+	body := &countingReader{limit: 20_000_000}
+	req := httptest.NewRequest("POST", "/webhooks/sendgrid/inbound", io.MultiReader(strings.NewReader(head), body))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
+	req.SetBasicAuth("sendgrid", inboundSecret)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"subject"`) {
+		t.Fatalf("status %d %s, want 400 naming the subject", rec.Code, rec.Body)
+	}
+	if n := body.n.Load(); n > 1<<20 {
+		t.Fatalf("read %d bytes, want the read to stop near the field's limit", n)
+	}
+}
+
+// postEventsAt sends a batch signed with the given Unix timestamp.
+func postEventsAt(t *testing.T, events []map[string]any, ts int64) response {
+	t.Helper()
+	body, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", baseURL+"/webhooks/sendgrid/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	stamp := strconv.FormatInt(ts, 10)
+	digest := sha256.Sum256(append([]byte(stamp), body...))
+	sig, err := ecdsa.SignASN1(rand.Reader, webhookKey, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(sig))
+	req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", stamp)
+	return send(t, req)
+}
+
+// TestEventWebhookTimestampTolerance (L1): a validly signed batch whose timestamp is more
+// than ten minutes from now, either way, is refused and changes nothing.
+func TestEventWebhookTimestampTolerance(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	m := sentTo(id)[0]
+	bounce := event(m, "bounce", "ev-stale-bounce-"+id, "type", "bounce", "reason", "550 no such user")
+	now := time.Now()
+	for _, ts := range []int64{978307200, now.Add(-11 * time.Minute).Unix(), now.Add(11 * time.Minute).Unix()} {
+		r := postEventsAt(t, []map[string]any{bounce}, ts)
+		if r.Status < 400 || r.Status >= 500 {
+			t.Fatalf("timestamp %d: status %d %s, want 4xx", ts, r.Status, r.Raw)
+		}
+	}
+	if stageOf(t, id) != "outreach" {
+		t.Fatal("a stale batch moved the collaboration")
+	}
+	// Within the window the same batch applies.
+	delivered := event(m, "delivered", "ev-fresh-delivered-"+id)
+	if r := must(t, 200, postEventsAt(t, []map[string]any{delivered}, now.Add(-5*time.Minute).Unix())); r.Body["applied"] != float64(1) {
+		t.Fatalf("fresh batch: %s", r.Raw)
+	}
+}
+
+// TestInboundSpoofedSenderIsNotMatched (M2): a reply without the reply token is matched by
+// its sender only when DKIM or SPF passes for the sender's own domain.
+func TestInboundSpoofedSenderIsNotMatched(t *testing.T) {
+	campaign := newCampaign(t)
+	r := must(t, 201, call(t, "POST", "/v1/creators", opsKey, `{"name":"Mal Spoofed","email":"mal.spoofed@example.com","timezone":"UTC"}`))
+	id := start(t, campaign, r.str("id"))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	base := func(extra ...string) map[string]string {
+		f := map[string]string{"from": "Mal <mal.spoofed@example.com>", "to": "collabs@acme.test", "subject": "Re: yes for $50", "text": "forged reply"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			f[extra[i]] = extra[i+1]
+		}
+		return f
+	}
+	for _, f := range []map[string]string{
+		// B14: the attacker's own domain passes.
+		base("dkim", "{@evil.test : pass}", "SPF", "pass", "envelope", `{"from":"bounce@evil.test","to":["collabs@acme.test"]}`),
+		// B15: results that merely contain "pass".
+		base("dkim", "{@example.com : fail (bypass)}", "SPF", "softfail (passthrough)", "envelope", `{"from":"mal.spoofed@example.com","to":["collabs@acme.test"]}`),
+		// SPF passes, but for another envelope domain.
+		base("SPF", "pass", "envelope", `{"from":"bounce@example.com.evil.test","to":["collabs@acme.test"]}`),
+	} {
+		if got := must(t, 200, inboundPost(t, f, inboundSecret)).str("collaboration_id"); got != "" {
+			t.Fatalf("spoofed sender %v matched %s", f, got)
+		}
+	}
+	if stageOf(t, id) != "outreach" {
+		t.Fatal("a spoofed reply moved the collaboration")
+	}
+	// SPF passing for the sender's own envelope domain vouches for it.
+	f := base("SPF", "pass", "envelope", `{"from":"mal.spoofed@example.com","to":["collabs@acme.test"]}`, "text", "real reply")
+	if got := must(t, 200, inboundPost(t, f, inboundSecret)).str("collaboration_id"); got != id {
+		t.Fatalf("aligned SPF pass matched %q, want %s", got, id)
+	}
+	waitForStage(t, id, "negotiating")
+}
+
+// TestInboundRawMessageNeverPanics (L11): with "send raw" on, a raw message with CRLF line
+// endings, or without a blank line, used to panic in sendgrid-go (500, email lost). It is
+// now recorded; a raw field that is no MIME message answers 400 naming the field.
+func TestInboundRawMessageNeverPanics(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	m := sentTo(id)[0]
+	raw := "From: Creator <" + m.To[0] + ">\r\nTo: " + m.ReplyTo + "\r\nSubject: Re: hi\r\nMessage-ID: <raw-" + id + "@mail.example.com>\r\n\r\nYes, in CRLF\r\n"
+	f := map[string]string{"from": "Creator <" + m.To[0] + ">", "to": m.ReplyTo, "subject": "Re: hi", "email": raw,
+		"envelope": fmt.Sprintf(`{"to":[%q],"from":%q}`, m.ReplyTo, m.To[0])}
+	if got := must(t, 200, inboundPost(t, f, inboundSecret)).str("collaboration_id"); got != id {
+		t.Fatalf("raw CRLF reply matched %q, want %s", got, id)
+	}
+	received, err := st.InboundMessages(context.Background(), id)
+	if err != nil || len(received) != 1 || received[0].MessageID != "<raw-"+id+"@mail.example.com>" || !strings.Contains(received[0].BodyText, "Yes, in CRLF") {
+		t.Fatalf("received %+v %v, want the raw reply with its text", received, err)
+	}
+
+	// No blank line at all (the review's reproduction): recorded, unmatched, 200.
+	must(t, 200, inboundPost(t, map[string]string{"from": "a@b.c", "to": "x@y.z", "email": "Subject: x"}, inboundSecret))
+	// Not a MIME message: 400 naming the field.
+	r := must(t, 400, inboundPost(t, map[string]string{"from": "a@b.c", "to": "x@y.z", "email": "no header line"}, inboundSecret))
+	if r.field("email") == "" {
+		t.Fatalf("400 without naming the email field: %s", r.Raw)
 	}
 }

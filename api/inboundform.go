@@ -1,0 +1,327 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/sendgrid/sendgrid-go/helpers/inbound"
+)
+
+// Limits of the SendGrid webhooks. Both check credentials from the headers before they
+// read a byte of the body.
+const (
+	// maxEventBody bounds an Event Webhook batch; SendGrid's batches are far smaller.
+	maxEventBody = 1 << 20
+	// maxInboundBody bounds an Inbound Parse post: SendGrid allows 30 MB of email, plus
+	// the form's own overhead.
+	maxInboundBody = 32 << 20
+	// inboundMemory is how much of one Inbound Parse form is kept in memory while it is
+	// read; the rest of the large fields (text, html, the raw email) goes to a temporary
+	// file.
+	inboundMemory = 1 << 20
+	// maxInboundField bounds every other field (addresses, subject, headers, dkim, SPF).
+	maxInboundField = 256 << 10
+	// maxInboundParts bounds the number of parts of one form.
+	maxInboundParts = 500
+)
+
+// inboundBodyFields are the fields that may be large and are spilled to disk.
+var inboundBodyFields = map[string]bool{"text": true, "html": true, "email": true}
+
+// inboundForm is an Inbound Parse form read as a stream: small fields in memory, large
+// ones partly on disk. Attachments are not kept.
+type inboundForm struct {
+	values map[string][]string
+	files  []*os.File
+}
+
+// close removes the temporary files.
+func (f *inboundForm) close() {
+	for _, file := range f.files {
+		_ = file.Close()
+		_ = os.Remove(file.Name())
+	}
+}
+
+// readInboundForm reads the multipart form of r within the limits above. Errors are
+// *Error values: 400 for a broken form, 413 for one too large.
+func readInboundForm(w http.ResponseWriter, r *http.Request) (*inboundForm, error) {
+	if r.ContentLength > maxInboundBody {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Msg: "inbound email larger than 30 MB"}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxInboundBody)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, badRequest("body", "not an Inbound Parse multipart form")
+	}
+	form := &inboundForm{values: map[string][]string{}}
+	budget := int64(inboundMemory)
+	for parts := 0; ; parts++ {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return form, nil
+		}
+		if err != nil {
+			form.close()
+			return nil, formError("body", err)
+		}
+		if parts >= maxInboundParts {
+			form.close()
+			return nil, badRequest("body", "too many form parts")
+		}
+		name := p.FormName()
+		if name == "" || p.FileName() != "" {
+			// Attachments are not kept: read past them.
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				form.close()
+				return nil, formError(name, err)
+			}
+			continue
+		}
+		value, err := form.readValue(p, name, &budget)
+		if err != nil {
+			form.close()
+			return nil, err
+		}
+		form.values[name] = append(form.values[name], value)
+	}
+}
+
+// readValue reads one field. A small field must fit maxInboundField; a body field is kept
+// in memory while the budget lasts, then written to a temporary file and read back once
+// the whole form has arrived and been checked.
+func (f *inboundForm) readValue(p io.Reader, name string, budget *int64) (string, error) {
+	if !inboundBodyFields[name] {
+		data, err := io.ReadAll(io.LimitReader(p, maxInboundField+1))
+		if err != nil {
+			return "", formError(name, err)
+		}
+		if len(data) > maxInboundField {
+			return "", badRequest(name, "field too large")
+		}
+		*budget -= int64(len(data))
+		return string(data), nil
+	}
+	var mem bytes.Buffer
+	n, err := io.Copy(&mem, io.LimitReader(p, max(*budget, 0)+1))
+	if err != nil {
+		return "", formError(name, err)
+	}
+	if n <= max(*budget, 0) {
+		*budget -= n
+		return mem.String(), nil
+	}
+	file, err := os.CreateTemp("", "collabflow-inbound-*")
+	if err != nil {
+		return "", err
+	}
+	f.files = append(f.files, file)
+	if _, err := file.Write(mem.Bytes()); err != nil {
+		return "", err
+	}
+	mem = bytes.Buffer{}
+	if _, err := io.Copy(file, p); err != nil {
+		return "", formError(name, err)
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(file)
+	return string(data), err
+}
+
+// formError names a read error: too large is 413, anything else a broken form.
+func formError(field string, err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "inbound email larger than 30 MB"}
+	}
+	if field == "" {
+		field = "body"
+	}
+	return badRequest(field, "unreadable multipart form")
+}
+
+// inboundParse is sendgrid-go's parser; tests replace it to make it panic.
+var inboundParse = inbound.Parse
+
+// parseInbound hands the form to sendgrid-go's parser. The raw MIME message ("email",
+// when "send raw" is on) is kept from it: its raw branch panics on CRLF line endings, on a
+// message without a blank line and on a message that is not multipart. The raw message is
+// read with net/mail instead. Any other panic in the parser answers 400 naming the field,
+// never 500: SendGrid would only post the same email again.
+func parseInbound(form *inboundForm, header http.Header) (parsed *inbound.ParsedEmail, raw *mail.Message, err error) {
+	values := make(map[string][]string, len(form.values))
+	for k, v := range form.values {
+		if k != "email" {
+			values[k] = v
+		}
+	}
+	if rawValues := form.values["email"]; len(rawValues) > 0 {
+		raw, err = mail.ReadMessage(strings.NewReader(rawValues[0]))
+		if err != nil {
+			return nil, nil, badRequest("email", "not a MIME message: "+err.Error())
+		}
+	}
+	req := &http.Request{Method: http.MethodPost, Header: header, Form: url.Values{}, PostForm: url.Values{},
+		MultipartForm: &multipart.Form{Value: values}}
+	defer func() {
+		if p := recover(); p != nil {
+			parsed, raw, err = nil, nil, badRequest(panicField(values), fmt.Sprintf("Inbound Parse field could not be parsed (%v)", p))
+		}
+	}()
+	parsed, err = inboundParse(req)
+	if err != nil {
+		// Only the envelope's JSON can fail here.
+		return nil, nil, badRequest("envelope", "not valid JSON")
+	}
+	return parsed, raw, nil
+}
+
+// panicField guesses the field the parser choked on: the raw email when there is one.
+func panicField(values map[string][]string) string {
+	for _, name := range []string{"email", "headers", "envelope"} {
+		if len(values[name]) > 0 {
+			return name
+		}
+	}
+	return "body"
+}
+
+// rawText is the plain-text body of a raw MIME message: the body itself, or its first
+// text/plain part (one level of nesting is followed).
+func rawText(msg *mail.Message) string {
+	if msg == nil {
+		return ""
+	}
+	text, _ := mimeText(msg.Header, msg.Body, 0)
+	return text
+}
+
+type headerGetter interface {
+	Get(string) string
+}
+
+func mimeText(h headerGetter, body io.Reader, depth int) (string, bool) {
+	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		mediaType = "text/plain"
+	}
+	if strings.HasPrefix(mediaType, "multipart/") && depth < 3 {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return "", false
+			}
+			if text, ok := mimeText(p.Header, p, depth+1); ok {
+				return text, true
+			}
+		}
+	}
+	if mediaType != "text/plain" {
+		return "", false
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, newlineStripper{body})
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxInboundBody))
+	if err != nil && len(data) == 0 {
+		return "", false
+	}
+	return string(data), true
+}
+
+// newlineStripper drops CR and LF, which base64 bodies are wrapped with.
+type newlineStripper struct{ r io.Reader }
+
+func (s newlineStripper) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	out := p[:0]
+	for _, b := range p[:n] {
+		if b != '\r' && b != '\n' {
+			out = append(out, b)
+		}
+	}
+	return len(out), err
+}
+
+// senderAuthenticated reports whether SendGrid's checks vouch for the domain of the From:
+// address: a DKIM signature of that very domain that passed, or SPF passing for an
+// envelope sender of that domain. SPF is about the envelope sender and DKIM may sign for
+// any domain, so neither counts for another domain.
+func senderAuthenticated(from, envelopeFrom, dkim, spf string) bool {
+	domain := addressDomain(from)
+	if domain == "" {
+		return false
+	}
+	for d, result := range dkimResults(dkim) {
+		if d == domain && result == "pass" {
+			return true
+		}
+	}
+	return spfResult(spf) == "pass" && addressDomain(envelopeFrom) == domain
+}
+
+// dkimResults parses SendGrid's dkim field, "{@example.com : pass}" or several
+// comma-separated "@domain : result" pairs, into domain → result (lower case, first
+// word: "fail (bypass)" is "fail"). Entries that do not have this shape are skipped.
+func dkimResults(field string) map[string]string {
+	field = strings.TrimSpace(field)
+	field = strings.TrimPrefix(field, "{")
+	field = strings.TrimSuffix(field, "}")
+	out := map[string]string{}
+	for _, entry := range strings.Split(field, ",") {
+		d, result, ok := strings.Cut(entry, ":")
+		d = strings.ToLower(strings.TrimSpace(d))
+		if !ok || !strings.HasPrefix(d, "@") || len(d) < 2 || strings.ContainsAny(d[1:], "@ \t{}") {
+			continue
+		}
+		words := strings.Fields(result)
+		if len(words) == 0 {
+			continue
+		}
+		d = strings.TrimSuffix(d[1:], ".")
+		// A domain signed twice passes when one of its signatures passes.
+		if out[d] == "pass" {
+			continue
+		}
+		out[d] = strings.ToLower(words[0])
+	}
+	return out
+}
+
+// spfResult is the SPF verdict of SendGrid's SPF field: its first word, lower case.
+func spfResult(field string) string {
+	words := strings.Fields(field)
+	if len(words) == 0 {
+		return ""
+	}
+	return strings.ToLower(words[0])
+}
+
+// addressDomain is the lower-case domain of an address ("" when it has none).
+func addressDomain(address string) string {
+	if list := addressList(address); len(list) > 0 {
+		address = list[0]
+	}
+	at := strings.LastIndex(address, "@")
+	if at < 0 || at == len(address)-1 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(address[at+1:])), ".")
+}

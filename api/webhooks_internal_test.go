@@ -1,0 +1,104 @@
+package api
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"net/mail"
+	"strings"
+	"testing"
+
+	"github.com/sendgrid/sendgrid-go/helpers/inbound"
+)
+
+// TestDKIMResultsParse (M2): the dkim field is parsed into domain → result, not searched
+// for the substring "pass".
+func TestDKIMResultsParse(t *testing.T) {
+	for _, tc := range []struct {
+		field string
+		want  map[string]string
+	}{
+		{"{@example.com : pass}", map[string]string{"example.com": "pass"}},
+		{"{@Example.COM : PASS}", map[string]string{"example.com": "pass"}},
+		{"{@example.com : fail (bypass)}", map[string]string{"example.com": "fail"}},
+		{"{@evil.test : pass}", map[string]string{"evil.test": "pass"}},
+		{"{@a.test : pass, @b.test : neutral}", map[string]string{"a.test": "pass", "b.test": "neutral"}},
+		{"{@a.test : fail, @a.test : pass}", map[string]string{"a.test": "pass"}},
+		{"{@passport.test : none}", map[string]string{"passport.test": "none"}},
+		{"{example.com : pass}", map[string]string{}},
+		{"{@ : pass}", map[string]string{}},
+		{"{@example.com pass}", map[string]string{}},
+		{"{@x@example.com : pass}", map[string]string{}},
+		{"{@example.com : }", map[string]string{}},
+		{"pass", map[string]string{}},
+		{"", map[string]string{}},
+		{"none", map[string]string{}},
+	} {
+		if got := dkimResults(tc.field); !maps.Equal(got, tc.want) {
+			t.Errorf("dkimResults(%q) = %v, want %v", tc.field, got, tc.want)
+		}
+	}
+}
+
+// TestSenderAuthenticated (M2): a sender is vouched for only by a DKIM pass for the From:
+// domain itself, or an SPF pass for an envelope sender of that domain.
+func TestSenderAuthenticated(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		from, envelope, dkim, spf string
+		want                      bool
+	}{
+		{"dkim pass for the sender's domain", "Sam <sam@example.com>", "", "{@example.com : pass}", "", true},
+		{"dkim pass, domain case differs", "sam@EXAMPLE.com", "", "{@example.COM : pass}", "none", true},
+		{"spf pass for the sender's envelope domain", "sam@example.com", "bounce@example.com", "", "pass", true},
+		{"dkim pass for another domain (B14)", "Mallory <mallory@example.com>", "bounce@evil.test", "{@evil.test : pass}", "pass", false},
+		{"dkim fail (bypass), spf softfail (passthrough) (B15)", "eve@example.com", "eve@example.com", "{@example.com : fail (bypass)}", "softfail (passthrough)", false},
+		{"spf pass for another envelope domain", "sam@example.com", "x@evil.test", "", "pass", false},
+		{"spf pass without an envelope sender", "sam@example.com", "", "", "pass", false},
+		{"subdomain signature is not the sender's domain", "sam@example.com", "", "{@mail.example.com : pass}", "", false},
+		{"parent-looking domain", "sam@example.com.evil.test", "", "{@example.com : pass}", "", false},
+		{"spf word containing pass", "sam@example.com", "sam@example.com", "", "passthrough", false},
+		{"no checks", "sam@example.com", "sam@example.com", "", "", false},
+		{"no sender", "", "", "{@example.com : pass}", "pass", false},
+	} {
+		if got := senderAuthenticated(tc.from, tc.envelope, tc.dkim, tc.spf); got != tc.want {
+			t.Errorf("%s: senderAuthenticated(%q, %q, %q, %q) = %v, want %v", tc.name, tc.from, tc.envelope, tc.dkim, tc.spf, got, tc.want)
+		}
+	}
+}
+
+// TestInboundParserPanicIs400 (L11): a panic inside sendgrid-go's parser becomes a 400
+// naming the field, not a 500.
+func TestInboundParserPanicIs400(t *testing.T) {
+	saved := inboundParse
+	t.Cleanup(func() { inboundParse = saved })
+	inboundParse = func(*http.Request) (*inbound.ParsedEmail, error) {
+		var s []string
+		_ = s[1] // the index out of range sendgrid-go's raw branch hits
+		return nil, nil
+	}
+	form := &inboundForm{values: map[string][]string{"from": {"a@b.c"}, "headers": {"Subject: x"}}}
+	_, _, err := parseInbound(form, http.Header{})
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Fields["headers"] == "" {
+		t.Fatalf("err %v, want 400 naming the headers field", err)
+	}
+}
+
+// TestRawText: the text of a raw MIME message, plain or multipart, CRLF or LF.
+func TestRawText(t *testing.T) {
+	for _, tc := range []struct{ raw, want string }{
+		{"Subject: x\r\n\r\nhello\r\n", "hello\r\n"},
+		{"Subject: x", ""},
+		{"Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nyes =\nplease\n--b--\n", "yes please"},
+		{"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVs\r\nbG8=\n", "hello"},
+	} {
+		msg, err := mail.ReadMessage(strings.NewReader(tc.raw))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.raw, err)
+		}
+		if got := rawText(msg); got != tc.want {
+			t.Errorf("rawText(%q) = %q, want %q", tc.raw, got, tc.want)
+		}
+	}
+}
