@@ -107,7 +107,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		if err != nil {
 			return fmt.Errorf("listen on COLLABFLOW_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 		}
-		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		logger.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
 		g.Go(func() error {
 			if err := msrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -134,7 +135,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		if err != nil {
 			return fmt.Errorf("listen on COLLABFLOW_ADDR %s: %w", cfg.Addr, err)
 		}
-		srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		srv := newAPIServer(e, logger, defaultAPITimeouts)
 		logger.Info("API listening", "addr", "http://"+ln.Addr().String())
 		if ready != nil {
 			ready(ln.Addr().String())
@@ -153,6 +154,35 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		})
 	}
 	return g.Wait()
+}
+
+// apiTimeouts are the API's connection timeouts.
+type apiTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// defaultAPITimeouts suit the routes: every body is at most 1 MB except Inbound Parse
+// posts (up to 30 MB, from SendGrid's network), so a minute reads any honest request; a
+// connection trickling its body is dropped then. The write timeout runs from the end of
+// the headers, so it covers reading the body, the request's work (the API's 30-second
+// request timeout) and the answer.
+var defaultAPITimeouts = apiTimeouts{
+	ReadHeader: 10 * time.Second,
+	Read:       time.Minute,
+	Write:      time.Minute + 30*time.Second + 15*time.Second,
+	Idle:       2 * time.Minute,
+}
+
+// newAPIServer is the API's HTTP server.
+func newAPIServer(h http.Handler, logger *slog.Logger, t apiTimeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // dialTemporal connects, retrying while the server starts up (a worker may come up first).
