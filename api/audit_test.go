@@ -24,7 +24,7 @@ func exportHistory(t *testing.T, id, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := audit.Replay(audit.Histories(runs)); !res.Deterministic {
+	if res := audit.Replay(nil, audit.Histories(runs)); !res.Deterministic {
 		t.Fatalf("history of %s does not replay: %s", id, res.Mismatch)
 	}
 	if os.Getenv("COLLABFLOW_WRITE_HISTORIES") == "" {
@@ -74,7 +74,7 @@ func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := audit.Replay(hs); !res.Deterministic || res.Final == nil || res.Final.Stage != "declined" {
+	if res := audit.Replay(nil, hs); !res.Deterministic || res.Final == nil || res.Final.Stage != "declined" {
 		t.Fatalf("replay %+v", res)
 	}
 	r := must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replay", auditorKey, nil))
@@ -129,7 +129,7 @@ func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := audit.Replay(exported); !res.Deterministic || res.Final.Stage != "declined" {
+	if res := audit.Replay(nil, exported); !res.Deterministic || res.Final.Stage != "declined" {
 		t.Fatalf("exported file replay: %+v", res)
 	}
 }

@@ -178,10 +178,14 @@ func (r Result) Summary() string {
 }
 
 // Replay replays each run against the current workflow code and stops at the first
-// mismatch, whose message names the event and the command that differ.
-func Replay(histories []*historypb.History) Result {
+// mismatch, whose message names the event and the command that differ. dc decodes the
+// payloads (the codec's converter when they are encrypted); nil is Temporal's default.
+func Replay(dc converter.DataConverter, histories []*historypb.History) Result {
 	res := Result{Deterministic: true}
-	replayer := worker.NewWorkflowReplayer()
+	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: orDefault(dc)})
+	if err != nil {
+		return Result{Mismatch: err.Error()}
+	}
 	workflows.Register(replayer)
 	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	for _, h := range histories {
@@ -192,8 +196,16 @@ func Replay(histories []*historypb.History) Result {
 		}
 		res.Events += len(h.Events)
 	}
-	res.Final = finalState(histories[len(histories)-1])
+	res.Final = finalState(orDefault(dc), histories[len(histories)-1])
 	return res
+}
+
+// orDefault is dc, or Temporal's default converter when dc is nil.
+func orDefault(dc converter.DataConverter) converter.DataConverter {
+	if dc == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return dc
 }
 
 // StateAt is the collaboration's full state at an event time, as the workflow itself held
@@ -201,7 +213,7 @@ func Replay(histories []*historypb.History) Result {
 // workflow task completed by then, and its state query is answered from the replayed
 // workflow. It returns nil when no run had started by then. at zero means the end of
 // the history.
-func StateAt(histories []*historypb.History, at time.Time) *workflows.CollaborationState {
+func StateAt(dc converter.DataConverter, histories []*historypb.History, at time.Time) *workflows.CollaborationState {
 	var run *historypb.History
 	for _, h := range histories {
 		if len(h.Events) > 0 && (at.IsZero() || !h.Events[0].GetEventTime().AsTime().After(at)) {
@@ -229,15 +241,16 @@ func StateAt(histories []*historypb.History, at time.Time) *workflows.Collaborat
 		}
 		events = toTaskBoundary(events, until)
 	}
-	return replayState(&historypb.History{Events: events})
+	return replayState(orDefault(dc), &historypb.History{Events: events})
 }
 
 // replayState replays one run's history and reads the state the workflow holds at its
 // end through the state query's handler, which an interceptor keeps during the replay.
-func replayState(h *historypb.History) *workflows.CollaborationState {
+func replayState(dc converter.DataConverter, h *historypb.History) *workflows.CollaborationState {
 	capture := &stateCapture{}
 	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
-		Interceptors: []interceptor.WorkerInterceptor{capture},
+		DataConverter: dc,
+		Interceptors:  []interceptor.WorkerInterceptor{capture},
 	})
 	if err != nil {
 		return nil
@@ -291,14 +304,14 @@ func (o *captureOutbound) SetQueryHandler(ctx workflow.Context, name string, han
 }
 
 // finalState decodes the result of a completed run.
-func finalState(h *historypb.History) *workflows.CollaborationState {
+func finalState(dc converter.DataConverter, h *historypb.History) *workflows.CollaborationState {
 	last := h.Events[len(h.Events)-1]
 	done := last.GetWorkflowExecutionCompletedEventAttributes()
 	if done == nil {
 		return nil
 	}
 	var st workflows.CollaborationState
-	if err := converter.GetDefaultDataConverter().FromPayloads(done.GetResult(), &st); err != nil {
+	if err := dc.FromPayloads(done.GetResult(), &st); err != nil {
 		return nil
 	}
 	return &st

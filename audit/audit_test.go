@@ -45,18 +45,18 @@ func TestParseAndReplayCorpusFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := Replay(full)
+	res := Replay(nil, full)
 	if !res.Deterministic || res.Final == nil || res.Final.Stage != workflows.StageDeclined {
 		t.Fatalf("replay %+v", res)
 	}
-	if st := StateAt(full, time.Time{}); st == nil || st.Stage != workflows.StageDeclined {
+	if st := StateAt(nil, full, time.Time{}); st == nil || st.Stage != workflows.StageDeclined {
 		t.Fatalf("state at the end %+v", st)
 	}
 	first := full[0].Events[0].GetEventTime().AsTime()
-	if st := StateAt(full, first.Add(-time.Second)); st != nil {
+	if st := StateAt(nil, full, first.Add(-time.Second)); st != nil {
 		t.Fatalf("a state before the collaboration started: %+v", st)
 	}
-	if st := StateAt(full, first); st != nil {
+	if st := StateAt(nil, full, first); st != nil {
 		t.Fatalf("a state before the first workflow task completed: %+v", st)
 	}
 
@@ -68,7 +68,7 @@ func TestParseAndReplayCorpusFile(t *testing.T) {
 	if n < 10 || n >= len(full[0].Events) {
 		t.Fatalf("partial history has %d events of %d", n, len(full[0].Events))
 	}
-	if res := Replay(partial); !res.Deterministic || res.Final != nil {
+	if res := Replay(nil, partial); !res.Deterministic || res.Final != nil {
 		t.Fatalf("partial replay %+v", res)
 	}
 
@@ -91,7 +91,7 @@ func TestStateAtBetweenUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	final := StateAt(full, time.Time{})
+	final := StateAt(nil, full, time.Time{})
 	if final == nil || final.Stage != workflows.StageCompleted {
 		t.Fatalf("final state %+v", final)
 	}
@@ -102,7 +102,7 @@ func TestStateAtBetweenUpdates(t *testing.T) {
 		}
 	}
 	mid := liveAt.Add(final.LiveUntil.Sub(liveAt) / 2)
-	st := StateAt(full, mid)
+	st := StateAt(nil, full, mid)
 	if st == nil || st.Stage != workflows.StageLive {
 		t.Fatalf("state in the middle of the live window: %+v", st)
 	}

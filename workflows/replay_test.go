@@ -37,7 +37,7 @@ func TestHistoryCorpusReplays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := audit.Replay(histories)
+			res := audit.Replay(nil, histories)
 			if !res.Deterministic {
 				t.Fatalf("%s: %s", f, res.Mismatch)
 			}
