@@ -45,6 +45,9 @@ type Config struct {
 	// InboundSecret is the basic-auth password SendGrid Inbound Parse posts with; empty
 	// refuses every inbound post.
 	InboundSecret string
+	// WebhookTolerance is how far an Event Webhook timestamp may be from now, either way;
+	// zero means DefaultWebhookTolerance.
+	WebhookTolerance time.Duration
 	// ReplyDomain is the domain of reply+<token>@ addresses.
 	ReplyDomain string
 	// SecureCookies marks portal cookies Secure: set when the public URL is https.
@@ -70,6 +73,9 @@ type Server struct {
 	replyDomain   string
 	secureCookies bool
 	updateWait    time.Duration
+
+	// webhookTolerance: see Config.WebhookTolerance.
+	webhookTolerance time.Duration
 }
 
 // MaxBody bounds request bodies; campaign briefs are the largest at a few kilobytes.
@@ -97,7 +103,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator(),
 		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain,
-		secureCookies: cfg.SecureCookies, updateWait: cfg.UpdateWait}
+		secureCookies: cfg.SecureCookies, updateWait: cfg.UpdateWait, webhookTolerance: cfg.WebhookTolerance}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

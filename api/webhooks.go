@@ -60,7 +60,7 @@ func (s *Server) sendgridEvents(c echo.Context) error {
 		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook timestamp is not a Unix time"}
 	}
 	// The signature covers the timestamp: a batch signed long ago is a replay.
-	if skew := time.Since(time.Unix(at, 0)); skew > s.webhookTolerance() || skew < -s.webhookTolerance() {
+	if skew := time.Since(time.Unix(at, 0)); skew > s.eventTolerance() || skew < -s.eventTolerance() {
 		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook timestamp outside the accepted window"}
 	}
 	if c.Request().ContentLength > maxEventBody {
@@ -270,7 +270,10 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 // way, before the batch is refused as a replay.
 const DefaultWebhookTolerance = 10 * time.Minute
 
-func (s *Server) webhookTolerance() time.Duration {
+func (s *Server) eventTolerance() time.Duration {
+	if s.webhookTolerance > 0 {
+		return s.webhookTolerance
+	}
 	return DefaultWebhookTolerance
 }
 

@@ -180,14 +180,14 @@ func TestInboundOversizedFieldIsRefused(t *testing.T) {
 	}
 }
 
-// postEventsAt sends a batch signed with the given Unix timestamp.
-func postEventsAt(t *testing.T, events []map[string]any, ts int64) response {
+// postEventsAt sends a batch to the API at base, signed with the given Unix timestamp.
+func postEventsAt(t *testing.T, base string, events []map[string]any, ts int64) response {
 	t.Helper()
 	body, err := json.Marshal(events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", baseURL+"/webhooks/sendgrid/events", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", base+"/webhooks/sendgrid/events", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	stamp := strconv.FormatInt(ts, 10)
 	digest := sha256.Sum256(append([]byte(stamp), body...))
@@ -209,7 +209,7 @@ func TestEventWebhookTimestampTolerance(t *testing.T) {
 	bounce := event(m, "bounce", "ev-stale-bounce-"+id, "type", "bounce", "reason", "550 no such user")
 	now := time.Now()
 	for _, ts := range []int64{978307200, now.Add(-11 * time.Minute).Unix(), now.Add(11 * time.Minute).Unix()} {
-		r := postEventsAt(t, []map[string]any{bounce}, ts)
+		r := postEventsAt(t, baseURL, []map[string]any{bounce}, ts)
 		if r.Status < 400 || r.Status >= 500 {
 			t.Fatalf("timestamp %d: status %d %s, want 4xx", ts, r.Status, r.Raw)
 		}
@@ -217,9 +217,13 @@ func TestEventWebhookTimestampTolerance(t *testing.T) {
 	if stageOf(t, id) != "outreach" {
 		t.Fatal("a stale batch moved the collaboration")
 	}
+	// The window is configurable: an instance allowing an hour takes the 11-minute-old one.
+	old := event(m, "open", "ev-old-open-"+id)
+	other := newAPI(t, func(cfg *api.Config) { cfg.WebhookTolerance = time.Hour })
+	must(t, 200, postEventsAt(t, other, []map[string]any{old}, now.Add(-11*time.Minute).Unix()))
 	// Within the window the same batch applies.
 	delivered := event(m, "delivered", "ev-fresh-delivered-"+id)
-	if r := must(t, 200, postEventsAt(t, []map[string]any{delivered}, now.Add(-5*time.Minute).Unix())); r.Body["applied"] != float64(1) {
+	if r := must(t, 200, postEventsAt(t, baseURL, []map[string]any{delivered}, now.Add(-5*time.Minute).Unix())); r.Body["applied"] != float64(1) {
 		t.Fatalf("fresh batch: %s", r.Raw)
 	}
 }

@@ -44,10 +44,12 @@ type config struct {
 	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
 	// attempt whose answer was lost before it sends again.
 	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
-	OpsEmail          string        // COLLABFLOW_OPS_EMAIL
-	TrustedProxies    []*net.IPNet  // COLLABFLOW_TRUSTED_PROXIES
-	MetricsAddr       string        // COLLABFLOW_METRICS_ADDR
-	VerifyPrivate     bool          // COLLABFLOW_VERIFY_ALLOW_PRIVATE
+	// WebhookTolerance is how far an Event Webhook timestamp may be from now, either way.
+	WebhookTolerance time.Duration // SENDGRID_WEBHOOK_TOLERANCE
+	OpsEmail         string        // COLLABFLOW_OPS_EMAIL
+	TrustedProxies   []*net.IPNet  // COLLABFLOW_TRUSTED_PROXIES
+	MetricsAddr      string        // COLLABFLOW_METRICS_ADDR
+	VerifyPrivate    bool          // COLLABFLOW_VERIFY_ALLOW_PRIVATE
 	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
 	// private addresses unless told not to.
 	VerifyPrivateSet bool
@@ -67,6 +69,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
 		SendGridBaseURL:   or(getenv("SENDGRID_BASE_URL"), mailer.DefaultBaseURL),
 		InboundSecret:     getenv("SENDGRID_INBOUND_SECRET"),
+		WebhookTolerance:  api.DefaultWebhookTolerance,
 		ReplyDomain:       getenv("INBOUND_REPLY_DOMAIN"),
 		PostalAddress:     getenv("COLLABFLOW_POSTAL_ADDRESS"),
 		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
@@ -121,6 +124,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if v := getenv("COLLABFLOW_EMAIL_RATE"); v != "" {
 		if cfg.EmailsPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.EmailsPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
+		}
+	}
+	if v := getenv("SENDGRID_WEBHOOK_TOLERANCE"); v != "" {
+		if cfg.WebhookTolerance, err = time.ParseDuration(v); err != nil || cfg.WebhookTolerance < time.Minute || cfg.WebhookTolerance > 24*time.Hour {
+			return cfg, fmt.Errorf("SENDGRID_WEBHOOK_TOLERANCE: %q is not a duration between 1m and 24h", v)
 		}
 	}
 	if v := getenv("COLLABFLOW_PROVIDER_EVENT_WAIT"); v != "" {

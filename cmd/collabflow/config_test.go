@@ -16,7 +16,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if defaults.TemporalAddress != "127.0.0.1:7233" || defaults.Addr != "127.0.0.1:8080" || defaults.TemporalNamespace != "default" ||
 		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 ||
-		defaults.ProviderEventWait != 2*time.Minute {
+		defaults.ProviderEventWait != 2*time.Minute || defaults.WebhookTolerance != 10*time.Minute {
 		t.Fatalf("defaults %+v", defaults)
 	}
 
@@ -30,6 +30,8 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_VERIFY_ALLOW_PRIVATE", "maybe", "COLLABFLOW_VERIFY_ALLOW_PRIVATE"},
 		{"COLLABFLOW_EMAIL_RATE", "0", "COLLABFLOW_EMAIL_RATE"},
 		{"COLLABFLOW_PROVIDER_EVENT_WAIT", "10ms", "COLLABFLOW_PROVIDER_EVENT_WAIT"},
+		{"SENDGRID_WEBHOOK_TOLERANCE", "5s", "SENDGRID_WEBHOOK_TOLERANCE"},
+		{"SENDGRID_WEBHOOK_TOLERANCE", "forever", "SENDGRID_WEBHOOK_TOLERANCE"},
 		{"COLLABFLOW_LINK_SECRET", "short", "COLLABFLOW_LINK_SECRET"},
 		{"COLLABFLOW_PUBLIC_URL", "ftp://x", "COLLABFLOW_PUBLIC_URL"},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5", "SENDGRID_WEBHOOK_PUBLIC_KEY"},

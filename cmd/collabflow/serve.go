@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		e, err := api.New(api.Config{
 			Metrics: metrics,
 			Store:   st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
-			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain,
+			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain, WebhookTolerance: cfg.WebhookTolerance,
 			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		})
 		if err != nil {
