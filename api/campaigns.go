@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/campaigns"
@@ -73,8 +72,8 @@ func (s *Server) listCampaigns(c echo.Context) error {
 		return err
 	}
 	if after != "" {
-		if _, err := uuid.Parse(after); err != nil {
-			return badRequest("after", "not a cursor from this list")
+		if after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
+			return err
 		}
 	}
 	list, next, err := s.store.ListCampaigns(c.Request().Context(), after, limit)

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -23,8 +23,8 @@ import (
 )
 
 type startCollaborationInput struct {
-	CampaignID string `json:"campaign_id" validate:"required,uuid"`
-	CreatorID  string `json:"creator_id" validate:"required,uuid"`
+	CampaignID string `json:"campaign_id" validate:"required"`
+	CreatorID  string `json:"creator_id" validate:"required"`
 }
 
 // startCollaboration starts the one workflow of a (campaign, creator) pair, or returns the
@@ -36,6 +36,14 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	}
 	if err := s.validate.Struct(in); err != nil {
 		return validationError(err)
+	}
+	// One pair, one workflow: the ID is derived from the canonical ids only.
+	var err error
+	if in.CampaignID, err = canonicalID("campaign_id", in.CampaignID, invalid(map[string]string{"campaign_id": idMessage})); err != nil {
+		return err
+	}
+	if in.CreatorID, err = canonicalID("creator_id", in.CreatorID, invalid(map[string]string{"creator_id": idMessage})); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	id := workflows.CollaborationID(in.CampaignID, in.CreatorID)
@@ -166,12 +174,12 @@ func (s *Server) listCollaborations(c echo.Context) error {
 		After:      after,
 		Limit:      limit,
 	}
-	for name, v := range map[string]string{"campaign_id": f.CampaignID, "creator_id": f.CreatorID} {
-		if v == "" {
+	for name, v := range map[string]*string{"campaign_id": &f.CampaignID, "creator_id": &f.CreatorID} {
+		if *v == "" {
 			continue
 		}
-		if _, err := uuid.Parse(v); err != nil {
-			return badRequest(name, "must be an id")
+		if *v, err = canonicalID(name, *v, badRequest(name, "must be an id")); err != nil {
+			return err
 		}
 	}
 	if f.Stage != "" && !slices.Contains(workflows.Stages, workflows.Stage(f.Stage)) {
@@ -229,13 +237,23 @@ func (s *Server) queryState(ctx context.Context, id string) (workflows.Collabora
 	return state, nil
 }
 
-// collaborationID reads :id; a value that is not a collaboration ID is not found.
+// collaborationID reads :id as "collab-<campaign id>-<creator id>", in any case, and
+// returns the workflow ID of that pair; a value that is not a collaboration ID is not found.
 func collaborationID(c echo.Context) (string, error) {
-	id := c.Param("id")
-	if !strings.HasPrefix(id, "collab-") || len(id) > 100 {
-		return "", notFound("collaboration")
+	nf := notFound("collaboration")
+	pair, ok := strings.CutPrefix(strings.ToLower(c.Param("id")), "collab-")
+	if !ok || len(pair) != 2*36+1 || pair[36] != '-' {
+		return "", nf
 	}
-	return id, nil
+	campaign, err := canonicalID("id", pair[:36], nf)
+	if err != nil {
+		return "", nf
+	}
+	creator, err := canonicalID("id", pair[37:], nf)
+	if err != nil {
+		return "", nf
+	}
+	return workflows.CollaborationID(campaign, creator), nil
 }
 
 func isNotFound(err error) bool {
@@ -258,7 +276,10 @@ func (s *Server) recordReply(c echo.Context) error {
 	})
 }
 
-// listEmails is a collaboration's email log: exactly what was sent and what became of it.
+// listEmails is a collaboration's email log: what was sent and what became of it. Bodies
+// carry the creator's links (contract, content portal, unsubscribe) and the reply address
+// carries the reply token; each is the creator's credential, so only ops see them as sent.
+// Every other role gets the same log with the tokens replaced by a marker.
 func (s *Server) listEmails(c echo.Context) error {
 	id, err := collaborationID(c)
 	if err != nil {
@@ -276,5 +297,29 @@ func (s *Server) listEmails(c echo.Context) error {
 			return err
 		}
 	}
+	if actor(c).Role != RoleOps {
+		for i := range emails {
+			emails[i].BodyText = redactTokens(emails[i].BodyText)
+			emails[i].ReplyTo = redactTokens(emails[i].ReplyTo)
+			for j := range emails[i].Events {
+				// A provider's click event names the link clicked.
+				emails[i].Events[j].Detail = redactTokens(emails[i].Events[j].Detail)
+			}
+		}
+	}
 	return c.JSON(http.StatusOK, listResponse[store.Email]{Items: emails})
+}
+
+var (
+	// linkToken is a link path's token: what follows /portal/<page>/ or /u/ up to a space
+	// or a character that ends a URL in text.
+	linkToken = regexp.MustCompile(`(/portal/[A-Za-z]+/|/u/)[^\s"'<>]+`)
+	// replyToken is the token of a reply+<token>@ address.
+	replyToken = regexp.MustCompile(`(?i)(reply\+)[^@\s"'<>]+@`)
+)
+
+// redactTokens replaces link and reply tokens in s with a marker; the rest of s is kept.
+func redactTokens(s string) string {
+	s = linkToken.ReplaceAllString(s, "${1}"+linkRedacted)
+	return replyToken.ReplaceAllString(s, "${1}[token redacted]@")
 }

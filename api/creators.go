@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/roster"
@@ -125,8 +124,8 @@ func (s *Server) listCreators(c echo.Context) error {
 		return badRequest("tier", "must be one of nano, micro, mid, macro, mega")
 	}
 	if after != "" {
-		if _, err := uuid.Parse(after); err != nil {
-			return badRequest("after", "not a cursor from this list")
+		if f.After, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
+			return err
 		}
 	}
 	list, next, err := s.store.ListCreators(c.Request().Context(), f)
@@ -177,13 +176,10 @@ func pageParams(c echo.Context) (int, string, error) {
 	return limit, c.QueryParam("after"), nil
 }
 
-// pathUUID reads the :id parameter; an id that cannot exist is simply not found.
+// pathUUID reads the :id parameter, lower-cased: an id that cannot exist is simply not
+// found, and a UUID in a form other than the canonical one is refused (see canonicalID).
 func pathUUID(c echo.Context, what string) (string, error) {
-	id := c.Param("id")
-	if _, err := uuid.Parse(id); err != nil {
-		return "", notFound(what)
-	}
-	return id, nil
+	return canonicalID("id", c.Param("id"), notFound(what))
 }
 
 // notFoundAs names the missing resource in a store.ErrNotFound.

@@ -72,12 +72,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		// PostgreSQL or Temporal is down for a moment (a restart, a failover): the
 		// client should retry, with its Idempotency-Key for changes.
 		s.logger.Warn("dependency unavailable", "method", c.Request().Method, "path", c.Path(),
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+			"request_id", requestID(c), "err", err)
 		c.Response().Header().Set("Retry-After", "5")
 		apiErr = &Error{Status: http.StatusServiceUnavailable, Msg: "temporarily unavailable; retry shortly"}
 	default:
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Path(),
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+			"request_id", requestID(c), "err", err)
 		apiErr = &Error{Status: http.StatusInternalServerError, Msg: "internal error"}
 	}
 	if c.Request().Method == http.MethodHead {

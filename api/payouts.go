@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/activities"
@@ -279,8 +278,8 @@ func (s *Server) listPayouts(c echo.Context) error {
 		return badRequest("status", "pending or paid")
 	}
 	if after != "" {
-		if _, err := uuid.Parse(after); err != nil {
-			return badRequest("after", "not a cursor from this list")
+		if after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
+			return err
 		}
 	}
 	list, next, err := s.store.Payouts(c.Request().Context(), status, c.QueryParam("collaboration_id"), after, limit)

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -106,7 +110,7 @@ func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
 // contractFromToken checks a contract link and loads the contract it names. A forged,
 // damaged, expired or mismatched link is refused with a page saying so.
 func (s *Server) contractFromToken(c echo.Context) (store.Contract, string, error) {
-	payload, err := s.links.Verify(activities.ContractPurpose, c.Param("token"), time.Now())
+	payload, err := s.links.Verify(activities.ContractPurpose, usedLink(c), time.Now())
 	if errors.Is(err, links.ErrExpired) {
 		return store.Contract{}, "", &pageError{http.StatusGone, "Link expired", "This contract link has expired. Reply to our email and we will send a new one."}
 	}
@@ -145,12 +149,12 @@ func (s *Server) signContract(c echo.Context) error {
 		return portalFail(c, err)
 	}
 	name := strings.Join(strings.Fields(c.FormValue("name")), " ")
-	if len(name) < 2 || len(name) > 200 || c.FormValue("agree") != "yes" {
+	if len(name) < 2 || len(name) > maxSignatureName || c.FormValue("agree") != "yes" {
 		return portalError(c, http.StatusUnprocessableEntity, "Not signed", "Type your full legal name and tick the box to agree.")
 	}
 	req := workflows.SignRequest{
-		ContractID: k.ID, SHA256: k.SHA256, Name: name, IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
-		At: time.Now().UTC(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+		ContractID: k.ID, SHA256: k.SHA256, Name: name, IP: c.RealIP(), UserAgent: truncate(c.Request().UserAgent(), maxUserAgent),
+		At: time.Now().UTC(), RequestID: portalRequestID(c),
 	}
 	var state workflows.CollaborationState
 	pending, err := s.update(c, collabID, workflows.UpdateSign, req, &state)
@@ -184,7 +188,7 @@ func portalRefusal(c echo.Context, title string, err error) error {
 
 // collabFromContentToken checks a content portal link.
 func (s *Server) collabFromContentToken(c echo.Context) (string, error) {
-	id, err := s.links.Verify(activities.ContentPurpose, c.Param("token"), time.Now())
+	id, err := s.links.Verify(activities.ContentPurpose, usedLink(c), time.Now())
 	if errors.Is(err, links.ErrExpired) {
 		return "", &pageError{http.StatusGone, "Link expired", "This link has expired. Reply to our email for a new one."}
 	}
@@ -223,6 +227,9 @@ func (s *Server) submitContent(c echo.Context) error {
 		return portalFail(c, err)
 	}
 	if postURL := strings.TrimSpace(c.FormValue("post_url")); postURL != "" {
+		if len(postURL) > maxPortalURL {
+			return portalError(c, http.StatusUnprocessableEntity, "Post not submitted", fmt.Sprintf("The link is longer than %d characters.", maxPortalURL))
+		}
 		var state workflows.CollaborationState
 		pending, err := s.update(c, id, workflows.UpdateSubmitPost, workflows.PostRequest{Actor: creatorActor(c), URL: postURL}, &state)
 		if err != nil {
@@ -239,7 +246,16 @@ func (s *Server) submitContent(c echo.Context) error {
 			assets = append(assets, line)
 		}
 	}
-	req := workflows.DraftRequest{Actor: creatorActor(c), Assets: assets, Caption: c.FormValue("caption")}
+	caption := strings.TrimSpace(c.FormValue("caption"))
+	if len(assets) > workflows.MaxAssets || slices.ContainsFunc(assets, func(a string) bool { return len(a) > maxPortalURL }) {
+		return portalError(c, http.StatusUnprocessableEntity, "Draft not submitted",
+			fmt.Sprintf("Give at most %d links, each at most %d characters.", workflows.MaxAssets, maxPortalURL))
+	}
+	if len(caption) > workflows.MaxCaptionLength {
+		return portalError(c, http.StatusUnprocessableEntity, "Draft not submitted",
+			fmt.Sprintf("The caption is longer than %d characters.", workflows.MaxCaptionLength))
+	}
+	req := workflows.DraftRequest{Actor: creatorActor(c), Assets: assets, Caption: caption}
 	var state workflows.CollaborationState
 	pending, err := s.update(c, id, workflows.UpdateSubmitDraft, req, &state)
 	if err != nil {
@@ -266,7 +282,54 @@ func codeOf(state workflows.CollaborationState) string {
 }
 
 // creatorActor is the creator acting through a portal link: not an API key, but a person
-// whose actions the history records with the request that made them.
+// whose actions the history records with the request and the link that made them.
 func creatorActor(c echo.Context) *workflows.Actor {
-	return &workflows.Actor{Name: "creator", Role: "creator", RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	return &workflows.Actor{Name: "creator", Role: "creator", RequestID: portalRequestID(c)}
+}
+
+// Limits on what a portal form can carry into a workflow and its history; the body limit
+// alone would let 64 KB through.
+const (
+	maxSignatureName = 200
+	maxUserAgent     = 512
+	maxPortalURL     = 2000
+)
+
+// linkHashKey holds the short hash of the link token a portal request came with.
+const linkHashKey = "link_hash"
+
+// usedLink is the request's link token; it notes the token's short hash for the log and
+// the actor's record.
+func usedLink(c echo.Context) string {
+	token := c.Param("token")
+	c.Set(linkHashKey, linkHash(token))
+	return token
+}
+
+// linkHash names a link token without revealing it: the first 12 hex digits of its
+// SHA-256, enough to tell a collaboration's links apart.
+func linkHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:6])
+}
+
+// portalRequestID is the request ID a portal action records: the server's request ID and
+// the hash of the link used, as "<request id> link:<hash>".
+func portalRequestID(c echo.Context) string {
+	id := requestID(c)
+	if h, ok := c.Get(linkHashKey).(string); ok {
+		id += " link:" + h
+	}
+	return id
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

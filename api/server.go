@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,7 +119,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(
-		middleware.RequestID(),
+		requestIDs,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			s.logger.Error("panic in handler", "path", c.Path(), "err", err, "stack", string(stack))
 			return err
@@ -125,10 +127,18 @@ func New(cfg Config) (*echo.Echo, error) {
 		middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 			// HandleError runs the error handler first, so the logged status is the one sent.
 			HandleError: true,
-			LogMethod:   true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true,
+			// Paths are logged with link tokens cut out: a token is a creator's credential.
+			LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true,
 			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-				s.logger.Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status,
-					"latency", v.Latency, "request_id", v.RequestID, "actor", actor(c).Name)
+				attrs := []any{"method", v.Method, "route", c.Path(), "path", logPath(v.URIPath), "status", v.Status,
+					"latency", v.Latency, "request_id", requestID(c), "actor", actor(c).Name}
+				if id, ok := c.Get(clientRequestIDKey).(string); ok {
+					attrs = append(attrs, "client_request_id", id)
+				}
+				if h, ok := c.Get(linkHashKey).(string); ok {
+					attrs = append(attrs, "link", h)
+				}
+				s.logger.Info("request", attrs...)
 				return nil
 			},
 		}),
@@ -176,11 +186,74 @@ func (s *Server) healthz(c echo.Context) error {
 	defer cancel()
 	checks := map[string]string{"database": "ok", "temporal": "ok"}
 	status := http.StatusOK
+	// The answer is unauthenticated: details (addresses, users, database names) go to
+	// the log only.
 	if err := s.store.Ping(ctx); err != nil {
-		checks["database"], status = err.Error(), http.StatusServiceUnavailable
+		s.logger.Warn("health check failed", "check", "database", "err", err)
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], status = err.Error(), http.StatusServiceUnavailable
+		s.logger.Warn("health check failed", "check", "temporal", "err", err)
+		checks["temporal"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	return c.JSON(status, map[string]any{"status": http.StatusText(status), "checks": checks})
+}
+
+// clientRequestIDKey holds the client's own X-Request-ID, kept for the log only.
+const clientRequestIDKey = "client_request_id"
+
+// maxClientRequestID bounds a client's X-Request-ID; a longer one is dropped.
+const maxClientRequestID = 128
+
+// requestIDs gives every request an ID the server made, answered in X-Request-ID and
+// recorded as the actor's request ID. A client's X-Request-ID is never used as the ID (it
+// would let callers forge the audit trail); when it is at most 128 printable ASCII
+// characters it is kept apart and logged as client_request_id, otherwise dropped.
+func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if id := req.Header.Get(echo.HeaderXRequestID); validClientRequestID(id) {
+			c.Set(clientRequestIDKey, id)
+		}
+		req.Header.Del(echo.HeaderXRequestID) // nothing downstream may read the client's
+		c.Response().Header().Set(echo.HeaderXRequestID, uuid.NewString())
+		return next(c)
+	}
+}
+
+// validClientRequestID is 1 to 128 printable ASCII characters.
+func validClientRequestID(id string) bool {
+	if id == "" || len(id) > maxClientRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID is the server's ID of this request.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// linkRedacted replaces a link token wherever one would otherwise be shown or logged.
+const linkRedacted = "[link redacted]"
+
+// logPath is a request path fit for the log: everything after /portal/ or /u/ (where link
+// tokens sit) is cut, wherever in the path it appears.
+func logPath(p string) string {
+	lower := strings.ToLower(p)
+	cut := -1
+	for _, prefix := range []string{"/portal/", "/u/"} {
+		if i := strings.Index(lower, prefix); i >= 0 && (cut < 0 || i < cut) {
+			cut = i + len(prefix)
+		}
+	}
+	if cut < 0 || cut == len(p) {
+		return p
+	}
+	return p[:cut] + linkRedacted
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/google/uuid"
 
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/roster"
@@ -111,4 +112,23 @@ func validationError(err error) error {
 		}
 	}
 	return invalid(fields)
+}
+
+// idMessage explains the one form of id the API takes.
+const idMessage = "must be a UUID in canonical form (8-4-4-4-12 hex digits), not a urn:uuid: or {…} form"
+
+// canonicalID is the single reading of a campaign, creator, payout or cursor id from a
+// path, body or query string. A UUID in its 36-character form (hyphens at 8, 13, 18 and 23)
+// is returned lower-case, so that an upper-case id names the same record and the same
+// workflow. Another form uuid.Parse accepts (urn:uuid:…, {…}, bare hex) is refused with 422
+// naming field, as PostgreSQL and workflow IDs would not treat it as the same id; anything
+// else is answered with otherwise.
+func canonicalID(field, s string, otherwise error) (string, error) {
+	if u, err := uuid.Parse(s); err == nil {
+		if len(s) != 36 {
+			return "", invalid(map[string]string{field: idMessage})
+		}
+		return u.String(), nil
+	}
+	return "", otherwise
 }
