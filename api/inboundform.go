@@ -27,9 +27,12 @@ const (
 	// the form's own overhead.
 	maxInboundBody = 32 << 20
 	// inboundMemory is how much of one Inbound Parse form is kept in memory while it is
-	// read; the rest of the large fields (text, html, the raw email) goes to a temporary
-	// file.
+	// read; a large field (text, html, the raw email) that does not fit goes to a
+	// temporary file.
 	inboundMemory = 1 << 20
+	// maxStoredText bounds the text kept of one email (text, html or the raw message's
+	// text part); the rest is cut off.
+	maxStoredText = 1 << 20
 	// maxInboundField bounds every other field (addresses, subject, headers, dkim, SPF).
 	maxInboundField = 256 << 10
 	// maxInboundParts bounds the number of parts of one form.
@@ -40,10 +43,11 @@ const (
 var inboundBodyFields = map[string]bool{"text": true, "html": true, "email": true}
 
 // inboundForm is an Inbound Parse form read as a stream: small fields in memory, large
-// ones partly on disk. Attachments are not kept.
+// ones on disk when the memory budget is spent. Attachments are not kept.
 type inboundForm struct {
-	values map[string][]string
-	files  []*os.File
+	values  map[string][]string
+	spilled map[string]*os.File // large fields on disk, by name (the first of each)
+	files   []*os.File
 }
 
 // close removes the temporary files.
@@ -65,7 +69,7 @@ func readInboundForm(w http.ResponseWriter, r *http.Request) (*inboundForm, erro
 	if err != nil {
 		return nil, badRequest("body", "not an Inbound Parse multipart form")
 	}
-	form := &inboundForm{values: map[string][]string{}}
+	form := &inboundForm{values: map[string][]string{}, spilled: map[string]*os.File{}}
 	budget := int64(inboundMemory)
 	for parts := 0; ; parts++ {
 		p, err := mr.NextPart()
@@ -89,56 +93,87 @@ func readInboundForm(w http.ResponseWriter, r *http.Request) (*inboundForm, erro
 			}
 			continue
 		}
-		value, err := form.readValue(p, name, &budget)
+		value, file, err := form.readValue(p, name, &budget)
 		if err != nil {
 			form.close()
 			return nil, err
+		}
+		if file != nil {
+			if form.spilled[name] == nil && len(form.values[name]) == 0 {
+				form.spilled[name] = file
+			}
+			continue
 		}
 		form.values[name] = append(form.values[name], value)
 	}
 }
 
 // readValue reads one field. A small field must fit maxInboundField; a body field is kept
-// in memory while the budget lasts, then written to a temporary file and read back once
-// the whole form has arrived and been checked.
-func (f *inboundForm) readValue(p io.Reader, name string, budget *int64) (string, error) {
+// in memory while the budget lasts, else it is written to a temporary file, returned.
+func (f *inboundForm) readValue(p io.Reader, name string, budget *int64) (string, *os.File, error) {
 	if !inboundBodyFields[name] {
 		data, err := io.ReadAll(io.LimitReader(p, maxInboundField+1))
 		if err != nil {
-			return "", formError(name, err)
+			return "", nil, formError(name, err)
 		}
 		if len(data) > maxInboundField {
-			return "", badRequest(name, "field too large")
+			return "", nil, badRequest(name, "field too large")
 		}
 		*budget -= int64(len(data))
-		return string(data), nil
+		return string(data), nil, nil
 	}
 	var mem bytes.Buffer
 	n, err := io.Copy(&mem, io.LimitReader(p, max(*budget, 0)+1))
 	if err != nil {
-		return "", formError(name, err)
+		return "", nil, formError(name, err)
 	}
 	if n <= max(*budget, 0) {
 		*budget -= n
-		return mem.String(), nil
+		return mem.String(), nil, nil
 	}
 	file, err := os.CreateTemp("", "collabflow-inbound-*")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	f.files = append(f.files, file)
 	if _, err := file.Write(mem.Bytes()); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	mem = bytes.Buffer{}
 	if _, err := io.Copy(file, p); err != nil {
-		return "", formError(name, err)
+		return "", nil, formError(name, err)
 	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return "", err
+	return "", file, nil
+}
+
+// text is a body field, cut off at maxStoredText.
+func (f *inboundForm) text(name string) (string, error) {
+	if file := f.spilled[name]; file != nil {
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+		data, err := io.ReadAll(io.LimitReader(file, maxStoredText))
+		// A cut may split a character; PostgreSQL takes only valid UTF-8.
+		return strings.ToValidUTF8(string(data), ""), err
 	}
-	data, err := io.ReadAll(file)
-	return string(data), err
+	if v := f.values[name]; len(v) > 0 {
+		return v[0][:min(len(v[0]), maxStoredText)], nil
+	}
+	return "", nil
+}
+
+// reader reads a field from the start, from memory or disk; nil when it is absent.
+func (f *inboundForm) reader(name string) (io.Reader, error) {
+	if file := f.spilled[name]; file != nil {
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return file, nil
+	}
+	if v := f.values[name]; len(v) > 0 {
+		return strings.NewReader(v[0]), nil
+	}
+	return nil, nil
 }
 
 // formError names a read error: too large is 413, anything else a broken form.
@@ -168,9 +203,19 @@ func parseInbound(form *inboundForm, header http.Header) (parsed *inbound.Parsed
 			values[k] = v
 		}
 	}
-	if rawValues := form.values["email"]; len(rawValues) > 0 {
-		raw, err = mail.ReadMessage(strings.NewReader(rawValues[0]))
-		if err != nil {
+	for _, name := range []string{"text", "html"} {
+		if form.spilled[name] != nil {
+			text, err := form.text(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			values[name] = []string{text}
+		}
+	}
+	if r, err := form.reader("email"); err != nil {
+		return nil, nil, err
+	} else if r != nil {
+		if raw, err = mail.ReadMessage(r); err != nil {
 			return nil, nil, badRequest("email", "not a MIME message: "+err.Error())
 		}
 	}
@@ -239,9 +284,12 @@ func mimeText(h headerGetter, body io.Reader, depth int) (string, bool) {
 	case "base64":
 		body = base64.NewDecoder(base64.StdEncoding, newlineStripper{body})
 	}
-	data, err := io.ReadAll(io.LimitReader(body, maxInboundBody))
+	data, err := io.ReadAll(io.LimitReader(body, maxStoredText))
 	if err != nil && len(data) == 0 {
 		return "", false
+	}
+	if len(data) == maxStoredText {
+		return strings.ToValidUTF8(string(data), ""), true
 	}
 	return string(data), true
 }

@@ -3,10 +3,14 @@ package api
 import (
 	"errors"
 	"maps"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/mail"
+	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sendgrid/sendgrid-go/helpers/inbound"
 )
@@ -99,6 +103,48 @@ func TestRawText(t *testing.T) {
 		}
 		if got := rawText(msg); got != tc.want {
 			t.Errorf("rawText(%q) = %q, want %q", tc.raw, got, tc.want)
+		}
+	}
+}
+
+// TestInboundFormSpillsLargeFields (M1): the form is read with a bounded memory budget: a
+// body field beyond it goes to a temporary file, small fields stay in memory, and the
+// stored text is cut off at maxStoredText.
+func TestInboundFormSpillsLargeFields(t *testing.T) {
+	var body strings.Builder
+	w := multipart.NewWriter(&body)
+	_ = w.WriteField("from", "a@example.com")
+	_ = w.WriteField("text", strings.Repeat("é", 2*inboundMemory)) // 4 MB
+	raw := "Subject: big\r\n\r\n" + strings.Repeat("x", 2*inboundMemory)
+	_ = w.WriteField("email", raw)
+	_ = w.Close()
+	req := httptest.NewRequest("POST", "/webhooks/sendgrid/inbound", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	form, err := readInboundForm(httptest.NewRecorder(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range form.files {
+		names = append(names, f.Name())
+	}
+	if form.spilled["text"] == nil || form.spilled["email"] == nil || len(form.values["text"]) != 0 || form.values["from"][0] != "a@example.com" {
+		t.Fatalf("spilled %v values %d", form.spilled, len(form.values))
+	}
+	parsed, msg, err := parseInbound(form, req.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(parsed.TextBody); n > maxStoredText || n < maxStoredText-4 || !utf8.ValidString(parsed.TextBody) {
+		t.Fatalf("text of %d bytes (valid UTF-8 %v), want it cut at %d", n, utf8.ValidString(parsed.TextBody), maxStoredText)
+	}
+	if text := rawText(msg); len(text) != maxStoredText || msg.Header.Get("Subject") != "big" {
+		t.Fatalf("raw text of %d bytes, subject %q", len(text), msg.Header.Get("Subject"))
+	}
+	form.close()
+	for _, name := range names {
+		if _, err := os.Stat(name); !os.IsNotExist(err) {
+			t.Errorf("temporary file %s left behind: %v", name, err)
 		}
 	}
 }

@@ -291,3 +291,20 @@ func TestInboundRawMessageNeverPanics(t *testing.T) {
 		t.Fatalf("400 without naming the email field: %s", r.Raw)
 	}
 }
+
+// TestLargeInboundReplyIsRecorded (M1): an authenticated post larger than the memory
+// budget is streamed to disk and recorded, its text cut at 1 MB.
+func TestLargeInboundReplyIsRecorded(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	m := sentTo(id)[0]
+	f := map[string]string{"from": "Creator <" + m.To[0] + ">", "to": m.ReplyTo, "subject": "Re: big",
+		"headers": "Message-ID: <big-" + id + "@mail.example.com>\n", "text": strings.Repeat("long reply ", 500_000)}
+	if got := must(t, 200, inboundPost(t, f, inboundSecret)).str("collaboration_id"); got != id {
+		t.Fatalf("matched %q, want %s", got, id)
+	}
+	received, err := st.InboundMessages(context.Background(), id)
+	if err != nil || len(received) != 1 || len(received[0].BodyText) != 1<<20 {
+		t.Fatalf("received %d messages %v, want one with 1 MB of text", len(received), err)
+	}
+}
