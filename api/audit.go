@@ -61,7 +61,7 @@ func (s *Server) timeline(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		t.State = audit.StateAt(nil, audit.Histories(runs), at)
+		t.State = audit.StateAt(s.dataConverter, audit.Histories(runs), at)
 	}
 	return c.JSON(http.StatusOK, t)
 }
@@ -72,7 +72,7 @@ func (s *Server) replay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res := audit.Replay(nil, audit.Histories(runs))
+	res := audit.Replay(s.dataConverter, audit.Histories(runs))
 	return c.JSON(http.StatusOK, map[string]any{"summary": res.Summary(), "result": res})
 }
 

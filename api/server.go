@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
 
 	"github.com/collabflow/collabflow/links"
@@ -50,6 +51,9 @@ type Config struct {
 	// WebhookTolerance is how far an Event Webhook timestamp may be from now, either way;
 	// zero means DefaultWebhookTolerance.
 	WebhookTolerance time.Duration
+	// DataConverter decodes the payloads of histories the audit endpoints replay: the
+	// Temporal client's own (with the payload codec); nil is Temporal's default.
+	DataConverter converter.DataConverter
 	// ReplyDomain is the domain of reply+<token>@ addresses.
 	ReplyDomain string
 	// SecureCookies marks portal cookies Secure: set when the public URL is https.
@@ -76,6 +80,8 @@ type Server struct {
 	secureCookies bool
 	updateWait    time.Duration
 
+	// dataConverter: see Config.DataConverter.
+	dataConverter converter.DataConverter
 	// webhookTolerance: see Config.WebhookTolerance.
 	webhookTolerance time.Duration
 }
@@ -105,7 +111,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator(),
 		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain,
-		secureCookies: cfg.SecureCookies, updateWait: cfg.UpdateWait, webhookTolerance: cfg.WebhookTolerance}
+		secureCookies: cfg.SecureCookies, updateWait: cfg.UpdateWait, webhookTolerance: cfg.WebhookTolerance,
+		dataConverter: cfg.DataConverter}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

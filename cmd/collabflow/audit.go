@@ -75,7 +75,7 @@ func auditReplay(ctx context.Context, cfg config, args []string, stdout io.Write
 	if err != nil {
 		return err
 	}
-	res := audit.Replay(nil, histories)
+	res := audit.Replay(cfg.dataConverter(), histories)
 	fmt.Fprintln(stdout, res.Summary())
 	if !res.Deterministic {
 		return errors.New("history does not replay against this code")
@@ -84,7 +84,7 @@ func auditReplay(ctx context.Context, cfg config, args []string, stdout io.Write
 		return printState(stdout, *res.Final)
 	}
 	fmt.Fprintln(stdout, "the last run had not completed at the end of this history")
-	if st := audit.StateAt(nil, histories, time.Time{}); st != nil {
+	if st := audit.StateAt(cfg.dataConverter(), histories, time.Time{}); st != nil {
 		fmt.Fprintln(stdout, "state as of the last update answered by then:")
 		return printState(stdout, *st)
 	}

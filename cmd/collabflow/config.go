@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/converter"
+
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
 )
@@ -54,6 +57,16 @@ type config struct {
 	// private addresses unless told not to.
 	VerifyPrivateSet bool
 	SinkAddr         string // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
+	// Codec encrypts Temporal payloads; nil stores them in clear.
+	Codec *codec.Codec // COLLABFLOW_CODEC_KEYS
+}
+
+// dataConverter is the converter every Temporal client and replayer of this process uses.
+func (c config) dataConverter() converter.DataConverter {
+	if c.Codec == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return c.Codec.DataConverter()
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -139,6 +152,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cfg, fmt.Errorf("COLLABFLOW_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL)
 	}
+	if v := getenv("COLLABFLOW_CODEC_KEYS"); v != "" {
+		if cfg.Codec, err = codec.Parse(v); err != nil {
+			return cfg, fmt.Errorf("COLLABFLOW_CODEC_KEYS: %w", err)
+		}
+	}
 	if v := getenv("COLLABFLOW_RETENTION"); v != "" {
 		if cfg.Retention, err = time.ParseDuration(v); err != nil || cfg.Retention < 24*time.Hour {
 			return cfg, fmt.Errorf("COLLABFLOW_RETENTION: %q is not a duration of at least 24h", v)
@@ -161,6 +179,7 @@ func (c config) logValue() []any {
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
 		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"payload_encryption", c.Codec != nil,
 	}
 }
 

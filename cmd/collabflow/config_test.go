@@ -35,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_LINK_SECRET", "short", "COLLABFLOW_LINK_SECRET"},
 		{"COLLABFLOW_PUBLIC_URL", "ftp://x", "COLLABFLOW_PUBLIC_URL"},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5", "SENDGRID_WEBHOOK_PUBLIC_KEY"},
+		{"COLLABFLOW_CODEC_KEYS", "k1:c2hvcnQ=", "COLLABFLOW_CODEC_KEYS"},
 	}
 	for _, tt := range bad {
 		_, err := loadConfig(func(k string) string {

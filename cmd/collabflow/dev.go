@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/devenv/pgserver"
 	"github.com/collabflow/collabflow/devenv/sendgridsink"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
@@ -88,6 +89,12 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 			return err
 		}
 	}
+	if cfg.Codec == nil {
+		// Payloads are encrypted in dev too, with a key kept beside the data.
+		if cfg.Codec, err = devCodec(filepath.Join(cfg.DataDir, "codec-keys")); err != nil {
+			return err
+		}
+	}
 	if cfg.InboundSecret == "" {
 		if cfg.InboundSecret, err = devSecret(filepath.Join(cfg.DataDir, "inbound-secret"), "in_"); err != nil {
 			return err
@@ -119,6 +126,29 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	}
 	logger.Info("starting", cfg.logValue()...)
 	return serve(ctx, cfg, logger, st, roleAPI|roleWorker, ready)
+}
+
+// devCodec reads the dev payload key from path, or makes one and saves it there (mode
+// 0600): histories written by an earlier `make run` stay readable.
+func devCodec(path string) (*codec.Codec, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, fmt.Errorf("generate %s: %w", path, err)
+		}
+		b = []byte("dev1:" + base64.StdEncoding.EncodeToString(raw))
+		if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+			return nil, fmt.Errorf("save %s: %w", path, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	c, err := codec.Parse(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (delete it to get a new key; histories written with it become unreadable)", path, err)
+	}
+	return c, nil
 }
 
 // devSecret reads a dev secret from path, or makes one and saves it there (mode 0600) so

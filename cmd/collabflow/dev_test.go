@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/collabflow/collabflow/codec"
 )
 
 // TestDevKeepsStateAcrossRestart is `make run` twice: the first run creates a creator, a
@@ -40,6 +48,7 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 		if cancelled["stage"] != "cancelled" {
 			t.Fatalf("cancel gave %v", cancelled)
 		}
+		assertEncrypted(t, env["TEMPORAL_ADDRESS"], collabID)
 	})
 	keyBefore, err := os.ReadFile(filepath.Join(dataDir, "api-key"))
 	if err != nil {
@@ -152,4 +161,40 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// assertEncrypted reads a workflow's history with a client that has no codec, as anyone
+// with access to Temporal's store would, and checks that its payloads are encrypted: the
+// creator's name and email never appear in clear.
+func assertEncrypted(t *testing.T, address, workflowID string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: address, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	it := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var payloads int
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := protojson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("Ada")) || bytes.Contains(raw, []byte("ada@example.com")) {
+			t.Fatalf("event %d holds personal data in clear: %s", ev.GetEventId(), raw)
+		}
+		for _, p := range ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads() {
+			payloads++
+			if enc := string(p.GetMetadata()["encoding"]); enc != codec.Encoding {
+				t.Fatalf("start input encoded %q, want %q", enc, codec.Encoding)
+			}
+		}
+	}
+	if payloads == 0 {
+		t.Fatal("no start input found")
+	}
 }

@@ -127,6 +127,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Store:   st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
 			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain, WebhookTolerance: cfg.WebhookTolerance,
 			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			DataConverter: cfg.dataConverter(),
 		})
 		if err != nil {
 			return err
@@ -189,9 +190,10 @@ func newAPIServer(h http.Handler, logger *slog.Logger, t apiTimeouts) *http.Serv
 func dialTemporal(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, error) {
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
 		tc, err := client.DialContext(ctx, client.Options{
-			HostPort:  cfg.TemporalAddress,
-			Namespace: cfg.TemporalNamespace,
-			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+			HostPort:      cfg.TemporalAddress,
+			Namespace:     cfg.TemporalNamespace,
+			DataConverter: cfg.dataConverter(),
+			Logger:        sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
 		})
 		if err == nil {
 			return tc, nil
