@@ -137,6 +137,8 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 	key := e.MessageKey
 	res := SendEmailResult{MessageKey: key}
 	logger := activity.GetLogger(ctx)
+	// The log holds the headers exactly as they go out.
+	msg = msg.Sanitized()
 	e.ToEmail, e.FromEmail, e.ReplyTo, e.Subject, e.BodyText = msg.ToEmail, msg.FromEmail, msg.ReplyTo, msg.Subject, msg.Text
 	logged, err := a.Store.BeginEmail(ctx, e)
 	if err != nil {

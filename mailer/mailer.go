@@ -10,11 +10,39 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sendgrid/rest"
 	"github.com/sendgrid/sendgrid-go"
 	"github.com/sendgrid/sendgrid-go/helpers/mail"
 )
+
+// Sanitized is the message with every header value on one line: line breaks and other
+// control characters in names, addresses, the subject and extra headers become spaces, so
+// that no data (a creator's name, a campaign's brand) can add a header. The body is left
+// as it is.
+func (m Message) Sanitized() Message {
+	m.FromEmail, m.FromName, m.ToEmail, m.ToName = oneLine(m.FromEmail), oneLine(m.FromName), oneLine(m.ToEmail), oneLine(m.ToName)
+	m.ReplyTo, m.Subject = oneLine(m.ReplyTo), oneLine(m.Subject)
+	if len(m.Headers) > 0 {
+		headers := make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			headers[oneLine(k)] = oneLine(v)
+		}
+		m.Headers = headers
+	}
+	return m
+}
+
+// oneLine replaces control characters with spaces and collapses runs of spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)), " ")
+}
 
 // Message is one plain-text email.
 type Message struct {
@@ -97,6 +125,7 @@ func NewSendGrid(apiKey, baseURL string, timeout time.Duration) (*SendGrid, erro
 
 // Send hands a message to SendGrid and returns the provider's message ID.
 func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
+	m = m.Sanitized()
 	v3 := mail.NewV3Mail()
 	v3.SetFrom(mail.NewEmail(m.FromName, m.FromEmail))
 	if m.ReplyTo != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +96,24 @@ func TestMayHaveAccepted(t *testing.T) {
 	timesOut, _ := mailer.NewSendGrid("SG.test", slow.URL, 200*time.Millisecond)
 	if _, err := timesOut.Send(context.Background(), msg); err == nil || !mailer.MayHaveAccepted(err) {
 		t.Errorf("timeout: %v, want possibly accepted", err)
+	}
+}
+
+// No header can be added through data: line breaks in names, the subject and header
+// values become spaces (security review L6).
+func TestSanitizedKeepsHeadersOnOneLine(t *testing.T) {
+	m := mailer.Message{
+		FromName: "Acme\r\nBcc: victim@example.com", ToName: "Ada\nLovelace", Subject: "Your contract\r\n\r\nInjected body",
+		ReplyTo: "reply+x@in.test\r\n", Headers: map[string]string{"List-Unsubscribe": "<https://x.test/u/t>\r\nX-Evil: 1"},
+		Text: "line one\nline two",
+	}.Sanitized()
+	for name, v := range map[string]string{"from name": m.FromName, "to name": m.ToName, "subject": m.Subject,
+		"reply-to": m.ReplyTo, "header": m.Headers["List-Unsubscribe"]} {
+		if strings.ContainsAny(v, "\r\n") {
+			t.Errorf("%s keeps a line break: %q", name, v)
+		}
+	}
+	if m.Subject != "Your contract Injected body" || m.Text != "line one\nline two" {
+		t.Errorf("subject %q, body %q", m.Subject, m.Text)
 	}
 }
