@@ -1,12 +1,15 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
@@ -100,6 +103,9 @@ func decode(c echo.Context, v any) error {
 		if dec.More() {
 			return badRequest("body", "must hold one JSON object")
 		}
+		if field := controlIn(reflect.ValueOf(v), ""); field != "" {
+			return invalid(map[string]string{field: "must not contain NUL or control characters"})
+		}
 		return nil
 	}
 	var (
@@ -152,4 +158,72 @@ func unavailable(err error) bool {
 		down    *serviceerror.Unavailable
 	)
 	return errors.As(err, &connect) || errors.As(err, &down)
+}
+
+// controlIn returns the JSON path of the first string in v holding a NUL or another
+// control character (line breaks and tabs are text), "" when there is none. Such bytes
+// have no place in names, reasons or captions, and PostgreSQL refuses NUL outright.
+func controlIn(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return ""
+		}
+		return controlIn(v.Elem(), path)
+	case reflect.String:
+		if strings.ContainsFunc(v.String(), func(r rune) bool {
+			return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+		}) {
+			return cmp.Or(path, "body")
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				name = ""
+			}
+			if p := controlIn(v.Field(i), joinPath(path, name)); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if p := controlIn(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			key := fmt.Sprint(iter.Key().Interface())
+			if p := controlIn(iter.Key(), joinPath(path, key)); p != "" {
+				return p
+			}
+			if p := controlIn(iter.Value(), joinPath(path, key)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+func joinPath(path, name string) string {
+	switch {
+	case name == "":
+		return path
+	case path == "":
+		return name
+	}
+	return path + "." + name
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -316,7 +317,7 @@ func (c *collaboration) validateSign(ctx workflow.Context, req SignRequest) erro
 		return errors.New("the document does not match the contract sent")
 	}
 	name := strings.TrimSpace(req.Name)
-	if len(name) < 2 || len(name) > 200 {
+	if len(name) < 2 || len(name) > 200 || strings.ContainsFunc(name, unicode.IsControl) {
 		return invalid(map[string]string{"name": "type your full legal name"})
 	}
 	return nil
