@@ -3,7 +3,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build run test test-faults lint bench clean
+.PHONY: all build run test test-faults fuzz lint bench clean
 
 all: lint test
 
@@ -23,6 +23,16 @@ test:
 ## FAULTS_COLLABORATIONS sets the batch size (default 24)
 test-faults:
 	$(GO) test -tags faults -count=1 -timeout 12m -v -run '^TestFaults$$' ./faults
+
+## fuzz: each fuzz target for FUZZTIME (seed corpora in each package's testdata/fuzz run
+## in make test too)
+FUZZTIME ?= 5s
+FUZZ_TARGETS := outreach:FuzzStepCheck contract:FuzzHasDisclosure links:FuzzVerify payout:FuzzCompute
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
 
 ## lint: formatting, vet, and the workflow determinism check
 lint: $(BIN)/workflowcheck
