@@ -211,28 +211,37 @@ func newScenario(t *testing.T, f *fakeActivities, name string, in workflows.Coll
 
 func (s *scenario) state() workflows.CollaborationState {
 	s.t.Helper()
-	var st workflows.CollaborationState
-	resp, err := s.c.QueryWorkflow(context.Background(), s.id, "", workflows.QueryState)
-	if err == nil {
-		err = resp.Get(&st)
-	}
+	st, err := s.tryState()
 	if err != nil {
 		s.t.Fatalf("query %s: %v", s.id, err)
 	}
 	return st
 }
 
+// tryState queries the state. A query can time out while a restarted worker picks the
+// workflow up again (its sticky queue is gone), so waits retry it.
+func (s *scenario) tryState() (workflows.CollaborationState, error) {
+	var st workflows.CollaborationState
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := s.c.QueryWorkflow(ctx, s.id, "", workflows.QueryState)
+	if err == nil {
+		err = resp.Get(&st)
+	}
+	return st, err
+}
+
 // until polls the state until cond holds, for up to a minute.
 func (s *scenario) until(what string, cond func(workflows.CollaborationState) bool) workflows.CollaborationState {
 	s.t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		st := s.state()
-		if cond(st) {
+		st, err := s.tryState()
+		if err == nil && cond(st) {
 			return st
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: waited a minute for %s; stage %s, attention %+v", s.id, what, st.Stage, st.Attention)
+			s.t.Fatalf("%s: waited two minutes for %s; stage %s, attention %+v, last query error %v", s.id, what, st.Stage, st.Attention, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
