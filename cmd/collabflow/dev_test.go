@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/collabflow/collabflow/codec"
+	"github.com/collabflow/collabflow/devenv/temporalserver"
 )
 
 // TestDevKeepsStateAcrossRestart is `make run` twice: the first run creates a creator, a
@@ -155,12 +155,11 @@ func do(t *testing.T, method, url, key string, body io.Reader, want int) map[str
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := temporalserver.FreeAddress()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // assertEncrypted reads a workflow's history with a client that has no codec, as anyone

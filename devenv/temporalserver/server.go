@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -328,13 +329,35 @@ func freePorts(host string, n int) ([]int, error) {
 		}
 	}()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 2000 {
+			return nil, fmt.Errorf("find %d free ports on %s between %d and %d", n, host, portsFrom, portsTo)
+		}
+		port := portsFrom + rand.IntN(portsTo-portsFrom)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
-			return nil, fmt.Errorf("find a free port on %s: %w", host, err)
+			continue
 		}
 		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// Ports are picked below Linux's ephemeral range (32768 and up by default): a port the
+// kernel handed out for ":0" can be given to any outgoing connection (a database pool, a
+// gRPC client of a test running beside this one) between our check and the server's bind.
+const (
+	portsFrom = 20000
+	portsTo   = 32000
+)
+
+// FreeAddress is a loopback address whose port was free a moment ago, picked the same way
+// as the server's own ports, for tests and tools that must name one before starting.
+func FreeAddress() (string, error) {
+	ports, err := freePorts("127.0.0.1", 1)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])), nil
 }
