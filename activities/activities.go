@@ -35,7 +35,7 @@ type Store interface {
 	ClearSendAttempt(ctx context.Context, key string) error
 	FirstProviderEvent(ctx context.Context, key string) (time.Time, error)
 	SaveContract(ctx context.Context, c store.Contract) (store.Contract, error)
-	RecordSignature(ctx context.Context, contractID string, sig store.Signature) error
+	RecordSignature(ctx context.Context, contractID, signatureID string) error
 	AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (store.Attribution, error)
 	LatestMetrics(ctx context.Context, collaborationID string) (payout.Metrics, error)
 	CreatePayout(ctx context.Context, p store.Payout) (store.Payout, error)

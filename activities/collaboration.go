@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -81,18 +82,21 @@ func (a *Activities) PrepareContract(ctx context.Context, in PrepareContractInpu
 	return PreparedContract{ContractID: saved.ID, SHA256: saved.SHA256}, nil
 }
 
-// RecordSignatureInput is a signature the workflow accepted.
+// RecordSignatureInput is a signature the workflow accepted, by the id of the evidence
+// the portal stored.
 type RecordSignatureInput struct {
-	ContractID string    `json:"contract_id"`
-	Name       string    `json:"name"`
-	At         time.Time `json:"at"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
+	ContractID  string `json:"contract_id"`
+	SignatureID string `json:"signature_id"`
 }
 
-// RecordSignature copies an accepted signature to the contract row; the first one stays.
+// RecordSignature marks the contract signed with the stored signature; the first one
+// stays. A signature that is not this contract's is bad input, never retried.
 func (a *Activities) RecordSignature(ctx context.Context, in RecordSignatureInput) error {
-	return a.Store.RecordSignature(ctx, in.ContractID, store.Signature{Name: in.Name, At: in.At, IP: in.IP, UserAgent: in.UserAgent})
+	err := a.Store.RecordSignature(ctx, in.ContractID, in.SignatureID)
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError("no stored signature "+in.SignatureID+" for contract "+in.ContractID, "BadInput", err)
+	}
+	return err
 }
 
 // Notice kinds: the transactional emails of a collaboration after outreach.
@@ -139,6 +143,9 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (SendEmailR
 	creator, err := a.Store.Creator(ctx, in.CreatorID)
 	if err != nil {
 		return SendEmailResult{}, lookupError("creator", err)
+	}
+	if creator.ErasedAt != nil {
+		return SendEmailResult{Status: SendStopped, MessageKey: key, Reason: "creator erased"}, nil
 	}
 	campaign, err := a.Store.Campaign(ctx, in.CampaignID)
 	if err != nil {

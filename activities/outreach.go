@@ -62,7 +62,6 @@ type SendEmailResult struct {
 	Status            string `json:"status"`
 	MessageKey        string `json:"message_key"`
 	ProviderMessageID string `json:"provider_message_id,omitempty"`
-	Subject           string `json:"subject,omitempty"`
 	// Reason explains a suppressed, stopped or failed send.
 	Reason string `json:"reason,omitempty"`
 }
@@ -87,6 +86,10 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 	}
 	if in.Step < 0 || in.Step >= len(campaign.Sequence) {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("campaign has no email %d", in.Step+1), "BadInput", nil)
+	}
+	if creator.ErasedAt != nil {
+		res.Status, res.Reason = SendSuppressed, "creator erased"
+		return res, nil
 	}
 	if sup, err := a.Store.Suppressed(ctx, creator.Email); err == nil {
 		res.Status, res.Reason = SendSuppressed, "address suppressed: "+sup.Reason
@@ -202,7 +205,7 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 	// The duplicate window: a crash before the mark commits leaves the retry to the
 	// provider events.
 	logger.Info("email sent", "message_key", key, "provider_message_id", providerID, "logged_after", time.Since(accepted))
-	res.Status, res.ProviderMessageID, res.Subject = SendSent, providerID, logged.Subject
+	res.Status, res.ProviderMessageID = SendSent, providerID
 	return res, nil
 }
 
@@ -226,7 +229,7 @@ func (a *Activities) outcomeOfLostAttempt(ctx context.Context, logged store.Emai
 		if err := a.markSent(ctx, key, "", at); err != nil {
 			return SendEmailResult{}, false, err
 		}
-		return SendEmailResult{Status: SendSent, MessageKey: key, ProviderMessageID: logged.ProviderMessageID, Subject: logged.Subject}, true, nil
+		return SendEmailResult{Status: SendSent, MessageKey: key, ProviderMessageID: logged.ProviderMessageID}, true, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return SendEmailResult{}, false, err
 	}
@@ -323,7 +326,7 @@ func finished(e store.Email) SendEmailResult {
 	case store.EmailStopped:
 		return SendEmailResult{Status: SendStopped, MessageKey: e.MessageKey, Reason: "the collaboration stopped this email earlier"}
 	}
-	return SendEmailResult{Status: SendSent, MessageKey: e.MessageKey, ProviderMessageID: e.ProviderMessageID, Subject: e.Subject}
+	return SendEmailResult{Status: SendSent, MessageKey: e.MessageKey, ProviderMessageID: e.ProviderMessageID}
 }
 
 // offer writes the fee for templates; no fee is no offer line.

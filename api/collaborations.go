@@ -60,6 +60,9 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if creator.ErasedAt != nil {
+		return invalid(map[string]string{"creator_id": "this creator was erased"})
+	}
 	if exists, err := s.existing(c, id, in, campaign); exists || err != nil {
 		return err
 	}
@@ -268,12 +271,51 @@ type replyInput struct {
 // recordReply is ops telling the workflow a creator replied some other way (a DM, a call).
 func (s *Server) recordReply(c echo.Context) error {
 	var in replyInput
-	return s.collabUpdate(c, &in, workflows.UpdateRecordReply, func() (any, error) {
+	noteID := ""
+	err := s.collabUpdate(c, &in, workflows.UpdateRecordReply, func() (any, error) {
 		if err := s.validate.Struct(in); err != nil {
 			return nil, validationError(err)
 		}
-		return workflows.ReplyRequest{Actor: actor(c), Note: strings.TrimSpace(in.Note)}, nil
+		req := workflows.ReplyRequest{Actor: actor(c)}
+		note := strings.TrimSpace(in.Note)
+		if note == "" {
+			return req, nil
+		}
+		// What ops typed may quote the creator: it is kept here, and the workflow gets its id.
+		id, err := collaborationID(c)
+		if err != nil {
+			return nil, err
+		}
+		saved, err := s.store.SaveNote(c.Request().Context(), store.Note{CollaborationID: id, Kind: store.NoteReply, Body: note, Author: req.Actor.Name})
+		if err != nil {
+			return nil, err
+		}
+		req.NoteID, noteID = saved.ID, saved.ID
+		return req, nil
 	})
+	if err != nil && noteID != "" && refused(err) {
+		if derr := s.store.DiscardNote(c.Request().Context(), noteID); derr != nil {
+			s.logger.Warn("refused reply note not discarded", "note_id", noteID, "error", derr)
+		}
+	}
+	return err
+}
+
+// listNotes returns what people typed about a collaboration that may quote the creator
+// (replies recorded by hand), which the history refers to by id.
+func (s *Server) listNotes(c echo.Context) error {
+	id, err := collaborationID(c)
+	if err != nil {
+		return err
+	}
+	notes, err := s.store.Notes(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if notes == nil {
+		notes = []store.Note{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"notes": notes})
 }
 
 // listEmails is a collaboration's email log: what was sent and what became of it. Bodies

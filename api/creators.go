@@ -102,7 +102,9 @@ func (s *Server) patchCreator(c echo.Context) error {
 		p.apply(cr)
 		return s.checkCreator(cr)
 	})
-	if err != nil {
+	if errors.Is(err, store.ErrErased) {
+		return conflict("this creator was erased")
+	} else if err != nil {
 		return notFoundAs(err, "creator")
 	}
 	return c.JSON(http.StatusOK, updated)

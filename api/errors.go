@@ -227,3 +227,11 @@ func joinPath(path, name string) string {
 	}
 	return path + "." + name
 }
+
+// refused reports whether err is a definite refusal of a change (a 4xx answer, such as
+// the workflow's validator saying no): nothing was applied, so what the request stored
+// beforehand can be removed. A 503 or a lost answer is not: the change may have landed.
+func refused(err error) bool {
+	var apiErr *Error
+	return errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500
+}

@@ -26,6 +26,7 @@ var access = map[string][]string{
 	"GET /v1/creators":                                  {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"GET /v1/creators/:id":                              {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"PATCH /v1/creators/:id":                            {api.RoleOps},
+	"DELETE /v1/creators/:id":                           {api.RoleOps},
 	"POST /v1/campaigns":                                {api.RoleOps},
 	"GET /v1/campaigns":                                 {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"GET /v1/campaigns/:id":                             {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
@@ -49,6 +50,7 @@ var access = map[string][]string{
 	"GET /v1/collaborations/:id/timeline":               {api.RoleAuditor, api.RoleOps},
 	"POST /v1/collaborations/:id/replay":                {api.RoleAuditor, api.RoleOps},
 	"GET /v1/collaborations/:id/emails":                 {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
+	"GET /v1/collaborations/:id/notes":                  {api.RoleOps, api.RoleAuditor},
 	"GET /v1/payouts":                                   {api.RoleFinance, api.RoleOps, api.RoleAuditor},
 	"POST /v1/payouts/:id/confirm":                      {api.RoleFinance},
 }

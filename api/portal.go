@@ -152,13 +152,28 @@ func (s *Server) signContract(c echo.Context) error {
 	if len(name) < 2 || len(name) > maxSignatureName || c.FormValue("agree") != "yes" {
 		return portalError(c, http.StatusUnprocessableEntity, "Not signed", "Type your full legal name and tick the box to agree.")
 	}
-	req := workflows.SignRequest{
-		ContractID: k.ID, SHA256: k.SHA256, Name: name, IP: c.RealIP(), UserAgent: truncate(c.Request().UserAgent(), maxUserAgent),
-		At: time.Now().UTC(), RequestID: portalRequestID(c),
+	// The evidence is personal data: it is stored here, and the workflow gets its id.
+	ev := store.SignatureEvidence{
+		ContractID: k.ID, CollaborationID: collabID, Name: name, IP: c.RealIP(),
+		UserAgent: truncate(c.Request().UserAgent(), maxUserAgent), RequestID: portalRequestID(c),
+		At: time.Now().UTC(),
 	}
+	ev.LinkHash, _ = c.Get(linkHashKey).(string)
+	ctx := c.Request().Context()
+	sigID, err := s.store.SaveSignature(ctx, ev)
+	if err != nil {
+		return err
+	}
+	req := workflows.SignRequest{ContractID: k.ID, SHA256: k.SHA256, SignatureID: sigID, At: ev.At, RequestID: ev.RequestID, LinkHash: ev.LinkHash}
 	var state workflows.CollaborationState
 	pending, err := s.update(c, collabID, workflows.UpdateSign, req, &state)
 	if err != nil {
+		if refused(err) {
+			// Refused for good (expired, replaced, signed already): keep nothing of it.
+			if derr := s.store.DiscardSignature(ctx, sigID); derr != nil {
+				s.logger.Warn("refused signature not discarded", "signature_id", sigID, "error", derr)
+			}
+		}
 		return portalRefusal(c, "Not signed", err)
 	}
 	if pending != nil {

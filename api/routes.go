@@ -69,4 +69,6 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.GET("/payouts", s.listPayouts, allow(RoleFinance, RoleOps, RoleAuditor))
 	v1.POST("/payouts/:id/confirm", s.confirmPayout, allow(RoleFinance), once)
 	v1.GET("/collaborations/:id/emails", s.listEmails, read)
+	v1.GET("/collaborations/:id/notes", s.listNotes, allow(RoleOps, RoleAuditor))
+	v1.DELETE("/creators/:id", s.eraseCreator, ops)
 }

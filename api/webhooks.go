@@ -104,7 +104,12 @@ func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error)
 	}
 	at := time.Unix(ev.Timestamp, 0).UTC()
 	detail := strings.TrimSpace(strings.Join(nonEmpty(ev.Type, ev.Reason, ev.Response), ": "))
-	news := workflows.OutreachEvent{At: at, MessageKey: ev.MessageKey, Detail: detail}
+	// The workflow hears the event's kind and where its details are, never the details:
+	// a bounce's reason and the receiving server's answer quote the address.
+	news := workflows.OutreachEvent{At: at, MessageKey: ev.MessageKey, Ref: "provider event " + truncate(ev.EventID, 100)}
+	if ev.Event == "bounce" && (ev.Type == "bounce" || ev.Type == "blocked") {
+		news.Detail = ev.Type
+	}
 	switch ev.Event {
 	case "bounce":
 		news.Kind = workflows.OutreachBounce
@@ -255,7 +260,7 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 	// (500) is posted again by SendGrid and tells the collaboration then.
 	err = s.signalOutreach(ctx, collabID, workflows.OutreachEvent{
 		Kind: workflows.OutreachReply, At: msg.ReceivedAt.UTC(),
-		Detail: fmt.Sprintf("email from %s: %q", from, msg.Subject),
+		Detail: "email received", Ref: fmt.Sprintf("inbound message %d", rec.ID),
 	})
 	if err != nil {
 		return err

@@ -73,6 +73,9 @@ type Creator struct {
 	EngagementRate float64   `json:"engagement_rate"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// ErasedAt is when the creator's personal data was erased; the row stays for the
+	// collaborations, ledgers and reports that refer to it.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Derive fills the derived fields and normalises collections so that JSON shows [] and {}

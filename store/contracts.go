@@ -55,12 +55,26 @@ func (s *Store) Contract(ctx context.Context, id string) (Contract, error) {
 	return s.scanContract(ctx, `WHERE id = $1`, id)
 }
 
-// RecordSignature stores the signature of a contract; a second call keeps the first.
-func (s *Store) RecordSignature(ctx context.Context, contractID string, sig Signature) error {
-	_, err := s.pool.Exec(ctx, `UPDATE contracts SET signed_name = $2, signed_at = $3, signed_ip = $4, signed_user_agent = $5
-		WHERE id = $1 AND signed_at IS NULL`, contractID, sig.Name, sig.At.UTC(), sig.IP, sig.UserAgent)
+// RecordSignature marks a contract signed with a stored signature of it, copying the
+// evidence to the contract row; a second call keeps the first. ErrNotFound means no such
+// signature of this contract is stored.
+func (s *Store) RecordSignature(ctx context.Context, contractID, signatureID string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE contracts c SET signature_id = g.id, signed_name = g.name, signed_at = g.signed_at,
+		signed_ip = g.ip, signed_user_agent = g.user_agent
+		FROM signatures g WHERE c.id = $1 AND g.id = $2 AND g.contract_id = c.id AND c.signed_at IS NULL`, contractID, signatureID)
 	if err != nil {
-		return fmt.Errorf("record signature of %s: %w", contractID, err)
+		return fmt.Errorf("record signature of %s: %w", contractID, pgError(err, nil))
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Nothing changed: either the contract was signed already (the first signature stays)
+	// or the signature is not this contract's.
+	var found bool
+	err = s.pool.QueryRow(ctx, `SELECT true FROM contracts c JOIN signatures g ON g.contract_id = c.id
+		WHERE c.id = $1 AND g.id = $2`, contractID, signatureID).Scan(&found)
+	if err != nil {
+		return fmt.Errorf("record signature %s of %s: %w", signatureID, contractID, pgError(err, nil))
 	}
 	return nil
 }

@@ -21,6 +21,9 @@ var creatorConflicts = map[string]ConflictError{
 const creatorColumns = `id, name, email, timezone, handles, followers, avg_engagement,
 	audience_countries, niches, tier, created_at, updated_at, recent_post`
 
+// creatorSelect is creatorColumns and the columns only the store writes.
+const creatorSelect = creatorColumns + `, erased_at`
+
 // CreateCreator adds a creator with a new time-ordered id and derived fields.
 func (s *Store) CreateCreator(ctx context.Context, c roster.Creator) (roster.Creator, error) {
 	id, err := uuid.NewV7()
@@ -45,7 +48,7 @@ func (s *Store) CreateCreator(ctx context.Context, c roster.Creator) (roster.Cre
 
 // Creator returns one creator.
 func (s *Store) Creator(ctx context.Context, id string) (roster.Creator, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+creatorColumns+` FROM creators WHERE id = $1`, id)
+	row := s.pool.QueryRow(ctx, `SELECT `+creatorSelect+` FROM creators WHERE id = $1`, id)
 	c, err := scanCreator(row)
 	if err != nil {
 		return roster.Creator{}, fmt.Errorf("creator %s: %w", id, pgError(err, nil))
@@ -58,9 +61,12 @@ func (s *Store) Creator(ctx context.Context, id string) (roster.Creator, error) 
 func (s *Store) UpdateCreator(ctx context.Context, id string, change func(*roster.Creator) error) (roster.Creator, error) {
 	var updated roster.Creator
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		c, err := scanCreator(tx.QueryRow(ctx, `SELECT `+creatorColumns+` FROM creators WHERE id = $1 FOR UPDATE`, id))
+		c, err := scanCreator(tx.QueryRow(ctx, `SELECT `+creatorSelect+` FROM creators WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return pgError(err, nil)
+		}
+		if c.ErasedAt != nil {
+			return ErrErased
 		}
 		if err := change(&c); err != nil {
 			return err
@@ -102,6 +108,8 @@ type CreatorFilter struct {
 // next page, empty on the last one.
 func (s *Store) ListCreators(ctx context.Context, f CreatorFilter) ([]roster.Creator, string, error) {
 	var q keysetQuery
+	// Erased creators stay for the ledgers and reports that refer to them, off the roster.
+	q.where("erased_at IS NULL")
 	if f.Tier != "" {
 		q.where("tier = " + q.arg(string(f.Tier)))
 	}
@@ -112,7 +120,7 @@ func (s *Store) ListCreators(ctx context.Context, f CreatorFilter) ([]roster.Cre
 		p := q.arg("%" + escapeLike(f.Query) + "%")
 		q.where("(name ILIKE " + p + " OR EXISTS (SELECT 1 FROM jsonb_each_text(handles) h WHERE h.value ILIKE " + p + "))")
 	}
-	rows, err := s.pool.Query(ctx, q.sql(`SELECT `+creatorColumns+` FROM creators`, f.After, f.Limit), q.args...)
+	rows, err := s.pool.Query(ctx, q.sql(`SELECT `+creatorSelect+` FROM creators`, f.After, f.Limit), q.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list creators: %w", err)
 	}
@@ -168,7 +176,7 @@ func scanCreator(row pgx.Row) (roster.Creator, error) {
 		tier string
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Email, &c.Timezone, &c.Handles, &c.Followers, &c.AvgEngagement,
-		&c.AudienceCountries, &c.Niches, &tier, &c.CreatedAt, &c.UpdatedAt, &c.RecentPost)
+		&c.AudienceCountries, &c.Niches, &tier, &c.CreatedAt, &c.UpdatedAt, &c.RecentPost, &c.ErasedAt)
 	if err != nil {
 		return roster.Creator{}, err
 	}

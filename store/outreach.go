@@ -275,8 +275,10 @@ func (s *Store) Suppress(ctx context.Context, address, reason, source string) (b
 // Suppressed returns the suppression of an address, or ErrNotFound.
 func (s *Store) Suppressed(ctx context.Context, address string) (Suppression, error) {
 	var sup Suppression
-	err := s.pool.QueryRow(ctx, `SELECT email, reason, source, created_at FROM suppressions WHERE email = lower($1)`,
-		strings.TrimSpace(address)).Scan(&sup.Email, &sup.Reason, &sup.Source, &sup.CreatedAt)
+	// An erased creator's address is listed by its hash (AddressHash).
+	err := s.pool.QueryRow(ctx, `SELECT email, reason, source, created_at FROM suppressions WHERE email = lower($1) OR email = $2
+		ORDER BY created_at LIMIT 1`,
+		strings.TrimSpace(address), AddressHash(address)).Scan(&sup.Email, &sup.Reason, &sup.Source, &sup.CreatedAt)
 	if err != nil {
 		return Suppression{}, fmt.Errorf("suppression lookup: %w", pgError(err, nil))
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -437,8 +438,8 @@ func (c *collaboration) validateReply(req ReplyRequest) error {
 	if err := validateActor(req.Actor); err != nil {
 		return err
 	}
-	if err := validateText("note", req.Note, false); err != nil {
-		return err
+	if req.NoteID != "" && !canonicalUUID(req.NoteID) {
+		return invalid(map[string]string{"note_id": "must be the id of a stored note"})
 	}
 	status := c.state.Outreach.Status
 	if c.state.Stage != StageOutreach || c.ending() || (status != OutreachRunning && status != OutreachFailed) {
@@ -448,7 +449,11 @@ func (c *collaboration) validateReply(req ReplyRequest) error {
 }
 
 func (c *collaboration) handleReply(ctx workflow.Context, req ReplyRequest) (CollaborationState, error) {
-	c.onOutreachEvent(ctx, OutreachEvent{Kind: OutreachReply, At: workflow.Now(ctx), Actor: &req.Actor, Detail: strings.TrimSpace(req.Note)})
+	ev := OutreachEvent{Kind: OutreachReply, At: workflow.Now(ctx), Actor: &req.Actor, Detail: "recorded by hand"}
+	if req.NoteID != "" {
+		ev.Ref = "note " + req.NoteID
+	}
+	c.onOutreachEvent(ctx, ev)
 	// Answer once negotiating is open, so the caller sees the opening offer.
 	return c.stateOnce(ctx, func() bool { return c.negotiationOpen || c.state.Stage.Terminal() })
 }
@@ -462,6 +467,13 @@ func validateActor(a Actor) error {
 }
 
 // validateText refuses a missing or too long free text as bad input (422).
+// canonicalUUID reports whether s is a UUID in its lower-case hyphenated form: the only
+// shape of a PostgreSQL row id a workflow accepts in place of personal data.
+func canonicalUUID(s string) bool {
+	id, err := uuid.Parse(s)
+	return err == nil && id.String() == s
+}
+
 func validateText(field, text string, required bool) error {
 	text = strings.TrimSpace(text)
 	switch {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -56,9 +55,8 @@ func (c *collaboration) negotiateAndSign(ctx workflow.Context) error {
 		if signed {
 			s := c.state.Contract.Signed
 			return c.moveTo(ctx, StageInProduction, Event{Kind: EventSigned,
-				Actor: &Actor{Name: s.Name, Role: "creator", RequestID: s.RequestID},
-				Detail: fmt.Sprintf("contract v%d signed by %q from %s (%s) with document hash %s",
-					c.state.Contract.Version, s.Name, s.IP, s.UserAgent, s.SHA256)})
+				Actor:  &Actor{Name: "creator", Role: "creator", RequestID: s.RequestID},
+				Detail: signedDetail(c.state.Contract.Version, s)})
 		}
 		c.accepted, c.state.AgreedTerms = nil, nil
 		err = c.moveTo(ctx, StageNegotiating, Event{Kind: EventContractExpired,
@@ -111,7 +109,7 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 	}
 	_, err = c.act(ctx, "record_signature", true, func() error {
 		return workflow.ExecuteActivity(ctx, a.RecordSignature, activities.RecordSignatureInput{
-			ContractID: s.ContractID, Name: s.Name, At: s.At, IP: s.IP, UserAgent: s.UserAgent,
+			ContractID: s.ContractID, SignatureID: s.SignatureID,
 		}).Get(ctx, nil)
 	})
 	if err != nil {
@@ -316,15 +314,26 @@ func (c *collaboration) validateSign(ctx workflow.Context, req SignRequest) erro
 	case req.SHA256 != k.SHA256:
 		return errors.New("the document does not match the contract sent")
 	}
-	name := strings.TrimSpace(req.Name)
-	if len(name) < 2 || len(name) > 200 || strings.ContainsFunc(name, unicode.IsControl) {
-		return invalid(map[string]string{"name": "type your full legal name"})
+	if !canonicalUUID(req.SignatureID) {
+		return invalid(map[string]string{"signature_id": "must be the id of a stored signature"})
 	}
 	return nil
 }
 
 func (c *collaboration) handleSign(ctx workflow.Context, req SignRequest) (CollaborationState, error) {
-	req.Name = strings.TrimSpace(req.Name)
 	c.state.Contract.Signed = &req
 	return c.state, nil
+}
+
+// signedDetail describes a signature by the ids of its evidence: the typed name, address
+// and browser are in PostgreSQL under the signature id, where erasure can reach them.
+func signedDetail(version int, s *SignRequest) string {
+	d := fmt.Sprintf("contract v%d signed with document hash %s", version, s.SHA256)
+	if s.SignatureID != "" {
+		d += " (signature " + s.SignatureID + ")"
+	}
+	if s.LinkHash != "" {
+		d += " through link " + s.LinkHash
+	}
+	return d
 }

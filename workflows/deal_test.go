@@ -149,7 +149,7 @@ func (s *collaborationSuite) signAt(d time.Duration) {
 		k := s.query().Contract
 		s.Require().NotNil(k)
 		s.env.UpdateWorkflow(UpdateSign, "sign", &noopCallbacks{s: s}, SignRequest{
-			ContractID: k.ContractID, SHA256: k.SHA256, Name: "Ada Lovelace", IP: "203.0.113.7", UserAgent: "Firefox", At: s.env.Now(),
+			ContractID: k.ContractID, SHA256: k.SHA256, SignatureID: testSignatureID, At: s.env.Now(), LinkHash: "0123456789ab",
 		})
 	})
 }
@@ -251,10 +251,10 @@ func (s *collaborationSuite) TestContractReminderThenExpiryReturnsToNegotiating(
 func (s *collaborationSuite) TestSignMovesToProductionAndSendsTheBrief() {
 	m := s.mockDeal()
 	at := s.driveTo(StageContracting)
-	_, wrongHash := s.update(at+time.Minute, UpdateSign, "forged", SignRequest{ContractID: "k-1", SHA256: "other", Name: "Ada Lovelace"})
-	_, otherContract := s.update(at+2*time.Minute, UpdateSign, "old", SignRequest{ContractID: "k-0", SHA256: "hash-1", Name: "Ada Lovelace"})
+	_, wrongHash := s.update(at+time.Minute, UpdateSign, "forged", SignRequest{ContractID: "k-1", SHA256: "other", SignatureID: testSignatureID})
+	_, otherContract := s.update(at+2*time.Minute, UpdateSign, "old", SignRequest{ContractID: "k-0", SHA256: "hash-1", SignatureID: testSignatureID})
 	s.signAt(at + time.Hour)
-	_, again := s.update(at+2*time.Hour, UpdateSign, "again", SignRequest{ContractID: "k-1", SHA256: "hash-1", Name: "Ada Lovelace"})
+	_, again := s.update(at+2*time.Hour, UpdateSign, "again", SignRequest{ContractID: "k-1", SHA256: "hash-1", SignatureID: testSignatureID})
 	s.mustUpdate(at+3*time.Hour, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
 
 	s.env.ExecuteWorkflow(Collaboration, dealInput())
@@ -264,8 +264,7 @@ func (s *collaborationSuite) TestSignMovesToProductionAndSendsTheBrief() {
 	s.ErrorContains(*otherContract, "newer version")
 	s.ErrorContains(*again, "already signed")
 	s.Require().Len(m.signatures, 1)
-	s.Equal("Ada Lovelace", m.signatures[0].Name)
-	s.Equal("203.0.113.7", m.signatures[0].IP)
+	s.Equal(activities.RecordSignatureInput{ContractID: "k-1", SignatureID: testSignatureID}, m.signatures[0])
 	s.Equal([]string{activities.NoticeContract, activities.NoticeBrief}, m.kinds())
 	var signed *Event
 	for i, e := range final.Events {
@@ -274,8 +273,8 @@ func (s *collaborationSuite) TestSignMovesToProductionAndSendsTheBrief() {
 		}
 	}
 	s.Require().NotNil(signed)
-	s.Contains(signed.Detail, `"Ada Lovelace" from 203.0.113.7`)
-	s.Contains(signed.Detail, "hash-1")
+	s.Equal("contract v1 signed with document hash hash-1 (signature "+testSignatureID+") through link 0123456789ab", signed.Detail)
+	s.Equal(&Actor{Name: "creator", Role: "creator"}, signed.Actor)
 }
 
 func (s *collaborationSuite) TestDraftChangesDraftApprove() {
@@ -415,3 +414,9 @@ func (s *collaborationSuite) TestDecline() {
 	s.Equal(StageDeclined, declined.Stage)
 	s.True(strings.Contains(final.EndReason, "10x"))
 }
+
+// Ids of PostgreSQL rows that hold what a person typed; the workflow sees only these.
+const (
+	testSignatureID = "0190a000-0000-7000-8000-00000000515e"
+	testNoteID      = "0190a000-0000-7000-8000-0000000000fe"
+)

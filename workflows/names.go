@@ -258,12 +258,15 @@ type OutreachPlan struct {
 }
 
 // OutreachEvent is news about the outreach from outside: a reply, a bounce, an
-// unsubscribe. Webhooks send it as a signal; duplicates are harmless.
+// unsubscribe. Webhooks send it as a signal; duplicates are harmless. It carries no
+// personal data: Ref names the PostgreSQL row holding what the creator or the provider
+// sent (an inbound message, a provider event, a note), and Detail is a fixed description.
 type OutreachEvent struct {
 	Kind       string    `json:"kind"`
 	At         time.Time `json:"at"`
 	MessageKey string    `json:"message_key,omitempty"`
 	Detail     string    `json:"detail,omitempty"`
+	Ref        string    `json:"ref,omitempty"`
 	Actor      *Actor    `json:"actor,omitempty"`
 }
 
@@ -313,15 +316,17 @@ type DeclineRequest struct {
 	Reason string `json:"reason"`
 }
 
-// SignRequest is a creator signing through the contract portal.
+// SignRequest is a creator signing through the contract portal. The evidence a person
+// gave (typed name, address, browser) is stored in PostgreSQL first under SignatureID,
+// so that erasing it leaves the history intact.
 type SignRequest struct {
-	ContractID string    `json:"contract_id"`
-	SHA256     string    `json:"sha256"`
-	Name       string    `json:"name"`
-	IP         string    `json:"ip"`
-	UserAgent  string    `json:"user_agent"`
-	At         time.Time `json:"at"`
-	RequestID  string    `json:"request_id"`
+	ContractID  string    `json:"contract_id"`
+	SHA256      string    `json:"sha256"`
+	SignatureID string    `json:"signature_id"`
+	At          time.Time `json:"at"`
+	RequestID   string    `json:"request_id"`
+	// LinkHash is the short hash of the portal link the signature came through.
+	LinkHash string `json:"link_hash,omitempty"`
 }
 
 // DraftRequest submits a draft: asset links and the caption. Actor is the ops key, or
@@ -375,10 +380,11 @@ type Review struct {
 	At       time.Time `json:"at"`
 }
 
-// ReplyRequest records a reply that ops received some other way.
+// ReplyRequest records a reply that ops received some other way. What ops typed about
+// it is stored in PostgreSQL under NoteID: it may quote the creator.
 type ReplyRequest struct {
-	Actor Actor  `json:"actor"`
-	Note  string `json:"note"`
+	Actor  Actor  `json:"actor"`
+	NoteID string `json:"note_id"`
 }
 
 // CancelRequest ends a collaboration as cancelled.

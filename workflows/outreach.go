@@ -95,7 +95,7 @@ func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err
 		switch res.Status {
 		case activities.SendSent:
 			o.EmailsSent++
-			c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("email %d of %d: %q (%s)", step+1, plan.Steps, res.Subject, res.MessageKey)})
+			c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("email %d of %d (%s)", step+1, plan.Steps, res.MessageKey)})
 			return false, nil
 		case activities.SendSuppressed:
 			c.stopOutreach(ctx, OutreachEvent{Kind: OutreachSuppressed, At: workflow.Now(ctx), Detail: res.Reason})
@@ -224,6 +224,9 @@ func describe(ev OutreachEvent) string {
 	}
 	if ev.Detail != "" {
 		s += ": " + ev.Detail
+	}
+	if ev.Ref != "" {
+		s += " (" + ev.Ref + ")"
 	}
 	return s
 }

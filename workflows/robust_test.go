@@ -27,7 +27,7 @@ func (s *collaborationSuite) TestReplyStopsAnEmailRetriedThroughAnOutage() {
 		return outage
 	}
 	s.at(2*time.Minute, func() { replyAt = s.env.Now() })
-	st, err := s.update(2*time.Minute, UpdateRecordReply, "r", ReplyRequest{Actor: ops, Note: "she answered on Instagram"})
+	st, err := s.update(2*time.Minute, UpdateRecordReply, "r", ReplyRequest{Actor: ops})
 	s.update(3*time.Minute, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "test over"})
 
 	s.env.ExecuteWorkflow(Collaboration, input())
@@ -294,7 +294,7 @@ func (s *collaborationSuite) TestVerifyingContinuesAsNew() {
 
 // Minor 2: a decline after the signature is refused: cancel (with its kill fee) instead.
 func TestDeclineAfterSignatureIsRefused(t *testing.T) {
-	c := &collaboration{state: CollaborationState{Stage: StageContracting, Contract: &ContractState{Signed: &SignRequest{Name: "Ada"}}}}
+	c := &collaboration{state: CollaborationState{Stage: StageContracting, Contract: &ContractState{Signed: &SignRequest{SignatureID: testSignatureID}}}}
 	if err := c.validateDecline(DeclineRequest{Actor: ops, Reason: "changed my mind"}); err == nil {
 		t.Fatal("decline of a signed contract accepted")
 	}
@@ -314,7 +314,8 @@ func TestValidatorInputErrorsAreInvalidArgument(t *testing.T) {
 	for name, err := range map[string]error{
 		"no actor":  c.validateCancel(CancelRequest{Reason: "x"}),
 		"no reason": c.validateCancel(CancelRequest{Actor: ops}),
-		"long note": c.validateReply(ReplyRequest{Actor: ops, Note: strings.Repeat("x", MaxReasonLength+1)}),
+		"note not an id": c.validateReply(ReplyRequest{Actor: ops, NoteID: "she said yes"}),
+		"note id upper case": c.validateReply(ReplyRequest{Actor: ops, NoteID: strings.ToUpper(testNoteID)}),
 	} {
 		var appErr *temporal.ApplicationError
 		if !errors.As(err, &appErr) || appErr.Type() != InvalidArgument {

@@ -94,7 +94,7 @@ func (f *fakeActivities) SendOutreachEmail(_ context.Context, in activities.Send
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sends[in.CollaborationID]++
-	return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey(), Subject: "Hello"}, nil
+	return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey()}, nil
 }
 
 func (f *fakeActivities) emailsSent(id string) int {
@@ -315,7 +315,7 @@ func (s *scenario) sign() {
 	k := s.until("a contract", func(st workflows.CollaborationState) bool {
 		return st.Contract != nil && st.Stage == workflows.StageContracting
 	}).Contract
-	s.update(workflows.UpdateSign, workflows.SignRequest{ContractID: k.ContractID, SHA256: k.SHA256, Name: "Ada Lovelace", IP: "203.0.113.7", UserAgent: "test", At: time.Now().UTC(), RequestID: "r"})
+	s.update(workflows.UpdateSign, workflows.SignRequest{ContractID: k.ContractID, SHA256: k.SHA256, SignatureID: "0190a000-0000-7000-8000-000000000001", At: time.Now().UTC(), RequestID: "r"})
 }
 
 func (s *scenario) draft(n int) {
