@@ -312,9 +312,9 @@ func TestCancelAfterConfirmationIsRefused(t *testing.T) {
 func TestValidatorInputErrorsAreInvalidArgument(t *testing.T) {
 	c := &collaboration{state: CollaborationState{Stage: StageOutreach, Outreach: OutreachState{Status: OutreachRunning}}}
 	for name, err := range map[string]error{
-		"no actor":  c.validateCancel(CancelRequest{Reason: "x"}),
-		"no reason": c.validateCancel(CancelRequest{Actor: ops}),
-		"note not an id": c.validateReply(ReplyRequest{Actor: ops, NoteID: "she said yes"}),
+		"no actor":           c.validateCancel(CancelRequest{Reason: "x"}),
+		"no reason":          c.validateCancel(CancelRequest{Actor: ops}),
+		"note not an id":     c.validateReply(ReplyRequest{Actor: ops, NoteID: "she said yes"}),
 		"note id upper case": c.validateReply(ReplyRequest{Actor: ops, NoteID: strings.ToUpper(testNoteID)}),
 	} {
 		var appErr *temporal.ApplicationError
