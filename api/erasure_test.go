@@ -3,7 +3,10 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"net/url"
 	"reflect"
 	"strings"
@@ -169,4 +172,78 @@ func TestPersonalDataStaysOutOfTemporalAndErasureRemovesIt(t *testing.T) {
 	}
 	must(t, 404, call(t, "DELETE", "/v1/creators/0190a000-0000-7000-8000-000000000000", opsKey, nil))
 	must(t, 404, call(t, "DELETE", "/v1/creators/not-an-id", opsKey, nil))
+}
+
+// TestTemporalDatabaseHoldsNoPersonalData runs a whole lifecycle (a reply by email, a
+// signature, a draft, a verified post, a confirmed payout) for a creator, then reads the
+// embedded Temporal server's database file byte for byte: no payload codec runs in these
+// tests, so anything a workflow, signal, update or activity carried is there in clear, and
+// none of the creator's name, address or words may be.
+func TestTemporalDatabaseHoldsNoPersonalData(t *testing.T) {
+	const (
+		name      = "Fiona Fairweather"
+		email     = "fiona.fairweather@example.org"
+		replyText = "Fiona here: count me in, my studio is at 12 Quarry Lane"
+	)
+	creator := must(t, 201, call(t, "POST", "/v1/creators", opsKey, map[string]any{
+		"name": name, "email": email, "timezone": "Europe/Dublin", "followers": 45_000,
+		"handles": map[string]string{"instagram": "fionafw"},
+	})).str("id")
+	campaign := must(t, 201, call(t, "POST", "/v1/campaigns", opsKey, map[string]any{
+		"name": "Lifecycle " + t.Name(), "brand": "Acme", "sender_email": "collabs@acme.test", "landing_url": "https://acme.test/spring",
+		"compensation": map[string]any{"fixed_fee": 100000},
+		"brief":        map[string]any{"deliverables": []map[string]any{{"platform": "instagram", "format": "reel", "count": 1}}},
+		"timings":      map[string]any{"reply_wait": "1h", "follow_up_delays": []string{"1h", "1h"}, "live_window": "2s", "verification_interval": "1s"},
+		"send_window":  map[string]any{"start": "00:00", "end": "24:00", "days": []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+	})).str("id")
+	id := start(t, campaign, creator)
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	first := sentTo(id)[0]
+	must(t, 200, inboundPost(t, map[string]string{
+		"from": name + " <" + email + ">", "to": first.ReplyTo, "subject": "Re: " + first.Subject, "text": replyText,
+		"envelope": fmt.Sprintf(`{"to":[%q],"from":%q}`, first.ReplyTo, email),
+	}, inboundSecret))
+	waitForStage(t, id, "negotiating")
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/accept", opsKey, `{}`))
+	if status, page := newBrowser(t).submit(linkIn(t, mailOf(t, id, "contract", 1)), url.Values{"name": {name}, "agree": {"yes"}}); status != 200 {
+		t.Fatalf("sign: %d %s", status, page)
+	}
+	waitForStage(t, id, "in_production")
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts", opsKey, `{"assets":["https://cdn.example.com/f.mp4"],"caption":"#ad spring kit"}`))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
+	code := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["attribution"].(map[string]any)["code"].(string)
+	postURL, _ := postPage(t, code)
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, map[string]string{"url": postURL}))
+	waitForStage(t, id, "payout")
+	var payout string
+	eventually(t, "the pending payout", func() bool {
+		items := must(t, 200, call(t, "GET", "/v1/payouts?status=pending&collaboration_id="+id, financeKey, nil)).Body["items"].([]any)
+		if len(items) == 1 {
+			payout = items[0].(map[string]any)["id"].(string)
+		}
+		return payout != ""
+	})
+	must(t, 200, call(t, "POST", "/v1/payouts/"+payout+"/confirm", financeKey, `{"reference":"BANK-7"}`))
+	waitForStage(t, id, "completed")
+
+	var stored []byte
+	for _, f := range []string{temporalDB, temporalDB + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		stored = append(stored, bytes.ToLower(b)...)
+	}
+	// The file is what was searched: it holds the collaboration and its contract's hash.
+	hash := must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/contract", opsKey, nil)).str("sha256")
+	for _, present := range []string{id, hash} {
+		if !bytes.Contains(stored, []byte(strings.ToLower(present))) {
+			t.Fatalf("the Temporal database file does not hold %q: not the file in use?", present)
+		}
+	}
+	for _, personal := range []string{name, email, "Quarry Lane", "count me in"} {
+		if bytes.Contains(stored, []byte(strings.ToLower(personal))) {
+			t.Errorf("the Temporal database file holds %q", personal)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,6 +48,8 @@ var (
 	// webhookKey signs Event Webhook posts as SendGrid would.
 	webhookKey *ecdsa.PrivateKey
 	signer     *links.Signer
+	// temporalDB is the embedded Temporal server's SQLite file.
+	temporalDB string
 )
 
 const (
@@ -88,7 +91,15 @@ func runTests(m *testing.M) (int, error) {
 	}
 	defer st.Close()
 
-	ts, err := temporalserver.Start(ctx, temporalserver.Options{SearchAttributes: workflows.SearchAttributeTypes()})
+	// A database file, as `collabflow dev` keeps, so that a test can read what Temporal
+	// stores byte for byte (TestTemporalDatabaseHoldsNoPersonalData).
+	dir, err := os.MkdirTemp("", "collabflow-api-temporal-")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	temporalDB = filepath.Join(dir, "temporal.db")
+	ts, err := temporalserver.Start(ctx, temporalserver.Options{SearchAttributes: workflows.SearchAttributeTypes(), DatabaseFile: temporalDB})
 	if err != nil {
 		return 0, err
 	}

@@ -93,10 +93,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		sqlCfg.DatabaseName = "mem-" + strconv.Itoa(frontendPort)
 	} else {
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		// WAL with synchronous=normal ran 1.65x the default pragmas here and stays durable
-		// across a process crash (only an OS crash can lose the last transactions).
-		sqlCfg.ConnectAttributes["_journal_mode"] = "wal"
-		sqlCfg.ConnectAttributes["_synchronous"] = "2"
+		// WAL with synchronous=NORMAL stays durable across a process crash (only an OS
+		// crash can lose the last transactions) and spares an fsync per commit. The plugin
+		// passes every attribute that is not a URI parameter as a pragma under its own
+		// name: "journal_mode", not the driver-specific "_journal_mode", which it ignored
+		// (TestDatabaseFileUsesWAL reads the file's header).
+		sqlCfg.ConnectAttributes["journal_mode"] = "wal"
+		sqlCfg.ConnectAttributes["synchronous"] = "NORMAL"
 		sqlCfg.DatabaseName = opts.DatabaseFile
 		if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o750); err != nil {
 			return nil, fmt.Errorf("create directory for %s: %w", opts.DatabaseFile, err)

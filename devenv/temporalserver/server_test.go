@@ -2,6 +2,8 @@ package temporalserver
 
 import (
 	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,6 +59,25 @@ func TestFileServerRegistersAttributesOnReopen(t *testing.T) {
 	}
 	if got := ns.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != 400*24*time.Hour {
 		t.Errorf("retention %v", got)
+	}
+	assertWAL(t, file)
+}
+
+// assertWAL reads the SQLite header of file: bytes 18 and 19 (the file format's write and
+// read versions) are 2 in WAL mode and 1 in the rollback-journal modes.
+func assertWAL(t *testing.T, file string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	header := make([]byte, 20)
+	if _, err := io.ReadFull(f, header); err != nil {
+		t.Fatal(err)
+	}
+	if string(header[:15]) != "SQLite format 3" || header[18] != 2 || header[19] != 2 {
+		t.Fatalf("%s is not in WAL mode: header %q", file, header)
 	}
 }
 
