@@ -23,6 +23,11 @@ const (
 // Roles lists every role.
 var Roles = []string{RoleOps, RoleReviewer, RoleFinance, RoleAuditor}
 
+// HistoryReaders are the roles that may read workflow histories, which hold creators'
+// personal data: the history, timeline and replay routes, and decoding on the codec
+// server, admit these.
+var HistoryReaders = []string{RoleAuditor, RoleOps}
+
 // Key is one API key: who holds it, what they may do, and the bearer secret.
 type Key struct {
 	Name   string

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"net/mail"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // FuzzInboundSender: the Inbound Parse sender check never panics, and vouches for a sender
@@ -35,5 +39,53 @@ func FuzzRawInbound(f *testing.F) {
 			return
 		}
 		_ = rawText(msg)
+	})
+}
+
+// FuzzEventBatch: an Event Webhook body, however malformed, is parsed without a panic; a
+// body that does not parse yields an error and no events, so the handler applies nothing
+// from it; and what does parse is what the handler can store and signal: valid UTF-8
+// strings (PostgreSQL text), a bounded number of events of bounded size, timestamps that
+// survive the conversion to time.Time, and events that parse the same again when written
+// back out. The seeds in testdata/fuzz/FuzzEventBatch include a real SendGrid batch.
+func FuzzEventBatch(f *testing.F) {
+	f.Add([]byte(`[{"email":"ada@example.com","event":"delivered","timestamp":1700000000,"sg_event_id":"e1","collaboration_id":"c1","message_key":"m1"}]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		events, err := parseEventBatch(body)
+		if err != nil {
+			if events != nil {
+				t.Fatalf("error %v came with %d events: a malformed batch must yield none", err, len(events))
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted a body that is not JSON: %q", body)
+		}
+		// Every element of the array takes at least two bytes with its separator.
+		if 2*len(events) > len(body) {
+			t.Fatalf("%d events from %d bytes", len(events), len(body))
+		}
+		for i, ev := range events {
+			for _, field := range []string{ev.Email, ev.Event, ev.EventID, ev.Reason, ev.Type, ev.Response, ev.CollaborationID, ev.MessageKey} {
+				if !utf8.ValidString(field) {
+					t.Fatalf("event %d: field %q is not valid UTF-8", i, field)
+				}
+				// Invalid bytes become U+FFFD, three bytes each: no more growth than that.
+				if len(field) > 3*len(body) {
+					t.Fatalf("event %d: field of %d bytes from a body of %d", i, len(field), len(body))
+				}
+			}
+			if at := time.Unix(ev.Timestamp, 0).UTC(); at.Unix() != ev.Timestamp {
+				t.Fatalf("event %d: timestamp %d became %v", i, ev.Timestamp, at)
+			}
+		}
+		out, err := json.Marshal(events)
+		if err != nil {
+			t.Fatalf("write events back: %v", err)
+		}
+		again, err := parseEventBatch(out)
+		if err != nil || !slices.Equal(again, events) {
+			t.Fatalf("events changed when written and parsed again: %v\n%+v\n%+v", err, events, again)
+		}
 	})
 }

@@ -61,7 +61,7 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/collaborations/:id/metrics", s.addMetrics, ops)
 	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
 
-	audit := allow(RoleAuditor, RoleOps)
+	audit := allow(HistoryReaders...)
 	v1.GET("/collaborations/:id/history", s.history, audit)
 	v1.GET("/collaborations/:id/timeline", s.timeline, audit)
 	v1.POST("/collaborations/:id/replay", s.replay, audit)

@@ -76,8 +76,8 @@ func (s *Server) sendgridEvents(c echo.Context) error {
 	if ok, err := eventwebhook.VerifySignature(s.webhookKey, body, sig, ts); err != nil || !ok {
 		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook signature does not verify"}
 	}
-	var events []sendgridEvent
-	if err := json.Unmarshal(body, &events); err != nil {
+	events, err := parseEventBatch(body)
+	if err != nil {
 		return badRequest("body", "must be a JSON array of events")
 	}
 	applied := 0
@@ -91,6 +91,19 @@ func (s *Server) sendgridEvents(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]int{"received": len(events), "applied": applied})
+}
+
+// parseEventBatch reads a verified Event Webhook body: a JSON array of events, or null
+// for none. A body that does not parse in full yields no events at all, so a malformed
+// batch is refused whole and nothing in it is applied. Events that are not about an email
+// of ours (no sg_event_id, message_key or collaboration_id) are kept here and skipped by
+// applyEvent, so that the answer counts every event received.
+func parseEventBatch(body []byte) ([]sendgridEvent, error) {
+	var events []sendgridEvent
+	if err := json.Unmarshal(body, &events); err != nil {
+		return nil, fmt.Errorf("parse event batch: %w", err)
+	}
+	return events, nil
 }
 
 // applyEvent updates the email log and tells the workflows what they must know. Effects

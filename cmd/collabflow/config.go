@@ -59,6 +59,11 @@ type config struct {
 	SinkAddr         string // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
 	// Codec encrypts Temporal payloads; nil stores them in clear.
 	Codec *codec.Codec // COLLABFLOW_CODEC_KEYS
+	// CodecAddr is where `collabflow codec-server` listens.
+	CodecAddr string // COLLABFLOW_CODEC_ADDR
+	// CodecOrigins are the browser origins (the Temporal Web UI's) allowed to call the
+	// codec endpoint.
+	CodecOrigins []string // COLLABFLOW_CODEC_CORS_ORIGINS
 }
 
 // dataConverter is the converter every Temporal client and replayer of this process uses.
@@ -91,6 +96,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
 		MetricsAddr:       getenv("COLLABFLOW_METRICS_ADDR"),
 		SinkAddr:          or(getenv("COLLABFLOW_SENDGRID_SINK_ADDR"), "127.0.0.1:8025"),
+		CodecAddr:         or(getenv("COLLABFLOW_CODEC_ADDR"), "127.0.0.1:8081"),
 	}
 	cfg.PublicURL = strings.TrimRight(or(getenv("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
 	var err error
@@ -157,6 +163,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_CODEC_KEYS: %w", err)
 		}
 	}
+	// The Web UI of a local Temporal (temporal server start-dev) by default.
+	for _, o := range strings.Split(or(getenv("COLLABFLOW_CODEC_CORS_ORIGINS"), "http://127.0.0.1:8233,http://localhost:8233"), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if !validOrigin(o) {
+			return cfg, fmt.Errorf("COLLABFLOW_CODEC_CORS_ORIGINS: %q is not an origin such as https://temporal.example.com", o)
+		}
+		cfg.CodecOrigins = append(cfg.CodecOrigins, o)
+	}
 	if v := getenv("COLLABFLOW_RETENTION"); v != "" {
 		if cfg.Retention, err = time.ParseDuration(v); err != nil || cfg.Retention < 24*time.Hour {
 			return cfg, fmt.Errorf("COLLABFLOW_RETENTION: %q is not a duration of at least 24h", v)
@@ -179,7 +195,7 @@ func (c config) logValue() []any {
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
 		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
-		"payload_encryption", c.Codec != nil,
+		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
 	}
 }
 
@@ -212,6 +228,14 @@ func maskURL(u string) string {
 		return scheme + "://" + name + ":***@" + host
 	}
 	return u
+}
+
+// validOrigin is whether o is a browser origin as sent in the Origin header: scheme and
+// host, no path, which is the only form that can ever match one.
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil && o == u.Scheme+"://"+u.Host
 }
 
 func or(v, def string) string {

@@ -16,7 +16,8 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if defaults.TemporalAddress != "127.0.0.1:7233" || defaults.Addr != "127.0.0.1:8080" || defaults.TemporalNamespace != "default" ||
 		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 ||
-		defaults.ProviderEventWait != 2*time.Minute || defaults.WebhookTolerance != 10*time.Minute {
+		defaults.ProviderEventWait != 2*time.Minute || defaults.WebhookTolerance != 10*time.Minute ||
+		defaults.CodecAddr != "127.0.0.1:8081" || strings.Join(defaults.CodecOrigins, ",") != "http://127.0.0.1:8233,http://localhost:8233" {
 		t.Fatalf("defaults %+v", defaults)
 	}
 
@@ -36,6 +37,8 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_PUBLIC_URL", "ftp://x", "COLLABFLOW_PUBLIC_URL"},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5", "SENDGRID_WEBHOOK_PUBLIC_KEY"},
 		{"COLLABFLOW_CODEC_KEYS", "k1:c2hvcnQ=", "COLLABFLOW_CODEC_KEYS"},
+		{"COLLABFLOW_CODEC_CORS_ORIGINS", "temporal.example.com", "COLLABFLOW_CODEC_CORS_ORIGINS"},
+		{"COLLABFLOW_CODEC_CORS_ORIGINS", "https://temporal.example.com/ui", "COLLABFLOW_CODEC_CORS_ORIGINS"},
 	}
 	for _, tt := range bad {
 		_, err := loadConfig(func(k string) string {

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -49,6 +51,7 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 			t.Fatalf("cancel gave %v", cancelled)
 		}
 		assertEncrypted(t, env["TEMPORAL_ADDRESS"], collabID)
+		assertCodecEndpoint(t, base+codecPath, key, filepath.Join(dataDir, "codec-keys"))
 	})
 	keyBefore, err := os.ReadFile(filepath.Join(dataDir, "api-key"))
 	if err != nil {
@@ -195,5 +198,27 @@ func assertEncrypted(t *testing.T, address, workflowID string) {
 	}
 	if payloads == 0 {
 		t.Fatal("no start input found")
+	}
+}
+
+// assertCodecEndpoint decodes, through dev's codec endpoint, a payload encrypted with the
+// dev key, as the temporal CLI would with --codec-endpoint.
+func assertCodecEndpoint(t *testing.T, endpoint, apiKey, keyFile string) {
+	t.Helper()
+	c, err := devCodec(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encrypted, err := c.DataConverter().ToPayloads("Ada Lovelace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := sdkCodec(endpoint, apiKey, "default").Decode(encrypted.GetPayloads())
+	if err != nil {
+		t.Fatalf("decode through %s: %v", endpoint, err)
+	}
+	var name string
+	if err := converter.GetDefaultDataConverter().FromPayloads(&commonpb.Payloads{Payloads: decoded}, &name); err != nil || name != "Ada Lovelace" {
+		t.Fatalf("decoded %q, %v", name, err)
 	}
 }

@@ -5,6 +5,7 @@
 //	collabflow worker    the Temporal worker against external Temporal and PostgreSQL
 //	collabflow migrate   apply database migrations and exit
 //	collabflow audit     replay histories against the current code, export them
+//	collabflow codec-server  decode encrypted payloads for the Temporal Web UI and CLI
 package main
 
 import (
@@ -34,6 +35,9 @@ commands:
   worker   run the Temporal worker (needs TEMPORAL_ADDRESS, DATABASE_URL)
   migrate  apply database migrations to DATABASE_URL and exit
   audit    replay a collaboration's history (from Temporal or a file) or export histories
+  codec-server
+           decrypt payloads for the Temporal Web UI and CLI (needs COLLABFLOW_CODEC_KEYS,
+           COLLABFLOW_API_KEYS)
 
 Configuration is read from the environment; see README.md.
 `
@@ -59,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runMigrate(ctx, cfg)
 	case "audit":
 		return runAudit(ctx, cfg, args[1:], stdout)
+	case "codec-server":
+		return runCodecServer(ctx, cfg, nil)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

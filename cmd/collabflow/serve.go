@@ -32,6 +32,8 @@ type role int
 const (
 	roleAPI role = 1 << iota
 	roleWorker
+	// roleCodec serves the codec endpoint under codecPath on the API's listener (dev).
+	roleCodec
 )
 
 // runProduction runs the API or the worker against external Temporal and PostgreSQL.
@@ -136,7 +138,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		if err != nil {
 			return fmt.Errorf("listen on COLLABFLOW_ADDR %s: %w", cfg.Addr, err)
 		}
-		srv := newAPIServer(e, logger, defaultAPITimeouts)
+		var h http.Handler = e
+		if r&roleCodec != 0 {
+			h = withCodec(e, codecHandler(cfg, logger))
+		}
+		srv := newAPIServer(h, logger, defaultAPITimeouts)
 		logger.Info("API listening", "addr", "http://"+ln.Addr().String())
 		if ready != nil {
 			ready(ln.Addr().String())

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/codec"
+)
+
+// codecTimeouts suit codec requests: bodies of at most codec.DefaultMaxBody and work that
+// is only decryption, so a slow client is cut off well before the API's limits.
+var codecTimeouts = apiTimeouts{
+	ReadHeader: 10 * time.Second,
+	Read:       30 * time.Second,
+	Write:      45 * time.Second,
+	Idle:       2 * time.Minute,
+}
+
+// runCodecServer serves Temporal's codec-server protocol on COLLABFLOW_CODEC_ADDR, so the
+// Web UI and the temporal CLI can show encrypted histories to holders of an API key.
+// ready, when set, is called with the listening address.
+func runCodecServer(ctx context.Context, cfg config, ready func(addr string)) error {
+	if cfg.Codec == nil {
+		return errors.New("COLLABFLOW_CODEC_KEYS is required: the codec server decrypts with the keys the workers encrypt with")
+	}
+	if len(cfg.APIKeys) == 0 {
+		return errors.New("COLLABFLOW_API_KEYS is required: the codec server answers only holders of an API key")
+	}
+	logger := cfg.logger()
+	logger.Info("starting codec server", cfg.logValue()...)
+	ln, err := net.Listen("tcp", cfg.CodecAddr)
+	if err != nil {
+		return fmt.Errorf("listen on COLLABFLOW_CODEC_ADDR %s: %w", cfg.CodecAddr, err)
+	}
+	srv := newAPIServer(codecHandler(cfg, logger), logger, codecTimeouts)
+	logger.Info("codec server listening", "addr", "http://"+ln.Addr().String(), "namespace", cfg.TemporalNamespace)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve codec: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	return g.Wait()
+}
+
+// codecHandler is the codec endpoint for cfg: API keys whose role may read histories
+// decode, ops keys also encode.
+func codecHandler(cfg config, logger *slog.Logger) http.Handler {
+	callers := make([]codec.Caller, len(cfg.APIKeys))
+	for i, k := range cfg.APIKeys {
+		callers[i] = codec.Caller{
+			Name:   k.Name,
+			Secret: k.Secret,
+			Decode: slices.Contains(api.HistoryReaders, k.Role),
+			Encode: k.Role == api.RoleOps,
+		}
+	}
+	return codec.Handler(cfg.Codec, codec.HandlerOptions{
+		Callers:        callers,
+		Namespace:      cfg.TemporalNamespace,
+		AllowedOrigins: cfg.CodecOrigins,
+		Logger:         logger.With("component", "codec"),
+	})
+}
+
+// codecPath is where `collabflow dev` serves the codec endpoint on the API's listener,
+// which saves a port beside the API, Temporal and the SendGrid sink.
+const codecPath = "/codec"
+
+// withCodec serves codecH under codecPath and everything else with h. It is a prefix
+// check rather than a ServeMux so the API sees its requests exactly as without it.
+func withCodec(h, codecH http.Handler) http.Handler {
+	stripped := http.StripPrefix(codecPath, codecH)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, codecPath+"/") {
+			stripped.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
