@@ -55,6 +55,12 @@ func (s *Store) Contract(ctx context.Context, id string) (Contract, error) {
 	return s.scanContract(ctx, `WHERE id = $1`, id)
 }
 
+// SignedContract returns the latest signed contract of a collaboration: the terms both
+// sides agreed to. ErrNotFound means none was signed (or its signature not yet recorded).
+func (s *Store) SignedContract(ctx context.Context, collaborationID string) (Contract, error) {
+	return s.scanContract(ctx, `WHERE collaboration_id = $1 AND signed_at IS NOT NULL ORDER BY version DESC LIMIT 1`, collaborationID)
+}
+
 // RecordSignature stores the signature of a contract; a second call keeps the first.
 func (s *Store) RecordSignature(ctx context.Context, contractID string, sig Signature) error {
 	_, err := s.pool.Exec(ctx, `UPDATE contracts SET signed_name = $2, signed_at = $3, signed_ip = $4, signed_user_agent = $5

@@ -216,3 +216,62 @@ func TestRecordCollaborationIgnoresOlderStages(t *testing.T) {
 		t.Fatalf("unknown creator: %v", err)
 	}
 }
+
+// TestSignedContractIsTheLatestSigned: post verification reads the agreed platforms from
+// the latest contract version that was signed, never from an unsigned draft.
+func TestSignedContractIsTheLatestSigned(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	save := func(version int, platform string) store.Contract {
+		t.Helper()
+		k, err := s.SaveContract(ctx, store.Contract{CollaborationID: "collab-k", Version: version,
+			Terms: []byte(`{"deliverables":[{"platform":"` + platform + `"}]}`), HTML: "<p>x</p>", SHA256: "x", ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if _, err := s.SignedContract(ctx, "collab-k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no contract: %v", err)
+	}
+	v1 := save(1, "instagram")
+	if _, err := s.SignedContract(ctx, "collab-k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	if err := s.RecordSignature(ctx, v1.ID, store.Signature{Name: "Ada", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	v2 := save(2, "tiktok")
+	steps := []struct {
+		sign    *store.Contract
+		version int
+	}{
+		{nil, 1}, // v2 is not signed yet
+		{&v2, 2}, // now it is
+	}
+	for _, st := range steps {
+		if st.sign != nil {
+			if err := s.RecordSignature(ctx, st.sign.ID, store.Signature{Name: "Ada", At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		k, err := s.SignedContract(ctx, "collab-k")
+		if err != nil || k.Version != st.version || k.Signature == nil {
+			t.Fatalf("signed contract %+v %v, want version %d", k, err, st.version)
+		}
+	}
+
+	cr, _ := s.CreateCreator(ctx, newCreator("kay", "kay@example.com", 1))
+	c := campaigns.Campaign{Name: "k", Brand: "y", SenderEmail: "a@b.test"}
+	c.ApplyDefaults()
+	ca, _ := s.CreateCampaign(ctx, c)
+	if err := s.RecordCollaboration(ctx, store.Collaboration{ID: "collab-k", CampaignID: ca.ID, CreatorID: cr.ID, Stage: "verifying", StageSeq: 1, UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Collaboration(ctx, "collab-k"); err != nil || got.CreatorID != cr.ID {
+		t.Fatalf("collaboration %+v %v", got, err)
+	}
+	if _, err := s.Collaboration(ctx, "collab-none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown collaboration: %v", err)
+	}
+}
