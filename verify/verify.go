@@ -1,6 +1,8 @@
 // Package verify fetches a published post and checks that it is live, carries the
-// sponsorship disclosure and carries the collaboration's tracking link or discount code.
-// Fetching is guarded: a submitted URL must not reach the internal network.
+// sponsorship disclosure and carries the collaboration's tracking link or discount code,
+// and that it is on a platform the contract names, on the creator's account there.
+// Fetching is guarded: a submitted URL must not reach the internal network, and neither
+// it nor a redirect may leave the agreed platforms' domains.
 package verify
 
 import (
@@ -171,7 +173,8 @@ func public(ip net.IP) bool {
 // Verify fetches the post and runs every check. A post that answers and fails a check is a
 // failed report, not an error: the post is what is wrong. A fetch that cannot tell (the
 // host timed out, could not be resolved or reached, or answered 429 or 5xx) is a
-// Transient report: nothing is known about the post yet.
+// Transient report: nothing is known about the post yet. A post whose address is not on
+// e.Accounts' domains is not fetched.
 func (f *Fetcher) Verify(ctx context.Context, rawURL string, e Expect) Report {
 	r := Report{URL: rawURL, FetchedAt: time.Now().UTC()}
 	failWith := func(live, account string) Report {
