@@ -17,6 +17,7 @@ import (
 	"github.com/collabflow/collabflow/payout"
 	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/verify"
 )
 
 // Store is the PostgreSQL side the activities read and write; *store.Store implements it.
@@ -35,6 +36,8 @@ type Store interface {
 	ClearSendAttempt(ctx context.Context, key string) error
 	FirstProviderEvent(ctx context.Context, key string) (time.Time, error)
 	SaveContract(ctx context.Context, c store.Contract) (store.Contract, error)
+	SignedContract(ctx context.Context, collaborationID string) (store.Contract, error)
+	Collaboration(ctx context.Context, id string) (store.Collaboration, error)
 	RecordSignature(ctx context.Context, contractID, signatureID string) error
 	AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (store.Attribution, error)
 	LatestMetrics(ctx context.Context, collaborationID string) (payout.Metrics, error)
@@ -64,6 +67,9 @@ type Activities struct {
 	OpsEmail string
 	// Verifier fetches published posts.
 	Verifier Verifier
+	// PlatformHosts are the domains each platform's posts live on; nil means
+	// verify.DefaultPlatformHosts. A post passes only on its contract's platforms.
+	PlatformHosts verify.PlatformHosts
 	// Payouts pays ledger rows.
 	Payouts PayoutProvider
 	// Collaborations answers, right before an email to a creator is handed to the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -120,6 +121,11 @@ func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput)
 type VerifyPostInput struct {
 	URL    string        `json:"url"`
 	Expect verify.Expect `json:"expect"`
+	// CollaborationID is the collaboration whose post this is. Empty means the workflow
+	// running the activity, whose ID is the collaboration's (workflows.CollaborationID):
+	// the collaboration workflow leaves it empty, so its recorded histories and inputs
+	// are unchanged; callers outside it (tests) name it.
+	CollaborationID string `json:"collaboration_id,omitempty"`
 }
 
 // ErrPostUnreachable is the ApplicationError type of a post that could not be checked.
@@ -130,8 +136,19 @@ const ErrPostUnreachable = "PostUnreachable"
 // connection failure, HTTP 429 or 5xx) is a retryable PostUnreachable error carrying the
 // report as its details: the activity's bounded retry policy tries again, and when it
 // gives up the workflow escalates instead of blaming the creator.
+//
+// Where the post may be comes from the database, not the input: the platforms of the
+// signed contract's deliverables and the creator's handle on each (see
+// verify.CheckAccount), read at each check so a handle corrected on the roster counts.
+// Handles never enter Temporal's history.
 func (a *Activities) VerifyPost(ctx context.Context, in VerifyPostInput) (verify.Report, error) {
-	r := a.Verifier.Verify(ctx, in.URL, in.Expect)
+	e := in.Expect
+	accounts, err := a.postAccounts(ctx, in.CollaborationID)
+	if err != nil {
+		return verify.Report{}, err
+	}
+	e.Accounts = accounts
+	r := a.Verifier.Verify(ctx, in.URL, e)
 	if r.Transient {
 		evidence := ""
 		if len(r.Checks) > 0 {
@@ -141,6 +158,59 @@ func (a *Activities) VerifyPost(ctx context.Context, in VerifyPostInput) (verify
 			temporal.ApplicationErrorOptions{Details: []any{r}})
 	}
 	return r, nil
+}
+
+// ErrAccountsUnavailable is the ApplicationError type of a post check that could not read
+// the collaboration's platforms and handles; it is retried.
+const ErrAccountsUnavailable = "AccountsUnavailable"
+
+// postAccounts are where the collaboration's posts may be: each platform of the signed
+// contract's deliverables, with its domains and the creator's handle there (empty when the
+// roster has none, which fails the check). A collaboration, contract or creator that is
+// not found gives no accounts: the post fails the check and ops may override it. Other
+// database errors are retried; their detail is logged, not returned, because older runs
+// email an activity's error to the creator.
+func (a *Activities) postAccounts(ctx context.Context, collaborationID string) ([]verify.Account, error) {
+	if collaborationID == "" {
+		collaborationID = activity.GetInfo(ctx).WorkflowExecution.ID
+	}
+	log := activity.GetLogger(ctx)
+	unavailable := func(what string, err error) ([]verify.Account, error) {
+		if errors.Is(err, store.ErrNotFound) {
+			log.Warn("post checked against no platform: "+what+" not found", "collaboration", collaborationID, "error", err)
+			return nil, nil
+		}
+		log.Error("read the post's platforms and handles", "collaboration", collaborationID, "error", fmt.Errorf("%s: %w", what, err))
+		return nil, temporal.NewApplicationError("the agreed platform and account could not be read; trying again", ErrAccountsUnavailable)
+	}
+	collab, err := a.Store.Collaboration(ctx, collaborationID)
+	if err != nil {
+		return unavailable("collaboration", err)
+	}
+	signed, err := a.Store.SignedContract(ctx, collaborationID)
+	if err != nil {
+		return unavailable("signed contract", err)
+	}
+	var terms contract.Terms
+	if err := json.Unmarshal(signed.Terms, &terms); err != nil {
+		return unavailable("signed contract terms", err)
+	}
+	creator, err := a.Store.Creator(ctx, collab.CreatorID)
+	if err != nil {
+		return unavailable("creator", err)
+	}
+	hosts := a.PlatformHosts
+	if hosts == nil {
+		hosts = verify.DefaultPlatformHosts()
+	}
+	var accounts []verify.Account
+	for _, d := range terms.Deliverables {
+		if slices.ContainsFunc(accounts, func(acc verify.Account) bool { return acc.Platform == d.Platform }) {
+			continue
+		}
+		accounts = append(accounts, verify.Account{Platform: d.Platform, Hosts: hosts[d.Platform], Handle: creator.Handles[d.Platform]})
+	}
+	return accounts, nil
 }
 
 // Payout kinds, the second half of a payout's idempotency key.

@@ -2,15 +2,18 @@ package activities_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -27,10 +30,11 @@ import (
 // out gives a retryable PostUnreachable error carrying the report, so the workflow's
 // bounded retry policy applies; a post that answers and fails a check is a result.
 func TestVerifyPostRetriesWhatCouldNotBeChecked(t *testing.T) {
+	st := storetest.New(t)
 	var mu sync.Mutex
-	status := map[string]int{"/rate-limited": 429, "/down": 503, "/gone": 404, "/fine": 200}
+	status := map[string]int{"/ada.codes/rate-limited": 429, "/ada.codes/down": 503, "/ada.codes/gone": 404, "/ada.codes/fine": 200}
 	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
+		if r.URL.Path == "/ada.codes/slow" {
 			select {
 			case <-r.Context().Done():
 			case <-time.After(5 * time.Second):
@@ -44,7 +48,9 @@ func TestVerifyPostRetriesWhatCouldNotBeChecked(t *testing.T) {
 		fmt.Fprint(w, "#ad new shoes, code ADA-7Q2")
 	}))
 	defer host.Close()
-	acts := &activities.Activities{Verifier: verify.NewFetcher(true, 500*time.Millisecond)}
+	collab := signedCollaboration(t, st, map[string]string{"instagram": "ada.codes"}, "instagram")
+	acts := &activities.Activities{Store: st, Verifier: verify.NewFetcher(true, 500*time.Millisecond),
+		PlatformHosts: platformHosts(t, "instagram="+strings.TrimPrefix(host.URL, "http://"))}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
@@ -63,7 +69,7 @@ func TestVerifyPostRetriesWhatCouldNotBeChecked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			v, err := env.ExecuteActivity(acts.VerifyPost, activities.VerifyPostInput{URL: host.URL + tt.path, Expect: expect})
+			v, err := env.ExecuteActivity(acts.VerifyPost, activities.VerifyPostInput{URL: host.URL + "/ada.codes" + tt.path, Expect: expect, CollaborationID: collab})
 			if tt.transient {
 				var appErr *temporal.ApplicationError
 				if !errors.As(err, &appErr) || appErr.Type() != activities.ErrPostUnreachable || appErr.NonRetryable() {
@@ -86,6 +92,150 @@ func TestVerifyPostRetriesWhatCouldNotBeChecked(t *testing.T) {
 				t.Fatalf("report %+v, want passed %v", r, tt.passed)
 			}
 		})
+	}
+}
+
+// signedCollaboration stores a creator with handles, a campaign, the collaboration's
+// read-model row and its signed contract whose deliverables are on the platforms, under
+// the ID given (or a new one), and returns the collaboration's ID.
+func signedCollaboration(t *testing.T, st *store.Store, handles map[string]string, platforms ...string) string {
+	return signedCollaborationID(t, st, "", handles, platforms...)
+}
+
+var seeded atomic.Int64
+
+func signedCollaborationID(t *testing.T, st *store.Store, id string, handles map[string]string, platforms ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	n := seeded.Add(1)
+	cr, err := st.CreateCreator(ctx, roster.Creator{Name: "Ada Lovelace", Email: fmt.Sprintf("ada%d@example.com", n), Timezone: "UTC", Handles: handles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := campaigns.Campaign{Name: fmt.Sprintf("Spring %d", n), Brand: "Acme", SenderEmail: "s@acme.test"}
+	cp.ApplyDefaults()
+	if cp, err = st.CreateCampaign(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if id == "" {
+		id = fmt.Sprintf("collab-%s-%s", cp.ID, cr.ID)
+	}
+	if err := st.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: cp.ID, CreatorID: cr.ID, Stage: "verifying", StageSeq: 1, UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if platforms == nil {
+		return id // no contract
+	}
+	terms := contract.Terms{Currency: "USD", FixedFee: 1000, DisclosureText: "#ad"}
+	for _, p := range platforms {
+		terms.Deliverables = append(terms.Deliverables, contract.Deliverable{Platform: p, Format: "post", Count: 1})
+	}
+	raw, err := json.Marshal(terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := st.SaveContract(ctx, store.Contract{CollaborationID: id, Version: 1, Terms: raw, HTML: "<p>terms</p>", SHA256: "x", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := st.SaveSignature(ctx, store.SignatureEvidence{ContractID: k.ID, CollaborationID: id, Name: "Ada Lovelace", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordSignature(ctx, k.ID, sig); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func platformHosts(t *testing.T, s string) verify.PlatformHosts {
+	t.Helper()
+	h, err := verify.ParsePlatformHosts(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestVerifyPostChecksTheAgreedAccount: the activity reads the contract's platforms and
+// the creator's handles from the database; a post elsewhere, or on someone else's account,
+// fails platform_account, and the handle never appears in the report.
+func TestVerifyPostChecksTheAgreedAccount(t *testing.T) {
+	st := storetest.New(t)
+	page := "<p>#ad new shoes, code ADA-7Q2</p>"
+	var offHits atomic.Int64
+	platform := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/p/authored" {
+			fmt.Fprint(w, `<meta name="author" content="@ada.codes">`+page)
+			return
+		}
+		fmt.Fprint(w, page)
+	}))
+	defer platform.Close()
+	off := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		offHits.Add(1)
+		fmt.Fprint(w, page)
+	}))
+	defer off.Close()
+	acts := &activities.Activities{Store: st, Verifier: verify.NewFetcher(true, 2*time.Second),
+		PlatformHosts: platformHosts(t, "instagram="+strings.TrimPrefix(platform.URL, "http://"))}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	probe := func(ctx context.Context) (string, error) { return activity.GetInfo(ctx).WorkflowExecution.ID, nil }
+	env.RegisterActivityWithOptions(probe, activity.RegisterOptions{Name: "probe"})
+	v, err := env.ExecuteActivity("probe")
+	var workflowID string
+	if err != nil || v.Get(&workflowID) != nil {
+		t.Fatalf("probe: %v", err)
+	}
+
+	ada := map[string]string{"instagram": "ada.codes", "tiktok": "ada.tok"}
+	tests := []struct {
+		name     string
+		collab   string // "" uses the workflow ID, as the collaboration workflow does
+		url      string
+		pass     bool
+		evidence string
+	}{
+		{"handle in the address", signedCollaboration(t, st, ada, "instagram"), platform.URL + "/ada.codes/p/1", true, "in the post's address"},
+		{"handle as the page's author", signedCollaboration(t, st, ada, "instagram"), platform.URL + "/p/authored", true, "author"},
+		{"the collaboration from the workflow ID", "", platform.URL + "/ada.codes/p/1", true, ""},
+		{"someone else's account", signedCollaboration(t, st, ada, "instagram"), platform.URL + "/bob/p/1", false, "not shown as the creator's account"},
+		{"handle of another platform", signedCollaboration(t, st, ada, "instagram"), platform.URL + "/ada.tok/p/1", false, "not shown as the creator's account"},
+		{"off the platform", signedCollaboration(t, st, ada, "instagram"), off.URL + "/ada.codes/p/1", false, "not on instagram"},
+		{"no handle for the platform", signedCollaboration(t, st, map[string]string{"tiktok": "ada.tok"}, "instagram"), platform.URL + "/ada.codes/p/1", false, "no instagram handle on file"},
+		{"no signed contract", signedCollaboration(t, st, ada), platform.URL + "/ada.codes/p/1", false, "names no platform"},
+		{"unknown collaboration", "collab-unknown", platform.URL + "/ada.codes/p/1", false, "names no platform"},
+	}
+	signedCollaborationID(t, st, workflowID, ada, "tiktok", "instagram")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := env.ExecuteActivity(acts.VerifyPost, activities.VerifyPostInput{URL: tt.url, CollaborationID: tt.collab,
+				Expect: verify.Expect{Disclosure: "#ad", Code: "ADA-7Q2"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r verify.Report
+			if err := v.Get(&r); err != nil {
+				t.Fatal(err)
+			}
+			var account verify.Check
+			for _, c := range r.Checks {
+				if c.Name == verify.CheckAccount {
+					account = c
+				}
+			}
+			if r.Passed != tt.pass || account.Passed != tt.pass || !strings.Contains(account.Evidence, tt.evidence) {
+				t.Fatalf("report %+v, want passed %v with %q", r, tt.pass, tt.evidence)
+			}
+			if strings.Contains(account.Evidence, "ada.") {
+				t.Errorf("the handle is in the evidence: %q", account.Evidence)
+			}
+		})
+	}
+	if n := offHits.Load(); n != 0 {
+		t.Errorf("the off-platform host was fetched %d time(s)", n)
 	}
 }
 

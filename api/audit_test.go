@@ -137,7 +137,7 @@ func TestHistoryTimelineAndReplayEndpoints(t *testing.T) {
 func TestTakedownHoldsThePayout(t *testing.T) {
 	id := approvedCollaboration(t, map[string]any{"live_window": "4s", "verification_interval": "1s"})
 	code := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["attribution"].(map[string]any)["code"].(string)
-	postURL, up := postPage(t, code)
+	postURL, up := postPage(t, id, code)
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, postURL)))
 	waitForStage(t, id, "live")
 	up.Store(false)

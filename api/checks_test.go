@@ -194,7 +194,7 @@ func TestStartWritesTheReadModelFirst(t *testing.T) {
 func TestConfirmRefusedByTheCollaborationLeavesTheLedgerPending(t *testing.T) {
 	id := approvedCollaboration(t, map[string]any{"live_window": "2s", "verification_interval": "1s"})
 	code := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["attribution"].(map[string]any)["code"].(string)
-	postURL, _ := postPage(t, code)
+	postURL, _ := postPage(t, id, code)
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, fmt.Sprintf(`{"url":%q}`, postURL)))
 	var fee map[string]any
 	eventually(t, "the fee in the ledger", func() bool {

@@ -212,7 +212,7 @@ func TestTemporalDatabaseHoldsNoPersonalData(t *testing.T) {
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts", opsKey, `{"assets":["https://cdn.example.com/f.mp4"],"caption":"#ad spring kit"}`))
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
 	code := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["attribution"].(map[string]any)["code"].(string)
-	postURL, _ := postPage(t, code)
+	postURL, _ := postPage(t, id, code)
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/posts", opsKey, map[string]string{"url": postURL}))
 	waitForStage(t, id, "payout")
 	var payout string

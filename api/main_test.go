@@ -126,10 +126,15 @@ func runTests(m *testing.M) (int, error) {
 	}
 	// The API's public URL is only known once httptest has started; links in emails use a
 	// fixed one and tests rewrite it.
+	platformHosts, err := verify.ParsePlatformHosts("instagram=127.0.0.1")
+	if err != nil {
+		return 0, err
+	}
 	w := worker.New(tc, &activities.Activities{
 		Store: st, Mailer: sg, Links: signer, PublicURL: "http://collabflow.test",
 		PostalAddress: "Acme Inc., 1 Main Street, Springfield", ReplyDomain: replyDomain,
-		Verifier: verify.NewFetcher(true, 5*time.Second), Payouts: payouts,
+		// Test posts are on loopback at any port: httptest servers stand in for instagram.
+		Verifier: verify.NewFetcher(true, 5*time.Second), PlatformHosts: platformHosts, Payouts: payouts,
 		Collaborations: activities.TemporalCollaborations{Client: tc},
 	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
@@ -269,6 +274,18 @@ func newCreator(t *testing.T) string {
 	r := must(t, 201, call(t, "POST", "/v1/creators", opsKey, map[string]any{
 		"name": fmt.Sprintf("Creator %d", seq), "email": fmt.Sprintf("c%d-%s@example.com", seq, t.Name()),
 		"timezone": "America/New_York", "followers": 20_000,
+	}))
+	return r.str("id")
+}
+
+// newCreatorWithHandle adds a creator with a handle on instagram, which their test
+// posts show in the address (post verification checks it).
+func newCreatorWithHandle(t *testing.T) string {
+	t.Helper()
+	seq++
+	r := must(t, 201, call(t, "POST", "/v1/creators", opsKey, map[string]any{
+		"name": fmt.Sprintf("Creator %d", seq), "email": fmt.Sprintf("c%d-%s@example.com", seq, t.Name()),
+		"timezone": "America/New_York", "followers": 20_000, "handles": map[string]string{"instagram": fmt.Sprintf("creator.%d", seq)},
 	}))
 	return r.str("id")
 }

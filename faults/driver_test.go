@@ -43,6 +43,9 @@ func (p plan) String() string {
 	return "complete (reply by " + p.replyBy + ")"
 }
 
+// handle is creator n's instagram handle; their post is published on that account.
+func handle(n int) string { return fmt.Sprintf("creator.%d", n) }
+
 // plans spreads n collaborations over two waves: the first starts at once, the second
 // when SendGrid's outage begins, so that its replies and cancels meet emails SendGrid is
 // refusing.
@@ -312,7 +315,7 @@ func (d *driver) content(ctx context.Context) error {
 	if attr == nil {
 		return errors.New("awaiting_post without a discount code")
 	}
-	postURL := d.h.stack.posts.publish(d.id, caption, attr.Code, attr.TrackingURL)
+	postURL := d.h.stack.posts.publish(d.id, handle(d.n), caption, attr.Code, attr.TrackingURL)
 	if err := d.update(ctx, "/posts", opsKey, map[string]string{"url": postURL}); err != nil {
 		return err
 	}

@@ -178,9 +178,10 @@ type postHost struct {
 
 func newPostHost() *postHost { return &postHost{pages: map[string]string{}} }
 
-// publish puts a collaboration's post online and returns its URL.
-func (h *postHost) publish(id, caption, code, link string) string {
-	path := "/p/" + id
+// publish puts a collaboration's post online, on the creator's account (the handle in
+// the address, as on instagram.com/<handle>/p/<id>), and returns its URL.
+func (h *postHost) publish(id, handle, caption, code, link string) string {
+	path := "/" + handle + "/p/" + id
 	page := fmt.Sprintf("<html><body><p>%s</p><p>Use code %s at <a href=%q>%s</a></p></body></html>",
 		html.EscapeString(caption), html.EscapeString(code), link, html.EscapeString(link))
 	h.mu.Lock()

@@ -160,7 +160,7 @@ func (h *harness) roster(ctx context.Context, n int) error {
 	for _, p := range plans(n) {
 		a, err := h.api.send(ctx, jsonRequest(http.MethodPost, "/v1/creators", opsKey, map[string]any{
 			"name": fmt.Sprintf("Creator Number %d", p.n), "email": fmt.Sprintf("creator%d@example.com", p.n),
-			"timezone": zones[p.n%len(zones)], "handles": map[string]string{"instagram": fmt.Sprintf("creator.%d", p.n)},
+			"timezone": zones[p.n%len(zones)], "handles": map[string]string{"instagram": handle(p.n)},
 			"followers": 20000 + 1000*p.n,
 		}))
 		if err != nil {

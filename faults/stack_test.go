@@ -174,8 +174,9 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		"COLLABFLOW_POSTAL_ADDRESS=Acme Inc., 1 Fault Street, Springfield",
 		"COLLABFLOW_EMAIL_RATE=50",
 		"COLLABFLOW_OPS_EMAIL=" + opsEmail,
-		// The post host is on loopback.
+		// The post host is on loopback, and it is instagram for post verification.
 		"COLLABFLOW_VERIFY_ALLOW_PRIVATE=true",
+		"COLLABFLOW_PLATFORM_HOSTS=instagram=" + strings.TrimPrefix(s.posts.base, "http://"),
 	}
 	err = s.measure("migrate", func() error {
 		cmd := exec.CommandContext(ctx, s.bin, "migrate")

@@ -46,6 +46,18 @@ func (s *Store) RecordCollaboration(ctx context.Context, c Collaboration) error 
 	return nil
 }
 
+// Collaboration returns the read-model row of one collaboration, or ErrNotFound.
+func (s *Store) Collaboration(ctx context.Context, id string) (Collaboration, error) {
+	list, _, err := s.ListCollaborations(ctx, CollaborationFilter{ID: id, Limit: 1})
+	if err != nil {
+		return Collaboration{}, err
+	}
+	if len(list) == 0 {
+		return Collaboration{}, fmt.Errorf("collaboration %s: %w", id, ErrNotFound)
+	}
+	return list[0], nil
+}
+
 // CollaborationFilter narrows a collaboration list. Zero fields do not filter.
 type CollaborationFilter struct {
 	ID         string

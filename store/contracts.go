@@ -55,6 +55,12 @@ func (s *Store) Contract(ctx context.Context, id string) (Contract, error) {
 	return s.scanContract(ctx, `WHERE id = $1`, id)
 }
 
+// SignedContract returns the latest signed contract of a collaboration: the terms both
+// sides agreed to. ErrNotFound means none was signed (or its signature not yet recorded).
+func (s *Store) SignedContract(ctx context.Context, collaborationID string) (Contract, error) {
+	return s.scanContract(ctx, `WHERE collaboration_id = $1 AND signed_at IS NOT NULL ORDER BY version DESC LIMIT 1`, collaborationID)
+}
+
 // RecordSignature marks a contract signed with a stored signature of it, copying the
 // evidence to the contract row; a second call keeps the first. ErrNotFound means no such
 // signature of this contract is stored.

@@ -216,3 +216,115 @@ func TestRecordCollaborationIgnoresOlderStages(t *testing.T) {
 		t.Fatalf("unknown creator: %v", err)
 	}
 }
+
+// TestSignedContractIsTheLatestSigned: post verification reads the agreed platforms from
+// the latest contract version that was signed, never from an unsigned draft.
+func TestSignedContractIsTheLatestSigned(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	save := func(version int, platform string) store.Contract {
+		t.Helper()
+		k, err := s.SaveContract(ctx, store.Contract{CollaborationID: "collab-k", Version: version,
+			Terms: []byte(`{"deliverables":[{"platform":"` + platform + `"}]}`), HTML: "<p>x</p>", SHA256: "x", ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if _, err := s.SignedContract(ctx, "collab-k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no contract: %v", err)
+	}
+	v1 := save(1, "instagram")
+	if _, err := s.SignedContract(ctx, "collab-k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	if err := s.RecordSignature(ctx, v1.ID, saveSignature(t, s, v1)); err != nil {
+		t.Fatal(err)
+	}
+	v2 := save(2, "tiktok")
+	steps := []struct {
+		sign    *store.Contract
+		version int
+	}{
+		{nil, 1}, // v2 is not signed yet
+		{&v2, 2}, // now it is
+	}
+	for _, st := range steps {
+		if st.sign != nil {
+			if err := s.RecordSignature(ctx, st.sign.ID, saveSignature(t, s, *st.sign)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		k, err := s.SignedContract(ctx, "collab-k")
+		if err != nil || k.Version != st.version || k.Signature == nil {
+			t.Fatalf("signed contract %+v %v, want version %d", k, err, st.version)
+		}
+	}
+
+	cr, _ := s.CreateCreator(ctx, newCreator("kay", "kay@example.com", 1))
+	c := campaigns.Campaign{Name: "k", Brand: "y", SenderEmail: "a@b.test"}
+	c.ApplyDefaults()
+	ca, _ := s.CreateCampaign(ctx, c)
+	if err := s.RecordCollaboration(ctx, store.Collaboration{ID: "collab-k", CampaignID: ca.ID, CreatorID: cr.ID, Stage: "verifying", StageSeq: 1, UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Collaboration(ctx, "collab-k"); err != nil || got.CreatorID != cr.ID {
+		t.Fatalf("collaboration %+v %v", got, err)
+	}
+	if _, err := s.Collaboration(ctx, "collab-none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown collaboration: %v", err)
+	}
+}
+
+// saveSignature stores signature evidence for contract k, as the portal does, and returns
+// its id.
+func saveSignature(t *testing.T, s *store.Store, k store.Contract) string {
+	t.Helper()
+	id, err := s.SaveSignature(context.Background(), store.SignatureEvidence{ContractID: k.ID, CollaborationID: k.CollaborationID,
+		Name: "Ada Lovelace", IP: "203.0.113.7", UserAgent: "test", RequestID: "r", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestRecordSignature: a contract is signed with stored evidence of its own signature
+// only; the first signature stays.
+func TestRecordSignature(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	save := func(collab string) store.Contract {
+		k, err := s.SaveContract(ctx, store.Contract{CollaborationID: collab, Version: 1, Terms: []byte(`{}`), HTML: "<p>x</p>", SHA256: "h", ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	k, other := save("collab-sig-1"), save("collab-sig-2")
+	first, second, foreign := saveSignature(t, s, k), saveSignature(t, s, k), saveSignature(t, s, other)
+	if err := s.RecordSignature(ctx, k.ID, foreign); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another contract's signature: %v", err)
+	}
+	if err := s.RecordSignature(ctx, k.ID, "0190a000-0000-7000-8000-000000000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no such signature: %v", err)
+	}
+	for _, sig := range []string{first, second} {
+		if err := s.RecordSignature(ctx, k.ID, sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Contract(ctx, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Signature == nil || got.Signature.Name != "Ada Lovelace" || got.Signature.IP != "203.0.113.7" {
+		t.Fatalf("signature %+v", got.Signature)
+	}
+	// A refused signature's evidence can go; a recorded one stays.
+	if err := s.DiscardSignature(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Contract(ctx, k.ID); got.Signature == nil {
+		t.Fatal("discarding the recorded signature cleared it")
+	}
+}

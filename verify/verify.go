@@ -1,6 +1,8 @@
 // Package verify fetches a published post and checks that it is live, carries the
-// sponsorship disclosure and carries the collaboration's tracking link or discount code.
-// Fetching is guarded: a submitted URL must not reach the internal network.
+// sponsorship disclosure and carries the collaboration's tracking link or discount code,
+// and that it is on a platform the contract names, on the creator's account there.
+// Fetching is guarded: a submitted URL must not reach the internal network, and neither
+// it nor a redirect may leave the agreed platforms' domains.
 package verify
 
 import (
@@ -22,11 +24,26 @@ import (
 	"github.com/collabflow/collabflow/contract"
 )
 
-// Expect is what the post must show.
+// Expect is what the post must show, and where.
 type Expect struct {
 	Disclosure  string `json:"disclosure"`
 	TrackingURL string `json:"tracking_url"`
 	Code        string `json:"code"`
+	// Accounts are where the post may be: the platforms the contract names and the
+	// creator's handle on each. None means nowhere, so nothing is fetched. They are
+	// filled in by the activity from the database at check time and never serialised:
+	// handles are personal data and stay out of Temporal's history.
+	Accounts []Account `json:"-"`
+}
+
+// Account is one platform a post may be published on and the creator's handle there.
+type Account struct {
+	Platform string
+	// Hosts are the platform's domains (see PlatformHosts).
+	Hosts []string
+	// Handle is the creator's handle on the platform, with or without "@"; empty when the
+	// roster has none, which fails the check.
+	Handle string
 }
 
 // Check is one named check with its evidence.
@@ -56,6 +73,7 @@ const (
 	CheckLive       = "live"
 	CheckDisclosure = "disclosure"
 	CheckLink       = "tracking_link_or_code"
+	CheckAccount    = "platform_account"
 )
 
 // Limits of a fetch.
@@ -71,7 +89,12 @@ var ErrForbiddenAddress = errors.New("address not allowed")
 var (
 	errTooManyRedirects = fmt.Errorf("more than %d redirects", MaxRedirects)
 	errRedirectScheme   = errors.New("redirect is not http(s)")
+	errRedirectAway     = errors.New("redirect off the agreed platforms")
 )
+
+// allowedHostsKey carries a fetch's allowed domains to CheckRedirect, which sees only the
+// request; the client and its connection pool are shared by every fetch.
+type allowedHostsKey struct{}
 
 // Fetcher fetches posts over HTTP.
 type Fetcher struct {
@@ -112,6 +135,13 @@ func NewFetcher(allowPrivate bool, timeout time.Duration) *Fetcher {
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 				return fmt.Errorf("%w: %s", errRedirectScheme, req.URL.Scheme)
 			}
+			// A post may move within its platform (to www., a canonical path, a login
+			// page) but not off it: the page elsewhere is not the creator's post, and
+			// following it lets a submitted URL reach any host.
+			hosts, _ := req.Context().Value(allowedHostsKey{}).([]string)
+			if !onAnyDomain(req.URL, hosts) {
+				return errRedirectAway
+			}
 			return nil
 		},
 	}}
@@ -143,23 +173,46 @@ func public(ip net.IP) bool {
 // Verify fetches the post and runs every check. A post that answers and fails a check is a
 // failed report, not an error: the post is what is wrong. A fetch that cannot tell (the
 // host timed out, could not be resolved or reached, or answered 429 or 5xx) is a
-// Transient report: nothing is known about the post yet.
+// Transient report: nothing is known about the post yet. A post whose address is not on
+// e.Accounts' domains is not fetched.
 func (f *Fetcher) Verify(ctx context.Context, rawURL string, e Expect) Report {
 	r := Report{URL: rawURL, FetchedAt: time.Now().UTC()}
-	fail := func(evidence string) Report {
-		r.Checks = []Check{{Name: CheckLive, Evidence: evidence}, {Name: CheckDisclosure, Evidence: "not checked"}, {Name: CheckLink, Evidence: "not checked"}}
+	failWith := func(live, account string) Report {
+		r.Checks = []Check{{Name: CheckLive, Evidence: live}, {Name: CheckDisclosure, Evidence: "not checked"},
+			{Name: CheckLink, Evidence: "not checked"}, {Name: CheckAccount, Evidence: account}}
 		return r
 	}
+	fail := func(evidence string) Report { return failWith(evidence, "not checked") }
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fail("not an http(s) URL")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	platforms := platformNames(e.Accounts)
+	// A post off the agreed platforms is not fetched at all: it cannot pass, and the
+	// fetch would let any submitted address reach any host.
+	if len(e.Accounts) == 0 {
+		return failWith("not checked: no platform is agreed for this post", "the contract names no platform and account for this post")
+	}
+	if accountFor(u, e.Accounts) == nil {
+		return failWith("not checked: the post is not on "+platforms,
+			"the post's address is not on "+platforms+": submit the address of the post on the platform itself")
+	}
+	var hosts []string
+	for _, a := range e.Accounts {
+		hosts = append(hosts, a.Hosts...)
+	}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, allowedHostsKey{}, hosts), http.MethodGet, rawURL, nil)
 	if err != nil {
 		return fail("not a valid URL")
 	}
 	req.Header.Set("User-Agent", "collabflow-verifier/1.0")
 	resp, err := f.client.Do(req)
+	if errors.Is(err, errRedirectAway) {
+		// The target is not named: it may be an internal address, and this evidence
+		// reaches the creator.
+		return failWith("not checked: the post's address redirects away from "+platforms,
+			"the post's address redirects away from "+platforms+": submit the address of the post on the platform itself")
+	}
 	if err != nil {
 		evidence, transient := fetchFailure(err, f.client.Timeout)
 		r.Transient = transient
@@ -202,7 +255,10 @@ func (f *Fetcher) Verify(ctx context.Context, rawURL string, e Expect) Report {
 		linked, evidence = true, snippet(text, []string{e.Code})
 	}
 	r.Checks = append(r.Checks, Check{Name: CheckLink, Passed: linked, Evidence: evidence})
-	r.Passed = live && disclosed && linked
+
+	onAccount, evidence := checkAccount(resp.Request.URL, live, string(body), e.Accounts)
+	r.Checks = append(r.Checks, Check{Name: CheckAccount, Passed: onAccount, Evidence: evidence})
+	r.Passed = live && disclosed && linked && onAccount
 	return r
 }
 

@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-var expect = Expect{Disclosure: "#ad", TrackingURL: "https://acme.test/spring?utm_source=ada&utm_medium=influencer", Code: "ADA-7Q2"}
+// expect puts the post on the loopback and test hosts these tests fetch, as "ada".
+var expect = Expect{Disclosure: "#ad", TrackingURL: "https://acme.test/spring?utm_source=ada&utm_medium=influencer", Code: "ADA-7Q2",
+	Accounts: []Account{{Platform: "instagram", Hosts: []string{"127.0.0.1", "localhost", "::1", "169.254.169.254", "10.0.0.1", "collabflow.invalid"}, Handle: "ada"}}}
 
 func post(status int, body string) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,12 +52,15 @@ func TestVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := post(tt.status, tt.body)
 			defer srv.Close()
-			r := f.Verify(context.Background(), srv.URL+"/p/1", expect)
+			r := f.Verify(context.Background(), srv.URL+"/ada/p/1", expect)
 			got := checks(r)
 			for name, want := range tt.want {
 				if got[name] != want {
 					t.Errorf("%s = %v, want %v (report %+v)", name, got[name], want, r)
 				}
+			}
+			if !got[CheckAccount] {
+				t.Errorf("%s failed, but the handle is in the address: %+v", CheckAccount, r)
 			}
 			wantPassed := tt.want[CheckLive] && tt.want[CheckDisclosure] && tt.want[CheckLink]
 			if r.Passed != wantPassed || r.Status != tt.status || len(r.ContentSHA256) != 64 {

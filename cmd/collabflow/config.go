@@ -19,6 +19,7 @@ import (
 	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
+	"github.com/collabflow/collabflow/verify"
 )
 
 // config is every setting, read from the environment once at start. Defaults suit
@@ -56,7 +57,10 @@ type config struct {
 	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
 	// private addresses unless told not to.
 	VerifyPrivateSet bool
-	SinkAddr         string // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
+	// PlatformHosts are the domains each platform's posts may be on: the defaults, with
+	// the platforms COLLABFLOW_PLATFORM_HOSTS names replaced.
+	PlatformHosts verify.PlatformHosts // COLLABFLOW_PLATFORM_HOSTS
+	SinkAddr      string               // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
 	// Codec encrypts Temporal payloads; nil stores them in clear.
 	Codec *codec.Codec // COLLABFLOW_CODEC_KEYS
 	// CodecAddr is where `collabflow codec-server` listens.
@@ -140,6 +144,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_VERIFY_ALLOW_PRIVATE: %q is not true or false", v)
 		}
 	}
+	if cfg.PlatformHosts, err = verify.ParsePlatformHosts(getenv("COLLABFLOW_PLATFORM_HOSTS")); err != nil {
+		return cfg, fmt.Errorf("COLLABFLOW_PLATFORM_HOSTS: %w", err)
+	}
 	if v := getenv("COLLABFLOW_EMAIL_RATE"); v != "" {
 		if cfg.EmailsPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.EmailsPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
@@ -195,6 +202,7 @@ func (c config) logValue() []any {
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
 		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
 	}
 }

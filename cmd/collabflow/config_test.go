@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/collabflow/collabflow/verify"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -17,7 +19,8 @@ func TestLoadConfig(t *testing.T) {
 	if defaults.TemporalAddress != "127.0.0.1:7233" || defaults.Addr != "127.0.0.1:8080" || defaults.TemporalNamespace != "default" ||
 		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 ||
 		defaults.ProviderEventWait != 2*time.Minute || defaults.WebhookTolerance != 10*time.Minute ||
-		defaults.CodecAddr != "127.0.0.1:8081" || strings.Join(defaults.CodecOrigins, ",") != "http://127.0.0.1:8233,http://localhost:8233" {
+		defaults.CodecAddr != "127.0.0.1:8081" || strings.Join(defaults.CodecOrigins, ",") != "http://127.0.0.1:8233,http://localhost:8233" ||
+		defaults.PlatformHosts.String() != verify.DefaultPlatformHosts().String() {
 		t.Fatalf("defaults %+v", defaults)
 	}
 
@@ -29,6 +32,9 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_RETENTION", "1h", "COLLABFLOW_RETENTION"},
 		{"COLLABFLOW_TRUSTED_PROXIES", "10.0.0.1", "COLLABFLOW_TRUSTED_PROXIES"},
 		{"COLLABFLOW_VERIFY_ALLOW_PRIVATE", "maybe", "COLLABFLOW_VERIFY_ALLOW_PRIVATE"},
+		{"COLLABFLOW_PLATFORM_HOSTS", "myspace=myspace.com", "COLLABFLOW_PLATFORM_HOSTS"},
+		{"COLLABFLOW_PLATFORM_HOSTS", "instagram=https://instagram.com/", "COLLABFLOW_PLATFORM_HOSTS"},
+		{"COLLABFLOW_PLATFORM_HOSTS", "instagram=", "COLLABFLOW_PLATFORM_HOSTS"},
 		{"COLLABFLOW_EMAIL_RATE", "0", "COLLABFLOW_EMAIL_RATE"},
 		{"COLLABFLOW_PROVIDER_EVENT_WAIT", "10ms", "COLLABFLOW_PROVIDER_EVENT_WAIT"},
 		{"SENDGRID_WEBHOOK_TOLERANCE", "5s", "SENDGRID_WEBHOOK_TOLERANCE"},
@@ -50,6 +56,24 @@ func TestLoadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s=%s: %v", tt.name, tt.value, err)
 		}
+	}
+}
+
+// TestPlatformHostsReplaceOnePlatform: a platform named in COLLABFLOW_PLATFORM_HOSTS gets
+// exactly the domains given (a test's or dev's post host); the others keep the defaults.
+func TestPlatformHostsReplaceOnePlatform(t *testing.T) {
+	cfg, err := loadConfig(func(k string) string {
+		if k == "COLLABFLOW_PLATFORM_HOSTS" {
+			return "instagram=127.0.0.1:18299;x=X.com"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.PlatformHosts; fmt.Sprint(got["instagram"]) != "[127.0.0.1:18299]" || fmt.Sprint(got["x"]) != "[x.com]" ||
+		fmt.Sprint(got["tiktok"]) != "[tiktok.com]" {
+		t.Fatalf("platform hosts %v", got)
 	}
 }
 

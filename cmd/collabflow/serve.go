@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Store: st, Mailer: sg, Links: signer,
 			PublicURL: cfg.PublicURL, PostalAddress: cfg.PostalAddress, ReplyDomain: cfg.ReplyDomain,
 			OpsEmail: cfg.OpsEmail,
-			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), Payouts: activities.ManualPayouts{},
+			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), PlatformHosts: cfg.PlatformHosts, Payouts: activities.ManualPayouts{},
 			Collaborations: activities.TemporalCollaborations{Client: tc}, ProviderEventWait: cfg.ProviderEventWait,
 		}
 		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
