@@ -68,12 +68,12 @@ type AttributionInput struct {
 var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // AssignAttribution gives the collaboration its discount code (the terms' own, else the
-// creator's handle plus a random suffix, unique across campaigns) and its tracking link:
-// the campaign's landing URL with utm_source, utm_medium=influencer, utm_campaign and
-// utm_content=<code>. The collaboration is the key: a retry returns the same pair. Terms
-// naming a code another collaboration holds get a generated code, with the asked-for one
-// in Requested for the workflow to record: the contract is signed by now, and a clash must
-// not fail the deal.
+// creator's handle, or CF without one, plus a random suffix, unique across campaigns) and
+// its tracking link: the campaign's landing URL with utm_source, utm_medium=influencer,
+// utm_campaign and utm_content=<code>. The collaboration is the key: a retry returns the
+// same pair. Terms naming a code another collaboration holds get a generated code, with
+// the asked-for one in Requested for the workflow to record: the contract is signed by
+// now, and a clash must not fail the deal.
 func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput) (store.Attribution, error) {
 	creator, err := a.Store.Creator(ctx, in.CreatorID)
 	if err != nil {
@@ -83,11 +83,10 @@ func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput)
 	if err != nil {
 		return store.Attribution{}, lookupError("campaign", err)
 	}
+	// The public handle, never the name: the code goes into Temporal's history, emails
+	// and public posts, and outlives an erasure.
 	_, handle := creator.MainHandle()
 	prefix := strings.ToUpper(nonAlnum.ReplaceAllString(handle, ""))
-	if prefix == "" {
-		prefix = strings.ToUpper(nonAlnum.ReplaceAllString(creator.FirstName(), ""))
-	}
 	prefix = prefix[:min(len(prefix), 12)]
 	if prefix == "" {
 		prefix = "CF"

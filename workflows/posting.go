@@ -244,12 +244,17 @@ func (c *collaboration) fixesForCreator() string {
 		if p.Override != "" || p.Verification == nil || p.Verification.Passed {
 			continue
 		}
+		// A post on another site or account is the one thing to fix: what its page shows
+		// does not count.
+		offAccount := slices.ContainsFunc(p.Verification.Checks, func(ch PostCheck) bool { return ch.Name == verify.CheckAccount && !ch.Passed })
 		for _, ch := range p.Verification.Checks {
-			if ch.Passed {
+			if ch.Passed || offAccount && ch.Name != verify.CheckAccount {
 				continue
 			}
 			var fix string
 			switch ch.Name {
+			case verify.CheckAccount:
+				fix = "the post must be published on your own account on " + c.agreedPlatforms() + ", as the contract names"
 			case verify.CheckLive:
 				fix = "we could not open the post: make sure it is published and public"
 			case verify.CheckDisclosure:
@@ -263,6 +268,25 @@ func (c *collaboration) fixesForCreator() string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// agreedPlatforms lists the platforms of the agreed deliverables in words.
+func (c *collaboration) agreedPlatforms() string {
+	var names []string
+	if c.state.AgreedTerms != nil {
+		for _, d := range c.state.AgreedTerms.Deliverables {
+			if !slices.Contains(names, d.Platform) {
+				names = append(names, d.Platform)
+			}
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "the agreed platform"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func (c *collaboration) expect() verify.Expect {

@@ -11,6 +11,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/activities"
+	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/verify"
 )
 
 // outage is a retryable provider failure (SendGrid 503, a post host timing out).
@@ -438,5 +440,41 @@ func (s *collaborationSuite) TestOverrideDuringACheckIsKept() {
 	s.result()
 	for _, n := range m.notices {
 		s.NotEqual(activities.NoticeVerifyFailed, n.Kind, "the creator was told of a failure ops had accepted")
+	}
+}
+
+// TestFixesForCreatorSayWhatToFixInWords: the email to a creator names each failed check
+// in words, never its evidence; a post on another site or account asks for that alone.
+func TestFixesForCreatorSayWhatToFixInWords(t *testing.T) {
+	terms := &contract.Terms{DisclosureText: "#ad", Deliverables: []contract.Deliverable{
+		{Platform: "instagram", Format: "reel", Count: 1}, {Platform: "tiktok", Format: "video", Count: 1}}}
+	check := func(name string, passed bool) PostCheck {
+		return PostCheck{Name: name, Passed: passed, Evidence: "HTTP 404 from 10.0.0.7: <html>secret</html>"}
+	}
+	tests := []struct {
+		name   string
+		checks []PostCheck
+		want   string
+	}{
+		{"off account", []PostCheck{check(verify.CheckAccount, false), check(verify.CheckLive, false), check(verify.CheckDisclosure, false)},
+			"post 1 (https://example.com/p/1): the post must be published on your own account on instagram or tiktok, as the contract names"},
+		{"no disclosure", []PostCheck{check(verify.CheckAccount, true), check(verify.CheckLive, true), check(verify.CheckDisclosure, false)},
+			`post 1 (https://example.com/p/1): the caption must show the disclosure "#ad" (or #ad, #sponsored, Paid partnership) where people see it`},
+		{"not live", []PostCheck{check(verify.CheckLive, false)},
+			"post 1 (https://example.com/p/1): we could not open the post: make sure it is published and public"},
+		{"all passed", []PostCheck{check(verify.CheckAccount, true), check(verify.CheckLive, true)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &collaboration{state: CollaborationState{AgreedTerms: terms, Posts: []Post{{N: 1, URL: "https://example.com/p/1",
+				Verification: &Verification{Checks: tt.checks}}}}}
+			got := c.fixesForCreator()
+			if got != tt.want {
+				t.Fatalf("got  %q\nwant %q", got, tt.want)
+			}
+			if strings.Contains(got, "10.0.0.7") || strings.Contains(got, "secret") {
+				t.Fatalf("evidence reached the creator: %q", got)
+			}
+		})
 	}
 }
