@@ -3,21 +3,16 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/campaigns"
-	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/collabstart"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
 )
@@ -67,47 +62,13 @@ func (s *Server) startCollaboration(c echo.Context) error {
 		return err
 	}
 
-	// The read-model row comes first: an unsubscribe or bounce that arrives before the
-	// workflow's first stage record finds the collaboration through it and signals it.
-	// The workflow's own records (sequence 1 on) replace this one.
-	err = s.store.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: in.CampaignID, CreatorID: in.CreatorID,
-		Stage: string(workflows.StageOutreach), StageSeq: 0, UpdatedAt: time.Now()})
-	if err != nil {
-		return err
-	}
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                workflows.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchStage.ValueSet(string(workflows.StageOutreach)),
-			workflows.SearchCampaign.ValueSet(in.CampaignID),
-			workflows.SearchCreator.ValueSet(in.CreatorID),
-		),
-	}, workflows.CollaborationWorkflow, workflows.CollaborationInput{
-		CampaignID: in.CampaignID,
-		CreatorID:  in.CreatorID,
-		Timings:    campaign.Timings,
-		Outreach: workflows.OutreachPlan{
-			Steps: len(campaign.Sequence), Window: campaign.SendWindow, Timezone: creator.Timezone,
-		},
-		Opening:     contract.FromCampaign(campaign),
-		AutoApprove: campaign.AutoApprove,
-		StartedBy:   actor(c),
-	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
+	starter := collabstart.Starter{Client: s.temporal, Store: s.store}
+	if _, err := starter.Start(ctx, campaign, creator, actor(c)); errors.Is(err, collabstart.ErrAlreadyStarted) {
 		// Another request started it between our lookup and this start.
 		_, err := s.existing(c, id, in, campaign)
 		return err
-	}
-	if err != nil {
-		if ferr := s.store.ForgetUnstartedCollaboration(context.WithoutCancel(ctx), id); ferr != nil {
-			s.logger.Warn("forget collaboration that did not start", "id", id, "err", ferr)
-		}
-		return fmt.Errorf("start collaboration %s: %w", id, err)
+	} else if err != nil {
+		return err
 	}
 	// Every collaboration starts in outreach; answering from the input spares a query
 	// racing the workflow's first task.
@@ -128,10 +89,16 @@ func (s *Server) existing(c echo.Context, id string, in startCollaborationInput,
 		return false, nil
 	case derr != nil:
 		return false, derr
-	case desc.GetWorkflowExecutionInfo().GetHistoryLength() > firstTaskEvents:
-		return true, err // it has run: the query's failure is the answer
+	case desc.GetWorkflowExecutionInfo().GetHistoryLength() <= firstTaskEvents:
+		return true, c.JSON(http.StatusOK, initialState(id, in, campaign))
 	}
-	return true, c.JSON(http.StatusOK, initialState(id, in, campaign))
+	// It exists and has run. A query that found no workflow raced its creation by a
+	// concurrent start (seen with double clicks): ask once more; a second failure is
+	// the answer.
+	if state, err = s.queryState(ctx, id); err != nil {
+		return true, err
+	}
+	return true, c.JSON(http.StatusOK, state)
 }
 
 // firstTaskEvents is the history of a workflow whose first task has not completed:

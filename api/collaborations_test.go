@@ -108,11 +108,12 @@ func TestConcurrentStartsMakeOneCollaboration(t *testing.T) {
 	const n = 10
 	statuses := make([]int, n)
 	ids := make([]string, n)
+	bodies := make([][]byte, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			r := call(t, "POST", "/v1/collaborations", opsKey, body)
-			statuses[i], ids[i] = r.Status, r.str("id")
+			statuses[i], ids[i], bodies[i] = r.Status, r.str("id"), r.Raw
 		})
 	}
 	wg.Wait()
@@ -123,7 +124,7 @@ func TestConcurrentStartsMakeOneCollaboration(t *testing.T) {
 			created++
 		case 200:
 		default:
-			t.Fatalf("start %d: status %d", i, statuses[i])
+			t.Fatalf("start %d: status %d: %s", i, statuses[i], bodies[i])
 		}
 		if ids[i] != ids[0] {
 			t.Fatalf("ids differ: %v", ids)

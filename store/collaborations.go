@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,14 +35,24 @@ func (s *Store) RecordCollaboration(ctx context.Context, c Collaboration) error 
 	if c.Attention != nil {
 		reason, since = c.Attention.Reason, &c.Attention.Since
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO collaborations (id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at, attention_reason, attention_since)
-		VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
-		ON CONFLICT (id) DO UPDATE SET stage = EXCLUDED.stage, stage_seq = EXCLUDED.stage_seq, updated_at = EXCLUDED.updated_at,
-			attention_reason = EXCLUDED.attention_reason, attention_since = EXCLUDED.attention_since
-		WHERE collaborations.stage_seq < EXCLUDED.stage_seq`,
-		c.ID, c.CampaignID, c.CreatorID, c.Stage, c.StageSeq, c.UpdatedAt.UTC(), reason, since)
+	var err error
+	// Two first inserts of one row at once (a double-clicked start) can meet on the
+	// (campaign, creator) index before the id arbiter sees the other: PostgreSQL then
+	// raises the unique violation instead of taking the update path. The row exists by
+	// then, so the second attempt updates it.
+	for range 2 {
+		_, err = s.pool.Exec(ctx, `INSERT INTO collaborations (id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at, attention_reason, attention_since)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
+			ON CONFLICT (id) DO UPDATE SET stage = EXCLUDED.stage, stage_seq = EXCLUDED.stage_seq, updated_at = EXCLUDED.updated_at,
+				attention_reason = EXCLUDED.attention_reason, attention_since = EXCLUDED.attention_since
+			WHERE collaborations.stage_seq < EXCLUDED.stage_seq`,
+			c.ID, c.CampaignID, c.CreatorID, c.Stage, c.StageSeq, c.UpdatedAt.UTC(), reason, since)
+		if err = pgError(err, nil); !errors.Is(err, ErrConflict) {
+			break
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("record collaboration %s: %w", c.ID, pgError(err, nil))
+		return fmt.Errorf("record collaboration %s: %w", c.ID, err)
 	}
 	return nil
 }
