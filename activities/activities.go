@@ -43,6 +43,12 @@ type Store interface {
 	LatestMetrics(ctx context.Context, collaborationID string) (payout.Metrics, error)
 	CreatePayout(ctx context.Context, p store.Payout) (store.Payout, error)
 	ConfirmPayout(ctx context.Context, id, reference, by string) (store.Payout, error)
+	LaunchItems(ctx context.Context, launchID string, afterSeq, limit int, status string) ([]store.LaunchItem, error)
+	MarkLaunchItemStarting(ctx context.Context, launchID string, seq int) error
+	SetLaunchItem(ctx context.Context, launchID string, it store.LaunchItem) error
+	FailPendingLaunchItems(ctx context.Context, launchID, reason string) error
+	FinishLaunch(ctx context.Context, id string) error
+	CollaborationExists(ctx context.Context, campaignID, creatorID string) (bool, error)
 }
 
 // Mailer sends one email and returns the provider's message ID; *mailer.SendGrid
@@ -77,6 +83,8 @@ type Activities struct {
 	// accepted while the send waited (a backlog, a provider outage, retries) stops it.
 	// Nil asks nothing and sends; worker.Run refuses to start without it.
 	Collaborations Collaborations
+	// Starter starts collaborations for campaign launches; nil refuses launches.
+	Starter Starter
 	// ProviderEventWait is how long a retry waits for SendGrid's events about an earlier
 	// attempt whose answer was lost before it sends again; longer than webhook latency.
 	// Zero means DefaultProviderEventWait.

@@ -51,7 +51,8 @@ func linkIdentity(c echo.Context) string {
 // scoped key is the workflow update's ID. A repeat with the same body gets the first final
 // answer verbatim (stored in PostgreSQL, so it survives Continue-As-New, which resets
 // Temporal's update deduplication, and API restarts); the same key with another body is a
-// 422. A 202 is not final: its repeat asks Temporal again with the same update ID.
+// 422. A 202 is not final (unless the handler says so: finalAnswerKey): its repeat asks
+// Temporal again with the same update ID.
 // Only 2xx answers are stored: a refusal changed nothing, so a repeat is judged afresh.
 func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -97,7 +98,8 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 			if status < 200 || status > 299 || tee.over {
 				return nil
 			}
-			answer := store.IdempotentAnswer{Key: scoped, Route: route, BodySHA256: bodySum, Final: status != http.StatusAccepted,
+			final := status != http.StatusAccepted || c.Get(finalAnswerKey) == true
+			answer := store.IdempotentAnswer{Key: scoped, Route: route, BodySHA256: bodySum, Final: final,
 				Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: tee.buf.Bytes()}
 			// The answer is sent: keep it even if the client has gone or the request's
 			// deadline passed meanwhile.
@@ -112,6 +114,10 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 		}
 	}
 }
+
+// finalAnswerKey, set true by a handler, marks its 202 as final: the request's work is
+// handed over for good (a launch), and a repeat must get the same answer, not do it again.
+const finalAnswerKey = "idempotent_final"
 
 // validIdempotencyKey accepts 1 to 200 printable ASCII characters.
 func validIdempotencyKey(k string) bool {

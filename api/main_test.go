@@ -25,6 +25,7 @@ import (
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/collabstart"
 	"github.com/collabflow/collabflow/devenv/sendgridsink"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
 	"github.com/collabflow/collabflow/links"
@@ -50,6 +51,8 @@ var (
 	signer     *links.Signer
 	// temporalDB is the embedded Temporal server's SQLite file.
 	temporalDB string
+	// databaseURL is the test database, for fixtures no route writes.
+	databaseURL string
 )
 
 const (
@@ -85,6 +88,7 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	databaseURL = url
 	defer func() { _ = drop() }()
 	if st, err = store.Open(ctx, url); err != nil {
 		return 0, err
@@ -136,6 +140,7 @@ func runTests(m *testing.M) (int, error) {
 		// Test posts are on loopback at any port: httptest servers stand in for instagram.
 		Verifier: verify.NewFetcher(true, 5*time.Second), PlatformHosts: platformHosts, Payouts: payouts,
 		Collaborations: activities.TemporalCollaborations{Client: tc},
+		Starter:        collabstart.Starter{Client: tc, Store: st},
 	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
 		return 0, err

@@ -31,6 +31,8 @@ var access = map[string][]string{
 	"GET /v1/campaigns":                                 {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"GET /v1/campaigns/:id":                             {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"POST /v1/campaigns/:id/metrics":                    {api.RoleOps},
+	"POST /v1/campaigns/:id/launch":                     {api.RoleOps},
+	"GET /v1/launches/:id":                              {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"POST /v1/collaborations":                           {api.RoleOps},
 	"GET /v1/collaborations":                            {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"GET /v1/collaborations/:id":                        {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},

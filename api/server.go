@@ -64,7 +64,14 @@ type Config struct {
 	// them the client address is the connection's: headers a client sets are not trusted
 	// for rate limits or for the IP a contract signature records.
 	TrustedProxies []*net.IPNet
+	// LaunchRate is how many collaborations per second a campaign launch starts: the email
+	// rate, so that first emails go out as they are started instead of queueing. Zero
+	// means DefaultLaunchRate.
+	LaunchRate float64
 }
+
+// DefaultLaunchRate is the worker's default email rate.
+const DefaultLaunchRate = 10
 
 // Server holds the handlers' dependencies.
 type Server struct {
@@ -84,6 +91,8 @@ type Server struct {
 	dataConverter converter.DataConverter
 	// webhookTolerance: see Config.WebhookTolerance.
 	webhookTolerance time.Duration
+	// launchRate: see Config.LaunchRate.
+	launchRate float64
 }
 
 // MaxBody bounds request bodies; campaign briefs are the largest at a few kilobytes.
@@ -109,10 +118,13 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.UpdateWait == 0 {
 		cfg.UpdateWait = DefaultUpdateWait
 	}
+	if cfg.LaunchRate == 0 {
+		cfg.LaunchRate = DefaultLaunchRate
+	}
 	s := &Server{store: cfg.Store, temporal: cfg.Temporal, keys: cfg.Keys, logger: cfg.Logger, validate: newValidator(),
 		links: cfg.Links, webhookKey: cfg.WebhookKey, inboundSecret: cfg.InboundSecret, replyDomain: cfg.ReplyDomain,
 		secureCookies: cfg.SecureCookies, updateWait: cfg.UpdateWait, webhookTolerance: cfg.WebhookTolerance,
-		dataConverter: cfg.DataConverter}
+		dataConverter: cfg.DataConverter, launchRate: cfg.LaunchRate}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

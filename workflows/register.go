@@ -14,4 +14,5 @@ func workflowOptions() workflow.RegisterOptions {
 // Register adds every workflow of this package to a registry (a worker or a replayer).
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Collaboration, workflowOptions())
+	r.RegisterWorkflowWithOptions(Launch, workflow.RegisterOptions{Name: LaunchWorkflow})
 }

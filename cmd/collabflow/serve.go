@@ -19,6 +19,7 @@ import (
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/collabstart"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/store"
@@ -97,6 +98,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			OpsEmail: cfg.OpsEmail,
 			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), PlatformHosts: cfg.PlatformHosts, Payouts: activities.ManualPayouts{},
 			Collaborations: activities.TemporalCollaborations{Client: tc}, ProviderEventWait: cfg.ProviderEventWait,
+			Starter: collabstart.Starter{Client: tc, Store: st},
 		}
 		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
 	}
@@ -128,6 +130,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Metrics: metrics,
 			Store:   st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
 			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain, WebhookTolerance: cfg.WebhookTolerance,
+			LaunchRate:    cfg.EmailsPerSecond,
 			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 			DataConverter: cfg.dataConverter(),
 		})

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
+)
+
+type launchInput struct {
+	// CreatorIDs narrows the launch to these creators of the roster; empty launches all.
+	CreatorIDs []string `json:"creator_ids"`
+}
+
+// launchCampaign starts one collaboration per creator on the campaign's roster (or the
+// named ones), up to store.MaxLaunch, and answers at once with 202 and the launch's id:
+// a durable workflow does the starting, paced to the email rate. Creators who cannot be
+// started (gone, erased, suppressed, already collaborating in the campaign) are skipped
+// with the reason, so launching again starts only what the first did not.
+func (s *Server) launchCampaign(c echo.Context) error {
+	campaignID, err := pathUUID(c, "campaign")
+	if err != nil {
+		return err
+	}
+	var in launchInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := s.store.Campaign(ctx, campaignID); err != nil {
+		return notFoundAs(err, "campaign")
+	}
+	approved, err := s.store.ApprovedRoster(ctx, campaignID)
+	if err != nil {
+		return err
+	}
+	ids := approved
+	if len(in.CreatorIDs) > 0 {
+		if ids, err = pickFromRoster(in.CreatorIDs, approved); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return invalid(map[string]string{"roster": "no creator is approved for this campaign: approve a shortlist first (POST /v1/campaigns/{id}/roster)"})
+	case len(ids) > store.MaxLaunch:
+		return invalid(map[string]string{"roster": fmt.Sprintf("%d creators: a launch starts at most %d; name them in creator_ids", len(ids), store.MaxLaunch)})
+	}
+	by := actor(c)
+	l, err := s.store.CreateLaunch(ctx, campaignID, by.Name, ids)
+	if err != nil {
+		return err
+	}
+	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    workflows.LaunchWorkflowID(l.ID),
+		TaskQueue:             workflows.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.LaunchWorkflow, workflows.LaunchInput{
+		LaunchID: l.ID, CampaignID: campaignID, RequestedBy: by.Name, StartsPerSecond: s.launchRate,
+	})
+	if err != nil {
+		// Nothing will start them: the launch says so rather than waiting forever.
+		bg := context.WithoutCancel(ctx)
+		if ferr := s.store.FailPendingLaunchItems(bg, l.ID, "the launch could not start: try again"); ferr == nil {
+			_ = s.store.FinishLaunch(bg, l.ID)
+		}
+		return fmt.Errorf("start launch %s: %w", l.ID, err)
+	}
+	c.Set(finalAnswerKey, true) // a repeat with the same Idempotency-Key is this launch
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/launches/"+l.ID)
+	return c.JSON(http.StatusAccepted, l)
+}
+
+// pickFromRoster checks that every named creator is on the roster, once, and returns them
+// in the order given.
+func pickFromRoster(named, approved []string) ([]string, error) {
+	fields := map[string]string{}
+	var ids []string
+	for i, raw := range named {
+		field := "creator_ids[" + strconv.Itoa(i) + "]"
+		id, err := canonicalID(field, raw, invalid(map[string]string{field: idMessage}))
+		switch {
+		case err != nil:
+			fields[field] = idMessage
+		case !slices.Contains(approved, id):
+			fields[field] = "not on this campaign's roster"
+		case slices.Contains(ids, id):
+			fields[field] = "named twice"
+		default:
+			ids = append(ids, id)
+		}
+		if len(fields) >= 20 {
+			break
+		}
+	}
+	if len(fields) > 0 {
+		return nil, invalid(fields)
+	}
+	return ids, nil
+}
+
+// getLaunch answers a launch's progress (how many started, skipped, failed, pending) and
+// a page of its items in order, filtered by ?status=.
+func (s *Server) getLaunch(c echo.Context) error {
+	id, err := pathUUID(c, "launch")
+	if err != nil {
+		return err
+	}
+	limit, after, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	afterSeq := 0
+	if after != "" {
+		if afterSeq, err = strconv.Atoi(after); err != nil || afterSeq < 0 {
+			return badRequest("after", "the next cursor of the previous page")
+		}
+	}
+	status := c.QueryParam("status")
+	if status != "" && !slices.Contains([]string{store.LaunchPending, store.LaunchStarting, store.LaunchStarted, store.LaunchSkipped, store.LaunchFailed}, status) {
+		return badRequest("status", "one of pending, starting, started, skipped, failed")
+	}
+	ctx := c.Request().Context()
+	l, err := s.store.Launch(ctx, id)
+	if err != nil {
+		return notFoundAs(err, "launch")
+	}
+	items, err := s.store.LaunchItems(ctx, id, afterSeq, limit+1, status)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = strconv.Itoa(items[limit-1].Seq)
+	}
+	if items == nil {
+		items = []store.LaunchItem{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"launch": l, "items": items, "next": next})
+}

@@ -1,0 +1,114 @@
+package api_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// approve puts creators on a campaign's roster as qualification leaves them.
+func approve(t *testing.T, campaign string, creators ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, id := range creators {
+		if _, err := conn.Exec(ctx, `INSERT INTO campaign_roster (campaign_id, creator_id, tier, approved_by, approved_at)
+			VALUES ($1, $2, 'micro', 'ops-team', $3) ON CONFLICT DO NOTHING`, campaign, id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// launched waits for a launch to finish and returns it with every item.
+func launched(t *testing.T, id string) (launch map[string]any, items []map[string]any) {
+	t.Helper()
+	eventually(t, "launch "+id+" to finish", func() bool {
+		launch = must(t, 200, call(t, "GET", "/v1/launches/"+id, auditorKey, nil)).Body["launch"].(map[string]any)
+		return launch["finished_at"] != nil
+	})
+	after := ""
+	for {
+		page := must(t, 200, call(t, "GET", "/v1/launches/"+id+"?limit=4&after="+after, opsKey, nil))
+		for _, it := range page.Body["items"].([]any) {
+			items = append(items, it.(map[string]any))
+		}
+		if after = page.str("next"); after == "" {
+			return launch, items
+		}
+	}
+}
+
+// TestLaunchStartsTheRosterOnceAndSkipsWithReasons: a launch answers 202 at once and
+// starts one collaboration per approved creator; the erased, the suppressed and the one
+// already collaborating are skipped with the reason. Launching again starts nothing new,
+// and a repeated request with the same Idempotency-Key is the same launch.
+func TestLaunchStartsTheRosterOnceAndSkipsWithReasons(t *testing.T) {
+	campaign := newCampaign(t)
+	var creators []string
+	for range 7 {
+		creators = append(creators, newCreator(t))
+	}
+	must(t, 200, call(t, "DELETE", "/v1/creators/"+creators[4], opsKey, nil))
+	suppressed := must(t, 200, call(t, "GET", "/v1/creators/"+creators[5], opsKey, nil)).str("email")
+	if _, err := st.Suppress(context.Background(), suppressed, "unsubscribed", "test"); err != nil {
+		t.Fatal(err)
+	}
+	already := start(t, campaign, creators[6])
+
+	must(t, 422, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`)) // nobody approved yet
+	approve(t, campaign, creators...)
+	r := must(t, 422, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, map[string]any{"creator_ids": []string{creators[0], newCreator(t), "x"}}))
+	if r.field("creator_ids[1]") != "not on this campaign's roster" || r.field("creator_ids[2]") == "" {
+		t.Fatalf("launch naming strangers: %s", r.Raw)
+	}
+
+	first := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`, "Idempotency-Key", "launch-1"))
+	if first.str("id") == "" || first.Body["total"] != float64(7) || first.Header.Get("Location") != "/v1/launches/"+first.str("id") {
+		t.Fatalf("launch answer: %s", first.Raw)
+	}
+	if again := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`, "Idempotency-Key", "launch-1")); again.str("id") != first.str("id") {
+		t.Fatalf("a repeated request made launch %s after %s", again.str("id"), first.str("id"))
+	}
+	launch, items := launched(t, first.str("id"))
+	if launch["started"] != float64(4) || launch["skipped"] != float64(3) || launch["failed"] != float64(0) || len(items) != 7 {
+		t.Fatalf("launch %v items %v", launch, items)
+	}
+	reasons := map[string]string{}
+	for _, it := range items {
+		reason, _ := it["reason"].(string)
+		reasons[it["creator_id"].(string)] = strings.TrimSuffix(it["status"].(string)+": "+reason, ": ")
+		if it["status"] == "started" {
+			if s := stageOf(t, it["collaboration_id"].(string)); s != "outreach" {
+				t.Fatalf("started collaboration in %s", s)
+			}
+		}
+	}
+	for creator, want := range map[string]string{creators[4]: "skipped: creator erased", creators[5]: "skipped: address suppressed: unsubscribed",
+		creators[6]: "skipped: already collaborating in this campaign", creators[0]: "started"} {
+		if reasons[creator] != want {
+			t.Errorf("creator %s: %q, want %q", creator, reasons[creator], want)
+		}
+	}
+	if stageOf(t, already) != "outreach" {
+		t.Fatal("the launch disturbed the existing collaboration")
+	}
+
+	second := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`))
+	if l, _ := launched(t, second.str("id")); l["started"] != float64(0) || l["skipped"] != float64(7) {
+		t.Fatalf("second launch: %v", l)
+	}
+	skipped := must(t, 200, call(t, "GET", "/v1/launches/"+second.str("id")+"?status=skipped", opsKey, nil)).Body["items"].([]any)
+	if len(skipped) != 7 {
+		t.Fatalf("%d skipped items listed", len(skipped))
+	}
+	must(t, 400, call(t, "GET", "/v1/launches/"+second.str("id")+"?status=bogus", opsKey, nil))
+	must(t, 404, call(t, "GET", "/v1/launches/0190a000-0000-7000-8000-000000000000", opsKey, nil))
+	must(t, 403, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", reviewerKey, `{}`))
+}
