@@ -137,7 +137,9 @@ func (s *Server) importMetrics(c echo.Context) error {
 			break
 		}
 		prefix := fmt.Sprintf("row %d.", line)
-		if err != nil {
+		if tooLarge(err) {
+			return errTooLarge()
+		} else if err != nil {
 			return badRequest(fmt.Sprintf("row %d", line), err.Error())
 		}
 		m, id, rowBad := parseMetricsRow(rec, prefix, now)
