@@ -46,11 +46,11 @@ type sendgridEvent struct {
 	defect string
 }
 
-// Per-event timestamps are when the event happened, not when the batch was signed:
-// SendGrid retries a batch for up to a day, so an event may be older than the signed
-// header's tolerance allows for the header, and the header check says nothing about
-// them. They are only held to a sane range: nothing is from before 2000, nothing from
-// more than a day ahead of this server's clock.
+// A per-event timestamp says when the event happened, not when the batch was signed. The
+// signed header's timestamp is what SENDGRID_WEBHOOK_TOLERANCE holds close to now (replay
+// protection); an event in a batch SendGrid has retried for hours is rightly that old, so
+// events are only held to a range PostgreSQL and the workflows can take: not before 2000,
+// not more than a day ahead of this server's clock.
 var (
 	earliestEvent   = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	eventClockAhead = 24 * time.Hour
