@@ -88,6 +88,12 @@ func TestMetricsInAnotherCurrencyAreRefused(t *testing.T) {
 	if !strings.Contains(r.field("currency"), "USD") {
 		t.Fatalf("EUR snapshot: %s", r.Raw)
 	}
+	// Three characters that are no currency, such as a spreadsheet formula, are refused as
+	// such, not compared with the terms (security review I2).
+	r = must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-02T00:00:00Z","revenue":5000,"currency":"=A1"}`))
+	if !strings.Contains(r.field("currency"), "ISO 4217") {
+		t.Fatalf("formula as currency: %s", r.Raw)
+	}
 	must(t, 201, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-02T00:00:00Z","revenue":5000,"currency":"USD"}`))
 
 	waitForListed(t, "campaign_id="+campaign, early, "outreach")
@@ -100,7 +106,11 @@ func TestMetricsInAnotherCurrencyAreRefused(t *testing.T) {
 	if r.Status != 422 || !strings.Contains(r.field("row 3.currency"), "USD") || r.field("row 4.collaboration_id") == "" {
 		t.Fatalf("import with an EUR row and a row without terms: %d %s", r.Status, r.Raw)
 	}
-	// Nothing of the refused file was kept: its good row is still new.
+	formula := id + ",2026-03-02T00:00:00Z,1000,800,50,5,2,1,30,3,4500,=A1\n"
+	if r := importCSV(t, campaign, header+good+formula); r.Status != 422 || !strings.Contains(r.field("row 3.currency"), "ISO 4217") {
+		t.Fatalf("import with a formula as currency: %d %s", r.Status, r.Raw)
+	}
+	// Nothing of the refused files was kept: the good row is still new.
 	if r := importCSV(t, campaign, header+good); r.Status != 201 {
 		t.Fatalf("good row after the refused import: %d %s", r.Status, r.Raw)
 	}

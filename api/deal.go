@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -194,8 +196,27 @@ func (s *Server) collabUpdate(c echo.Context, in any, name string, build func() 
 	return c.JSON(http.StatusOK, state)
 }
 
+// SignerDetailReaders are the roles that see where a contract was signed from: the
+// signer's IP address and User-Agent are personal data that only running the
+// collaboration (ops) or auditing it needs. Other readers see who signed and when.
+var SignerDetailReaders = []string{RoleOps, RoleAuditor}
+
+// contractWithoutSignerDetails is a contract as roles outside SignerDetailReaders see it:
+// its Signature field hides the embedded one, naming only the signer and the time.
+type contractWithoutSignerDetails struct {
+	store.Contract
+	Signature *signer `json:"signature"`
+}
+
+// signer is a signature without the IP address and User-Agent.
+type signer struct {
+	Name string    `json:"name"`
+	At   time.Time `json:"at"`
+}
+
 // getContract returns the collaboration's current contract: the document, its hash and
-// the signature once signed.
+// the signature once signed, with the signer's address and browser for
+// SignerDetailReaders only.
 func (s *Server) getContract(c echo.Context) error {
 	id, err := collaborationID(c)
 	if err != nil {
@@ -214,5 +235,8 @@ func (s *Server) getContract(c echo.Context) error {
 	if err != nil {
 		return notFoundAs(err, "contract")
 	}
-	return c.JSON(http.StatusOK, k)
+	if k.Signature == nil || slices.Contains(SignerDetailReaders, actor(c).Role) {
+		return c.JSON(http.StatusOK, k)
+	}
+	return c.JSON(http.StatusOK, contractWithoutSignerDetails{Contract: k, Signature: &signer{Name: k.Signature.Name, At: k.Signature.At}})
 }

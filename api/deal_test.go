@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/devenv/sendgridsink"
 )
 
@@ -175,6 +176,29 @@ func TestFromReplyToApprovedContent(t *testing.T) {
 	}
 	if sig["ip"] != "127.0.0.1" {
 		t.Fatalf("signature recorded IP %v: a client header was believed", sig["ip"])
+	}
+	// I9: where the contract was signed from is for ops and auditors; reviewers and
+	// finance see who signed and when, without the fields at all.
+	for _, tc := range []struct {
+		role, key string
+		details   bool
+	}{
+		{api.RoleOps, opsKey, true},
+		{api.RoleAuditor, auditorKey, true},
+		{api.RoleReviewer, reviewerKey, false},
+		{api.RoleFinance, financeKey, false},
+	} {
+		k := must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/contract", tc.key, nil))
+		sig, _ := k.Body["signature"].(map[string]any)
+		_, hasIP := sig["ip"]
+		_, hasUA := sig["user_agent"]
+		if sig["name"] != "Ada Lovelace" || sig["at"] == nil || hasIP != tc.details || hasUA != tc.details ||
+			len(k.str("sha256")) != 64 || k.str("html") == "" {
+			t.Errorf("%s reads the contract as %s", tc.role, k.Raw)
+		}
+		if tc.details && (sig["ip"] != "127.0.0.1" || sig["user_agent"] != "TestBrowser/1.0") {
+			t.Errorf("%s: signer details %v", tc.role, sig)
+		}
 	}
 
 	// The brief links to the content portal; the first draft lacks the disclosure.

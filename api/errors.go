@@ -66,6 +66,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		apiErr = &Error{Status: http.StatusConflict, Msg: "already exists", Fields: map[string]string{taken.Field: taken.Message}}
 	case errors.Is(err, store.ErrNotFound):
 		apiErr = notFound("resource")
+	case errors.Is(err, store.ErrConflict):
+		// A unique constraint no field is mapped to: the request clashes with stored
+		// data, which is the client's to resolve, not a server fault. The constraint's
+		// name is a schema detail and stays in the log.
+		s.logger.Info("request conflicts with stored data", "method", c.Request().Method, "path", c.Path(),
+			"request_id", requestID(c), "err", err)
+		apiErr = conflict("conflicts with an existing record")
+	case tooLarge(err):
+		apiErr = errTooLarge()
 	case errors.As(err, &httpErr):
 		apiErr = &Error{Status: httpErr.Code, Msg: strings.ToLower(http.StatusText(httpErr.Code))}
 		if m, ok := httpErr.Message.(string); ok {
@@ -100,8 +109,13 @@ func decode(c echo.Context, v any) error {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
-		if dec.More() {
-			return badRequest("body", "must hold one JSON object")
+		// More() is false before a stray '}' or ']', so the rest is read as a token: only
+		// whitespace up to the end of the body (io.EOF) is allowed after the value.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			if tooLarge(err) {
+				return errTooLarge()
+			}
+			return badRequest("body", "must hold one JSON object and nothing after it")
 		}
 		if field := controlIn(reflect.ValueOf(v), ""); field != "" {
 			return invalid(map[string]string{field: "must not contain NUL or control characters"})
@@ -109,15 +123,14 @@ func decode(c echo.Context, v any) error {
 		return nil
 	}
 	var (
-		syntax   *json.SyntaxError
-		typeErr  *json.UnmarshalTypeError
-		maxBytes *http.MaxBytesError
+		syntax  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
 	)
 	switch {
 	case errors.Is(err, io.EOF):
 		return badRequest("body", "a JSON object is required")
-	case errors.As(err, &maxBytes):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body too large"}
+	case tooLarge(err):
+		return errTooLarge()
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("body", "malformed JSON")
 	case errors.As(err, &typeErr):
@@ -131,6 +144,23 @@ func decode(c echo.Context, v any) error {
 		return badRequest(name, "unknown field")
 	}
 	return badRequest("body", err.Error())
+}
+
+// errTooLarge is the answer to a body over its route's limit.
+func errTooLarge() *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body too large"}
+}
+
+// tooLarge reports a body read that stopped at a size limit: http.MaxBytesReader's error,
+// or the 413 Echo's BodyLimit middleware answers up front for a long Content-Length and
+// returns from Read for a chunked body that grows past the limit. The latter reaches
+// handlers as a read error, so without this it would be reported as malformed input.
+func tooLarge(err error) bool {
+	var (
+		maxBytes *http.MaxBytesError
+		httpErr  *echo.HTTPError
+	)
+	return errors.As(err, &maxBytes) || (errors.As(err, &httpErr) && httpErr.Code == http.StatusRequestEntityTooLarge)
 }
 
 func jsonKind(goKind string) string {

@@ -138,7 +138,9 @@ func bodyDigest(c echo.Context) (string, error) {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if strings.HasPrefix(ct, echo.MIMEApplicationForm) || strings.HasPrefix(ct, echo.MIMEMultipartForm) {
 		form, err := c.FormParams()
-		if err != nil {
+		if tooLarge(err) {
+			return "", errTooLarge()
+		} else if err != nil {
 			return "", badRequest("body", "malformed form")
 		}
 		form.Del("_csrf")
@@ -146,15 +148,10 @@ func bodyDigest(c echo.Context) (string, error) {
 		return hex.EncodeToString(sum[:]), nil
 	}
 	body, err := io.ReadAll(c.Request().Body)
-	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
-		return "", &Error{Status: http.StatusRequestEntityTooLarge, Msg: "body too large"}
+	case tooLarge(err):
+		return "", errTooLarge()
 	case err != nil:
-		var httpErr *echo.HTTPError
-		if errors.As(err, &httpErr) {
-			return "", httpErr
-		}
 		return "", badRequest("body", "could not be read")
 	}
 	c.Request().Body = io.NopCloser(bytes.NewReader(body))

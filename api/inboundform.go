@@ -178,8 +178,7 @@ func (f *inboundForm) reader(name string) (io.Reader, error) {
 
 // formError names a read error: too large is 413, anything else a broken form.
 func formError(field string, err error) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	if tooLarge(err) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Msg: "inbound email larger than 30 MB"}
 	}
 	if field == "" {

@@ -49,8 +49,10 @@ func (s *Server) overrideVerification(c echo.Context) error {
 	})
 }
 
-// checkSnapshot validates a snapshot, naming fields under prefix.
-func checkSnapshot(m payout.Metrics, prefix string, now time.Time) map[string]string {
+// checkSnapshot validates a snapshot, naming fields under prefix. The currency must be an
+// ISO 4217 code, not merely three characters: "=A1" is three characters, and a cell like
+// it in any later export would be a spreadsheet formula.
+func (s *Server) checkSnapshot(m payout.Metrics, prefix string, now time.Time) map[string]string {
 	bad := map[string]string{}
 	for field, why := range m.Check() {
 		bad[prefix+field] = why
@@ -58,8 +60,8 @@ func checkSnapshot(m payout.Metrics, prefix string, now time.Time) map[string]st
 	if m.At.After(now.Add(5 * time.Minute)) {
 		bad[prefix+"at"] = "must not be in the future"
 	}
-	if m.Currency != "" && len(m.Currency) != 3 {
-		bad[prefix+"currency"] = "an ISO 4217 code such as USD"
+	if m.Currency != "" && s.validate.Var(m.Currency, "iso4217") != nil {
+		bad[prefix+"currency"] = "must be an ISO 4217 currency code such as USD"
 	}
 	return bad
 }
@@ -80,7 +82,7 @@ func (s *Server) addMetrics(c echo.Context) error {
 		m.At = time.Now()
 	}
 	m.At, m.Currency = m.At.UTC(), strings.ToUpper(m.Currency)
-	if bad := checkSnapshot(m, "", time.Now()); len(bad) > 0 {
+	if bad := s.checkSnapshot(m, "", time.Now()); len(bad) > 0 {
 		return invalid(bad)
 	}
 	if err := s.requireCollaboration(c, id, ""); err != nil {
@@ -137,10 +139,12 @@ func (s *Server) importMetrics(c echo.Context) error {
 			break
 		}
 		prefix := fmt.Sprintf("row %d.", line)
-		if err != nil {
+		if tooLarge(err) {
+			return errTooLarge()
+		} else if err != nil {
 			return badRequest(fmt.Sprintf("row %d", line), err.Error())
 		}
-		m, id, rowBad := parseMetricsRow(rec, prefix, now)
+		m, id, rowBad := s.parseMetricsRow(rec, prefix, now)
 		for k, v := range rowBad {
 			bad[k] = v
 		}
@@ -191,7 +195,11 @@ func (s *Server) importMetrics(c echo.Context) error {
 
 var csvColumns = []string{"collaboration_id", "at", "impressions", "reach", "likes", "comments", "saves", "shares", "clicks", "conversions", "revenue", "currency"}
 
-func parseMetricsRow(rec []string, prefix string, now time.Time) (payout.Metrics, string, map[string]string) {
+// parseMetricsRow reads one CSV row. Only currency is text that is stored: the
+// collaboration ID is looked up and kept only when it names one of the campaign's
+// collaborations, and every other cell is a time or a number, so no cell that reaches the
+// store can begin a spreadsheet formula.
+func (s *Server) parseMetricsRow(rec []string, prefix string, now time.Time) (payout.Metrics, string, map[string]string) {
 	bad := map[string]string{}
 	id := strings.TrimSpace(rec[0])
 	if !strings.HasPrefix(id, "collab-") {
@@ -212,7 +220,7 @@ func parseMetricsRow(rec []string, prefix string, now time.Time) (payout.Metrics
 	m := payout.Metrics{At: at.UTC(), Impressions: nums[0], Reach: nums[1], Likes: nums[2], Comments: nums[3], Saves: nums[4],
 		Shares: nums[5], Clicks: nums[6], Conversions: nums[7], Revenue: nums[8], Currency: strings.ToUpper(strings.TrimSpace(rec[11]))}
 	if len(bad) == 0 {
-		for k, v := range checkSnapshot(m, prefix, now) {
+		for k, v := range s.checkSnapshot(m, prefix, now) {
 			bad[k] = v
 		}
 	}

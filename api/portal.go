@@ -24,13 +24,16 @@ import (
 // The creator portal: pages reached from links in emails, authorised by signed tokens,
 // with forms protected by a CSRF cookie.
 
+// portalStyle is the portal page's style sheet; pageCSP allows it by its hash.
+const portalStyle = `body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}
+.contract{border:1px solid #ccc;padding:1rem 1.5rem;margin:1rem 0}label{display:block;margin:.75rem 0 .25rem}
+input[type=text],textarea{width:100%;font:inherit}button{font-size:1rem;padding:.5rem 1rem}.err{color:#a00}`
+
 var portalPage = template.Must(template.New("portal").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}
-.contract{border:1px solid #ccc;padding:1rem 1.5rem;margin:1rem 0}label{display:block;margin:.75rem 0 .25rem}
-input[type=text],textarea{width:100%;font:inherit}button{font-size:1rem;padding:.5rem 1rem}.err{color:#a00}</style></head>
+<style>` + portalStyle + `</style></head>
 <body><h1>{{.Title}}</h1>{{if .Message}}<p{{if .Error}} class="err"{{end}}>{{.Message}}</p>{{end}}
 {{.Document}}
 {{if .Sign}}<form method="post">

@@ -17,12 +17,12 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	hooks.POST("/inbound", s.sendgridInbound)
 
 	// Unsubscribe links from emails: the signed token authorises them.
-	u := e.Group("/u", limitIP, middleware.BodyLimit("16K"))
+	u := e.Group("/u", pageHeaders(), limitIP, middleware.BodyLimit("16K"))
 	u.GET("/:token", s.unsubscribeForm)
 	u.POST("/:token", s.unsubscribe)
 
 	// The creator portal: signed links from emails, forms behind a CSRF cookie.
-	p := e.Group("/portal", limitIP, middleware.BodyLimit("64K"), portalCSRF(s.secureCookies))
+	p := e.Group("/portal", pageHeaders(), limitIP, middleware.BodyLimit("64K"), portalCSRF(s.secureCookies))
 	p.GET("/contracts/:token", s.contractPage)
 	linkKey := s.idempotent(linkIdentity)
 	p.POST("/contracts/:token", s.signContract, linkKey)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -316,3 +317,62 @@ func TestIDsAreCanonicalUUIDs(t *testing.T) {
 }
 
 func slogJSON(w *logBuffer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// I3: the portal and unsubscribe pages, whose URLs are bearer tokens, answer with a
+// Content-Security-Policy that allows nothing but their own style sheet (by hash, checked
+// here against the <style> the page holds), forms to this site, no framing and no <base>;
+// every answer, pages and JSON, says Referrer-Policy: no-referrer and nosniff; HSTS comes
+// with an https public URL only.
+func TestSecurityHeaders(t *testing.T) {
+	plain, https := baseURL, newAPI(t, func(cfg *api.Config) { cfg.SecureCookies = true })
+	for _, base := range []string{plain, https} {
+		hsts := ""
+		if base == https {
+			hsts = "max-age=31536000"
+		}
+		for _, tc := range []struct {
+			path, key string
+			page      bool
+		}{
+			{"/portal/contracts/not-a-token.x", "", true},
+			{"/portal/content/not-a-token.x", "", true},
+			{"/u/not-a-token.x", "", true},
+			{"/v1/creators?limit=1", opsKey, false},
+			{"/v1/creators", "", false}, // a 401
+			{"/healthz", "", false},
+		} {
+			r := callAt(t, base, "GET", tc.path, tc.key, nil)
+			h := r.Header
+			if h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" ||
+				h.Get("X-Frame-Options") != "DENY" || h.Get("Strict-Transport-Security") != hsts {
+				t.Errorf("%s%s: %d, headers %v", base, tc.path, r.Status, h)
+			}
+			csp := h.Get("Content-Security-Policy")
+			if !tc.page {
+				if !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+					t.Errorf("%s: not a JSON answer: %v", tc.path, h)
+				}
+				continue
+			}
+			if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				t.Errorf("%s: not a page: %d %v", tc.path, r.Status, h)
+			}
+			for _, want := range []string{"default-src 'none'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("%s: CSP %q lacks %q", tc.path, csp, want)
+				}
+			}
+			if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "script-src") {
+				t.Errorf("%s: CSP %q", tc.path, csp)
+			}
+			style := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindSubmatch(r.Raw)
+			if style == nil {
+				t.Fatalf("%s: no style sheet in %s", tc.path, r.Raw)
+			}
+			sum := sha256.Sum256(style[1])
+			if hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, "style-src ") || !strings.Contains(csp, hash) {
+				t.Errorf("%s: CSP %q does not allow the page's style sheet %s", tc.path, csp, hash)
+			}
+		}
+	}
+}

@@ -56,7 +56,8 @@ type Config struct {
 	DataConverter converter.DataConverter
 	// ReplyDomain is the domain of reply+<token>@ addresses.
 	ReplyDomain string
-	// SecureCookies marks portal cookies Secure: set when the public URL is https.
+	// SecureCookies marks portal cookies Secure and sends HSTS on every answer: set when
+	// the public URL is https.
 	SecureCookies bool
 	// Metrics, when set, receives the HTTP request metrics.
 	Metrics prometheus.Registerer
@@ -161,9 +162,12 @@ func New(cfg Config) (*echo.Echo, error) {
 				return nil
 			},
 		}),
-		middleware.Secure(),
+		securityHeaders(),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}),
 	)
+	if cfg.SecureCookies {
+		e.Use(strictTransport)
+	}
 	if cfg.Metrics != nil {
 		m, err := newHTTPMetrics(cfg.Metrics)
 		if err != nil {

@@ -15,11 +15,14 @@ import (
 	"github.com/collabflow/collabflow/workflows"
 )
 
+// unsubscribeStyle is the unsubscribe page's style sheet; pageCSP allows it by its hash.
+const unsubscribeStyle = `body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
+button{font-size:1rem;padding:.5rem 1rem}`
+
 var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
-button{font-size:1rem;padding:.5rem 1rem}</style></head>
+<style>` + unsubscribeStyle + `</style></head>
 <body><h1>{{.Title}}</h1><p>{{.Message}}</p>
 {{if .Confirm}}<form method="post"><button type="submit">Unsubscribe</button></form>{{end}}
 </body></html>`))

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,21 @@ type sendgridEvent struct {
 	Response        string `json:"response"`
 	CollaborationID string `json:"collaboration_id"`
 	MessageKey      string `json:"message_key"`
+
+	// defect names what makes the event unfit to apply (a field holding a control
+	// character, a timestamp out of range), "" for a sound event. See parseEventBatch.
+	defect string
 }
+
+// A per-event timestamp says when the event happened, not when the batch was signed. The
+// signed header's timestamp is what SENDGRID_WEBHOOK_TOLERANCE holds close to now (replay
+// protection); an event in a batch SendGrid has retried for hours is rightly that old, so
+// events are only held to a range PostgreSQL and the workflows can take: not before 2000,
+// not more than a day ahead of this server's clock.
+var (
+	earliestEvent   = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	eventClockAhead = 24 * time.Hour
+)
 
 // sendgridEvents takes a batch of delivery events. The ECDSA signature is checked over the
 // raw body before anything is parsed; an unsigned or forged batch gets 401 and changes
@@ -76,12 +91,20 @@ func (s *Server) sendgridEvents(c echo.Context) error {
 	if ok, err := eventwebhook.VerifySignature(s.webhookKey, body, sig, ts); err != nil || !ok {
 		return &Error{Status: http.StatusUnauthorized, Msg: "event webhook signature does not verify"}
 	}
-	events, err := parseEventBatch(body)
+	events, err := parseEventBatch(body, time.Now())
 	if err != nil {
 		return badRequest("body", "must be a JSON array of events")
 	}
-	applied := 0
-	for _, ev := range events {
+	applied, skipped := 0, 0
+	for i, ev := range events {
+		if ev.defect != "" {
+			// The address stays out of the log; the event ID (quoted, as it may be the
+			// field at fault) is enough to find the event in SendGrid's activity feed.
+			s.logger.Warn("event webhook: event skipped", "index", i, "event", strconv.QuoteToASCII(truncate(ev.Event, 40)),
+				"sg_event_id", strconv.QuoteToASCII(truncate(ev.EventID, 100)), "defect", ev.defect)
+			skipped++
+			continue
+		}
 		done, err := s.applyEvent(c.Request().Context(), ev)
 		if err != nil {
 			return err
@@ -90,18 +113,35 @@ func (s *Server) sendgridEvents(c echo.Context) error {
 			applied++
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]int{"received": len(events), "applied": applied})
+	return c.JSON(http.StatusOK, map[string]int{"received": len(events), "applied": applied, "skipped": skipped})
 }
 
 // parseEventBatch reads a verified Event Webhook body: a JSON array of events, or null
 // for none. A body that does not parse in full yields no events at all, so a malformed
-// batch is refused whole and nothing in it is applied. Events that are not about an email
-// of ours (no sg_event_id, message_key or collaboration_id) are kept here and skipped by
-// applyEvent, so that the answer counts every event received.
-func parseEventBatch(body []byte) ([]sendgridEvent, error) {
+// batch is refused whole (400) and nothing in it is applied. Events that are not about an
+// email of ours (no sg_event_id, message_key or collaboration_id) are kept here and
+// skipped by applyEvent, so that the answer counts every event received.
+//
+// An event that parses but cannot be stored (a NUL or another control character in a
+// string, which PostgreSQL refuses or no address or reason holds; a timestamp before 2000
+// or more than a day after now, which PostgreSQL may not even represent) is marked with
+// its defect, and the handler skips it. Failing the batch instead would answer 500, and
+// SendGrid would send the same batch for a day, holding back the good events in it every
+// time; refusing it with 400 would drop them. Skipping keeps them applied, and the bad
+// event could never be applied however often it came.
+func parseEventBatch(body []byte, now time.Time) ([]sendgridEvent, error) {
 	var events []sendgridEvent
 	if err := json.Unmarshal(body, &events); err != nil {
 		return nil, fmt.Errorf("parse event batch: %w", err)
+	}
+	latest := now.Add(eventClockAhead).Unix()
+	for i := range events {
+		ev := &events[i]
+		if field := controlIn(reflect.ValueOf(*ev), ""); field != "" {
+			ev.defect = field + ": control character"
+		} else if ev.Timestamp < earliestEvent.Unix() || ev.Timestamp > latest {
+			ev.defect = "timestamp: out of range"
+		}
 	}
 	return events, nil
 }

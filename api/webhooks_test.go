@@ -228,6 +228,42 @@ func TestEventWebhookTimestampTolerance(t *testing.T) {
 	}
 }
 
+// TestEventWebhookSkipsEventsItCannotStore: a signed batch with an event holding a NUL or
+// another control character, or a timestamp before 2000 or more than a day ahead, answers
+// 200 and applies its good events; the bad ones are counted as skipped (never applied, so
+// SendGrid does not resend the batch for a day) and logged without the address.
+func TestEventWebhookSkipsEventsItCannotStore(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	m := sentTo(id)[0]
+	at := func(ev map[string]any, ts int64) map[string]any { ev["timestamp"] = ts; return ev }
+	batch := []map[string]any{
+		event(m, "delivered", "ev-nul-"+id, "reason", "250 ok\x00"),
+		event(m, "open", "ev-escape-"+id, "useragent", "x", "response", "\x1b[2J"),
+		at(event(m, "open", "ev-1999-"+id), 915148800),
+		at(event(m, "open", "ev-far-future-"+id), 10_000_000_000_000),
+		at(event(m, "open", "ev-tomorrow-"+id), time.Now().Add(25*time.Hour).Unix()),
+		event(m, "delivered", "ev-good-"+id, "response", "250 2.0.0 OK\r\n\tqueued"),
+	}
+	logs := &logBuffer{}
+	base := loggingAPI(t, logs)
+	r := must(t, 200, postEventsAt(t, base, batch, time.Now().Unix()))
+	if r.Body["received"] != float64(6) || r.Body["applied"] != float64(1) || r.Body["skipped"] != float64(5) {
+		t.Fatalf("batch with bad events: %s", r.Raw)
+	}
+	// Resent, the good event is a repeat and the bad ones are still skipped: 200 again.
+	if r := must(t, 200, postEventsAt(t, base, batch, time.Now().Unix())); r.Body["applied"] != float64(0) || r.Body["skipped"] != float64(5) {
+		t.Fatalf("batch again: %s", r.Raw)
+	}
+	eventually(t, "the skips in the log", func() bool {
+		return strings.Count(logs.String(), "event webhook: event skipped") == 10
+	})
+	if out := logs.String(); strings.Contains(out, m.To[0]) || !strings.Contains(out, `ev-nul-`) || !strings.Contains(out, `reason: control character`) ||
+		!strings.Contains(out, "timestamp: out of range") {
+		t.Fatalf("log:\n%s", out)
+	}
+}
+
 // TestInboundSpoofedSenderIsNotMatched (M2): a reply without the reply token is matched by
 // its sender only when DKIM or SPF passes for the sender's own domain.
 func TestInboundSpoofedSenderIsNotMatched(t *testing.T) {

@@ -147,10 +147,24 @@ func NewFetcher(allowPrivate bool, timeout time.Duration) *Fetcher {
 	}}
 }
 
+// privateBlocks are the special-purpose ranges (RFC 6890 and successors) that the net.IP
+// methods in public do not cover. A post is on a public website, so an address here can
+// only be a way into a network the server sits on: the carrier-grade NAT and benchmarking
+// ranges, "this network" (0.0.0.0 is caught as unspecified, the rest of 0/8 is not), the
+// reserved 240/4 (with the broadcast address), the documentation ranges, the NAT64
+// prefixes that embed an IPv4 address (the well-known one and the local-use one of RFC
+// 8215), and the deprecated IPv6 site-local fec0::/10 that some networks still route.
 var privateBlocks = func() []*net.IPNet {
 	var out []*net.IPNet
-	for _, cidr := range []string{"100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "64:ff9b::/96"} {
-		_, n, _ := net.ParseCIDR(cidr)
+	for _, cidr := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24",
+		"203.0.113.0/24", "240.0.0.0/4",
+		"64:ff9b::/96", "64:ff9b:1::/48", "2001:db8::/32", "fec0::/10",
+	} {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			panic(fmt.Sprintf("verify: private block %s: %v", cidr, err))
+		}
 		out = append(out, n)
 	}
 	return out

@@ -189,3 +189,63 @@ func TestFailingPostIsNotTransient(t *testing.T) {
 		t.Errorf("a forbidden address: %+v", r)
 	}
 }
+
+// TestPublic: every special-purpose range that is not an ordinary internet address is
+// refused by the dial-time guard, in IPv4, IPv4-mapped IPv6 and IPv6 forms, while
+// ordinary addresses next to those ranges pass.
+func TestPublic(t *testing.T) {
+	for _, tc := range []struct {
+		ip   string
+		want bool
+	}{
+		{"93.184.215.14", true},
+		{"8.8.8.8", true},
+		{"2606:4700:4700::1111", true},
+		{"1.0.0.1", true},
+		{"100.128.0.1", true},     // just past 100.64.0.0/10
+		{"198.20.0.1", true},      // just past 198.18.0.0/15
+		{"223.255.255.254", true}, // just below 240.0.0.0/4
+		{"64:ff9b:2::1", true},    // past the local-use NAT64 /48
+		{"0.0.0.0", false},
+		{"0.1.2.3", false},
+		{"127.0.0.1", false},
+		{"10.0.0.1", false},
+		{"172.16.0.1", false},
+		{"192.168.1.1", false},
+		{"169.254.169.254", false},
+		{"100.64.0.1", false},
+		{"100.127.255.254", false},
+		{"192.0.0.8", false},
+		{"192.0.2.1", false},
+		{"198.18.0.1", false},
+		{"198.19.255.254", false},
+		{"198.51.100.7", false},
+		{"203.0.113.9", false},
+		{"224.0.0.1", false},
+		{"240.0.0.1", false},
+		{"255.255.255.255", false},
+		{"::ffff:10.0.0.1", false},
+		{"::ffff:240.0.0.1", false},
+		{"::ffff:0.1.2.3", false},
+		{"::", false},
+		{"::1", false},
+		{"fe80::1", false},
+		{"fc00::1", false},
+		{"fd12:3456::1", false},
+		{"fec0::1", false},
+		{"feff:ffff::1", false}, // the top of fec0::/10
+		{"ff02::1", false},
+		{"64:ff9b::a00:1", false},   // 10.0.0.1 through the well-known NAT64 prefix
+		{"64:ff9b:1::a00:1", false}, // through the local-use NAT64 prefix
+		{"64:ff9b:1:ffff::1", false},
+		{"2001:db8::1", false},
+	} {
+		ip := net.ParseIP(tc.ip)
+		if ip == nil {
+			t.Fatalf("bad test address %q", tc.ip)
+		}
+		if got := public(ip); got != tc.want {
+			t.Errorf("public(%s) = %v, want %v", tc.ip, got, tc.want)
+		}
+	}
+}

@@ -214,6 +214,17 @@ func mask(secret string) string {
 	return "***"
 }
 
+// allowPrivateFetches is whether post verification may fetch private and loopback
+// addresses: what COLLABFLOW_VERIFY_ALLOW_PRIVATE says when it is given, else yes in dev
+// (a test post on this machine must be verifiable) and no in production, where a creator's
+// URL must not reach the internal network.
+func (c config) allowPrivateFetches(dev bool) bool {
+	if c.VerifyPrivateSet {
+		return c.VerifyPrivate
+	}
+	return dev
+}
+
 func (c config) logger() *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogFormat == "json" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,71 @@ func TestRunRefusesIncompleteProductionConfig(t *testing.T) {
 		err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run %v: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestVerifyPrivateDefaults (M6): post verification refuses private addresses in
+// production unless COLLABFLOW_VERIFY_ALLOW_PRIVATE=true is given; dev allows them unless
+// told otherwise.
+func TestVerifyPrivateDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		env       string
+		prod, dev bool
+	}{
+		{"", false, true},
+		{"true", true, true},
+		{"false", false, false},
+		{"1", true, true},
+		{"0", false, false},
+	} {
+		cfg, err := loadConfig(func(k string) string {
+			if k == "COLLABFLOW_VERIFY_ALLOW_PRIVATE" {
+				return tc.env
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.env == "" && cfg.VerifyPrivate {
+			t.Errorf("unset: loaded as allowed")
+		}
+		if got := cfg.allowPrivateFetches(false); got != tc.prod {
+			t.Errorf("%q in production: %v, want %v", tc.env, got, tc.prod)
+		}
+		if got := cfg.allowPrivateFetches(true); got != tc.dev {
+			t.Errorf("%q in dev: %v, want %v", tc.env, got, tc.dev)
+		}
+	}
+}
+
+// TestProductionWarnsOfPrivateFetches: a production worker allowed to fetch private
+// addresses says so at warn level when it starts; the API, which fetches nothing, and a
+// worker without the setting do not.
+func TestProductionWarnsOfPrivateFetches(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		private bool
+		r       role
+		want    bool
+	}{
+		{"worker allowed", true, roleWorker, true},
+		{"api and worker allowed", true, roleAPI | roleWorker, true},
+		{"worker refusing", false, roleWorker, false},
+		{"api allowed", true, roleAPI, false},
+	} {
+		var logs strings.Builder
+		logger := slog.New(slog.NewTextHandler(&logs, nil))
+		warnProduction(logger, config{VerifyPrivate: tc.private, InboundSecret: "x"}, tc.r)
+		line := ""
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, "post verification may fetch private addresses") {
+				line = l
+			}
+		}
+		if (line != "") != tc.want || (line != "" && !strings.Contains(line, "level=WARN")) {
+			t.Errorf("%s: log %q", tc.name, logs.String())
 		}
 	}
 }

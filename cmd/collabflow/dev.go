@@ -103,10 +103,7 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	if cfg.ReplyDomain == "" {
 		cfg.ReplyDomain = "inbound.collabflow.localhost"
 	}
-	if !cfg.VerifyPrivateSet {
-		// Posts on this machine (a test page on localhost) can be verified in dev.
-		cfg.VerifyPrivate = true
-	}
+	cfg.VerifyPrivate = cfg.allowPrivateFetches(true)
 	if cfg.PostalAddress == "" {
 		cfg.PostalAddress = "collabflow dev (set COLLABFLOW_POSTAL_ADDRESS), 1 Example Street, Springfield"
 	}

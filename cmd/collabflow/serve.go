@@ -46,12 +46,8 @@ func runProduction(ctx context.Context, cfg config, r role) error {
 	if err := cfg.checkProduction(r); err != nil {
 		return err
 	}
-	if r&roleAPI != 0 && cfg.WebhookKey == nil {
-		logger.Warn("SENDGRID_WEBHOOK_PUBLIC_KEY unset: every Event Webhook post will be refused")
-	}
-	if r&roleAPI != 0 && cfg.InboundSecret == "" {
-		logger.Warn("SENDGRID_INBOUND_SECRET unset: every Inbound Parse post will be refused")
-	}
+	cfg.VerifyPrivate = cfg.allowPrivateFetches(false)
+	warnProduction(logger, cfg, r)
 	logger.Info("starting", cfg.logValue()...)
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -59,6 +55,23 @@ func runProduction(ctx context.Context, cfg config, r role) error {
 	}
 	defer st.Close()
 	return serve(ctx, cfg, logger, st, r, nil)
+}
+
+// warnProduction logs, at start-up, the settings a production process runs with that
+// are allowed but weaken it, so that they show in the log beside the effective config.
+func warnProduction(logger *slog.Logger, cfg config, r role) {
+	if r&roleAPI != 0 && cfg.WebhookKey == nil {
+		logger.Warn("SENDGRID_WEBHOOK_PUBLIC_KEY unset: every Event Webhook post will be refused")
+	}
+	if r&roleAPI != 0 && cfg.InboundSecret == "" {
+		logger.Warn("SENDGRID_INBOUND_SECRET unset: every Inbound Parse post will be refused")
+	}
+	// Only the worker fetches posts. With private addresses allowed, a post URL a creator
+	// submits can reach the internal network (cloud metadata, admin ports).
+	if r&roleWorker != 0 && cfg.VerifyPrivate {
+		logger.Warn("post verification may fetch private addresses: a submitted post URL can reach the internal network",
+			"setting", "COLLABFLOW_VERIFY_ALLOW_PRIVATE=true")
+	}
 }
 
 func runMigrate(ctx context.Context, cfg config) error {
