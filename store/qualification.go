@@ -31,8 +31,9 @@ func (s *Store) History(ctx context.Context, creatorID string) (fit.History, err
 }
 
 // Histories computes the histories of many creators with four queries in one round trip,
-// whatever their number. A creator without collaborations is absent from the map (its
-// history is the zero History).
+// whatever their number; nil creatorIDs asks for every creator's, which is cheaper than
+// sending thousands of ids when the whole roster is scored. A creator without
+// collaborations is absent from the map (its history is the zero History).
 func (s *Store) Histories(ctx context.Context, creatorIDs []string) (map[string]fit.History, error) {
 	return histories(ctx, s.pool, creatorIDs)
 }
@@ -40,18 +41,18 @@ func (s *Store) Histories(ctx context.Context, creatorIDs []string) (map[string]
 // historyQueries read the read model and the ledgers; each row starts with the creator id.
 var historyQueries = [4]string{
 	// Outcomes: the stage each collaboration ended in, or is in now.
-	`SELECT creator_id::text, stage, count(*) FROM collaborations WHERE creator_id = ANY($1::uuid[]) GROUP BY 1, 2`,
+	`SELECT creator_id::text, stage, count(*) FROM collaborations WHERE ($1::uuid[] IS NULL OR creator_id = ANY($1::uuid[])) GROUP BY 1, 2`,
 	// Spend: what was paid, per currency.
 	`SELECT c.creator_id::text, p.currency, sum(p.amount)::bigint FROM payouts p
 		JOIN collaborations c ON c.id = p.collaboration_id
-		WHERE c.creator_id = ANY($1::uuid[]) AND p.status = 'paid' GROUP BY 1, 2`,
+		WHERE ($1::uuid[] IS NULL OR c.creator_id = ANY($1::uuid[])) AND p.status = 'paid' GROUP BY 1, 2`,
 	// Results: metrics are cumulative snapshots, so only each collaboration's latest counts.
 	`SELECT c.creator_id::text, m.currency, sum(m.impressions)::bigint, sum(m.clicks)::bigint,
 			sum(m.conversions)::bigint, sum(m.revenue)::bigint
 		FROM collaborations c
 		CROSS JOIN LATERAL (SELECT currency, impressions, clicks, conversions, revenue FROM metrics
 			WHERE collaboration_id = c.id ORDER BY at DESC LIMIT 1) m
-		WHERE c.creator_id = ANY($1::uuid[]) GROUP BY 1, 2`,
+		WHERE ($1::uuid[] IS NULL OR c.creator_id = ANY($1::uuid[])) GROUP BY 1, 2`,
 	// Reply times: from the first outreach email sent to the first reply, by email or
 	// recorded by ops; replies noted before any email went out say nothing about speed.
 	`WITH firsts AS (
@@ -59,7 +60,7 @@ var historyQueries = [4]string{
 			(SELECT min(e.sent_at) FROM emails e WHERE e.collaboration_id = c.id AND e.kind = 'outreach') AS sent,
 			LEAST((SELECT min(i.received_at) FROM inbound_messages i WHERE i.collaboration_id = c.id),
 				(SELECT min(n.created_at) FROM notes n WHERE n.collaboration_id = c.id AND n.kind = 'reply')) AS replied
-		FROM collaborations c WHERE c.creator_id = ANY($1::uuid[]))
+		FROM collaborations c WHERE ($1::uuid[] IS NULL OR c.creator_id = ANY($1::uuid[])))
 	SELECT creator_id::text, count(*),
 		percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM replied - sent)),
 		avg(extract(epoch FROM replied - sent))::float8
@@ -68,7 +69,7 @@ var historyQueries = [4]string{
 
 func histories(ctx context.Context, db batcher, creatorIDs []string) (map[string]fit.History, error) {
 	out := map[string]fit.History{}
-	if len(creatorIDs) == 0 {
+	if creatorIDs != nil && len(creatorIDs) == 0 {
 		return out, nil
 	}
 	var b pgx.Batch
