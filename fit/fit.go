@@ -15,7 +15,7 @@ import (
 )
 
 // Rules are a campaign's fit rules. A zero field does not constrain: empty Rules make every
-// creator eligible.
+// creator eligible. The "tier" validation tag is the API validator's rule for roster tiers.
 type Rules struct {
 	// Tiers allowed; empty allows every tier.
 	Tiers []roster.Tier `json:"tiers" validate:"max=5,dive,tier"`
@@ -189,7 +189,7 @@ func Score(rules Rules, c roster.Creator, h History) Result {
 
 	above := (c.EngagementRate - rules.MinEngagementRate) * 100
 	if p := min(EngagementMaxPoints, int(math.Round(above*4))); p > 0 {
-		add(CodeEngagementAbove, p, "engagement rate %s%%, %s points above the minimum",
+		add(CodeEngagementAbove, p, "engagement rate %s%%, %s percentage points above the minimum",
 			formatFloat(c.EngagementRate*100), formatFloat(above))
 	}
 

@@ -146,7 +146,7 @@ func TestScoreReasonTexts(t *testing.T) {
 	want := []Reason{
 		{CodeNicheMatch, "niche fitness", 20},
 		{CodeAudienceShare, "60% of the audience in GB", 12},
-		{CodeEngagementAbove, "engagement rate 3.25%, 1.25 points above the minimum", 5},
+		{CodeEngagementAbove, "engagement rate 3.25%, 1.25 percentage points above the minimum", 5},
 	}
 	if !reflect.DeepEqual(got.Reasons, want) {
 		t.Fatalf("reasons %+v, want %+v", got.Reasons, want)
