@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/fit"
 	"github.com/collabflow/collabflow/outreach"
 )
 
@@ -25,6 +26,7 @@ type campaignInput struct {
 	Sequence        []outreach.Step        `json:"sequence"`
 	SendWindow      outreach.Window        `json:"send_window"`
 	AutoApprove     bool                   `json:"auto_approve"`
+	Fit             fit.Rules              `json:"fit"`
 }
 
 func (s *Server) createCampaign(c echo.Context) error {
@@ -37,7 +39,7 @@ func (s *Server) createCampaign(c echo.Context) error {
 		SenderEmail: strings.TrimSpace(in.SenderEmail), LandingURL: strings.TrimSpace(in.LandingURL),
 		Brief: in.Brief, Compensation: in.Compensation, UsageRightsDays: in.UsageRightsDays,
 		DisclosureText: strings.TrimSpace(in.DisclosureText), Timings: in.Timings,
-		Sequence: in.Sequence, SendWindow: in.SendWindow, AutoApprove: in.AutoApprove,
+		Sequence: in.Sequence, SendWindow: in.SendWindow, AutoApprove: in.AutoApprove, Fit: in.Fit,
 	}
 	cp.Compensation.Currency = strings.ToUpper(cp.Compensation.Currency)
 	cp.ApplyDefaults()
@@ -104,5 +106,34 @@ func checkCampaign(cp campaigns.Campaign) map[string]string {
 	if field, why := cp.SendWindow.Check(); field != "" {
 		fields["send_window."+field] = why
 	}
+	if field, why := cp.Fit.Check(); field != "" {
+		fields["fit."+field] = why
+	}
 	return fields
+}
+
+// putCampaignFit replaces a campaign's fit rules as a whole (PUT: the body is the complete
+// rules, an omitted field is no constraint). Candidates are scored by the new rules at
+// once; creators already on the roster stay there.
+func (s *Server) putCampaignFit(c echo.Context) error {
+	id, err := pathUUID(c, "campaign")
+	if err != nil {
+		return err
+	}
+	var rules fit.Rules
+	if err := decode(c, &rules); err != nil {
+		return err
+	}
+	rules.Normalize()
+	if err := s.validate.Struct(rules); err != nil {
+		return validationError(err)
+	}
+	if field, why := rules.Check(); field != "" {
+		return invalid(map[string]string{field: why})
+	}
+	cp, err := s.store.SetCampaignFit(c.Request().Context(), id, rules)
+	if err != nil {
+		return notFoundAs(err, "campaign")
+	}
+	return c.JSON(http.StatusOK, cp)
 }

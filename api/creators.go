@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/collabflow/collabflow/fit"
 	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
 )
@@ -86,7 +87,18 @@ func (s *Server) getCreator(c echo.Context) error {
 	if err != nil {
 		return notFoundAs(err, "creator")
 	}
-	return c.JSON(http.StatusOK, cr)
+	h, err := s.store.History(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, creatorView{Creator: cr, History: h})
+}
+
+// creatorView is one creator as GET /v1/creators/{id} shows it: the roster fields and the
+// creator's history across campaigns, which the fit score draws on.
+type creatorView struct {
+	roster.Creator
+	History fit.History `json:"history"`
 }
 
 func (s *Server) patchCreator(c echo.Context) error {
@@ -123,7 +135,7 @@ func (s *Server) listCreators(c echo.Context) error {
 		Limit: limit,
 	}
 	if f.Tier != "" && !slices.Contains(roster.Tiers, f.Tier) {
-		return badRequest("tier", "must be one of nano, micro, mid, macro, mega")
+		return badRequest("tier", "must be one of "+tierList())
 	}
 	if after != "" {
 		if f.After, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {

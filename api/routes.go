@@ -43,6 +43,14 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/campaigns", s.createCampaign, ops)
 	v1.GET("/campaigns", s.listCampaigns, read)
 	v1.GET("/campaigns/:id", s.getCampaign, read)
+	// Qualification: the rules, the scored candidates and the approved roster launch uses.
+	// Candidates and the roster are reads like the creators they list (GET /v1/creators/{id}
+	// shows every role the same history), so every role may read them.
+	v1.PUT("/campaigns/:id/fit", s.putCampaignFit, ops)
+	v1.GET("/campaigns/:id/candidates", s.listCandidates, read)
+	v1.POST("/campaigns/:id/roster", s.approveRoster, ops)
+	v1.GET("/campaigns/:id/roster", s.listRoster, read)
+	v1.DELETE("/campaigns/:id/roster/:creator_id", s.removeFromRoster, ops)
 
 	v1.POST("/collaborations", s.startCollaboration, ops)
 	v1.GET("/collaborations", s.listCollaborations, read)

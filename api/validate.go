@@ -40,6 +40,9 @@ func newValidator() *validator.Validate {
 	must("handle", func(fl validator.FieldLevel) bool {
 		return handlePattern.MatchString(fl.Field().String())
 	})
+	must("tier", func(fl validator.FieldLevel) bool {
+		return slices.Contains(roster.Tiers, roster.Tier(fl.Field().String()))
+	})
 	must("timing", func(fl validator.FieldLevel) bool {
 		d, ok := fl.Field().Interface().(campaigns.Duration)
 		return ok && d.Valid()
@@ -60,6 +63,10 @@ func message(fe validator.FieldError) string {
 		return "must be one of " + strings.Join(roster.Platforms, ", ")
 	case "handle":
 		return "must be a handle of letters, digits, '.', '_' or '-'"
+	case "tier":
+		return "must be one of " + tierList()
+	case "uuid":
+		return idMessage
 	case "timing":
 		return fmt.Sprintf("must be a duration string (such as \"72h\" or \"2s\") from %s to %dh (%d days)",
 			campaigns.MinTiming, int(campaigns.MaxTiming.Hours()), int(campaigns.MaxTiming/campaigns.Day))
@@ -87,6 +94,15 @@ func message(fe validator.FieldError) string {
 		return "at most " + fe.Param()
 	}
 	return "fails rule " + fe.Tag()
+}
+
+// tierList names the roster's tiers, smallest first, for messages.
+func tierList() string {
+	names := make([]string, len(roster.Tiers))
+	for i, t := range roster.Tiers {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
 }
 
 func isCollection(k reflect.Kind) bool {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/collabflow/collabflow/fit"
 	"github.com/collabflow/collabflow/outreach"
 )
 
@@ -32,8 +33,10 @@ type Campaign struct {
 	SendWindow outreach.Window `json:"send_window"`
 	// AutoApprove approves a draft that carries the disclosure when no reviewer decided
 	// within the review SLA. Off by default: people approve content.
-	AutoApprove bool      `json:"auto_approve"`
-	CreatedAt   time.Time `json:"created_at"`
+	AutoApprove bool `json:"auto_approve"`
+	// Fit is who qualifies for the campaign's roster and how candidates are scored.
+	Fit       fit.Rules `json:"fit"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Brief is what a creator is asked to make and say.
@@ -196,6 +199,7 @@ func (c *Campaign) ApplyDefaults() {
 	if c.Compensation.BonusTiers == nil {
 		c.Compensation.BonusTiers = []BonusTier{}
 	}
+	c.Fit.Normalize()
 }
 
 // Bounds of a single timing: a second is the shortest a test needs, two years is longer

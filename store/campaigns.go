@@ -9,10 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/fit"
 )
 
 const campaignColumns = `id, name, brand, sender_email, landing_url, brief, compensation,
-	usage_rights_days, disclosure_text, timings, created_at, sequence, send_window, auto_approve`
+	usage_rights_days, disclosure_text, timings, created_at, sequence, send_window, auto_approve, fit`
 
 // CreateCampaign stores a campaign with a new time-ordered id; the caller has applied
 // defaults and validated it.
@@ -43,10 +44,14 @@ func (s *Store) CreateCampaign(ctx context.Context, c campaigns.Campaign) (campa
 	if err != nil {
 		return campaigns.Campaign{}, fmt.Errorf("encode send window: %w", err)
 	}
+	rules, err := json.Marshal(c.Fit)
+	if err != nil {
+		return campaigns.Campaign{}, fmt.Errorf("encode fit rules: %w", err)
+	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO campaigns (`+campaignColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		c.ID, c.Name, c.Brand, c.SenderEmail, c.LandingURL, brief, comp, c.UsageRightsDays, c.DisclosureText, timings, c.CreatedAt,
-		sequence, window, c.AutoApprove)
+		sequence, window, c.AutoApprove, rules)
 	if err != nil {
 		return campaigns.Campaign{}, fmt.Errorf("insert campaign: %w", pgError(err, nil))
 	}
@@ -77,10 +82,23 @@ func (s *Store) ListCampaigns(ctx context.Context, after string, limit int) ([]c
 	return page(list, limit, func(c campaigns.Campaign) string { return c.ID })
 }
 
+// SetCampaignFit replaces a campaign's fit rules; the caller has validated them.
+func (s *Store) SetCampaignFit(ctx context.Context, id string, rules fit.Rules) (campaigns.Campaign, error) {
+	data, err := json.Marshal(rules)
+	if err != nil {
+		return campaigns.Campaign{}, fmt.Errorf("encode fit rules: %w", err)
+	}
+	c, err := scanCampaign(s.pool.QueryRow(ctx, `UPDATE campaigns SET fit = $2 WHERE id = $1 RETURNING `+campaignColumns, id, data))
+	if err != nil {
+		return campaigns.Campaign{}, fmt.Errorf("set fit rules of campaign %s: %w", id, pgError(err, nil))
+	}
+	return c, nil
+}
+
 func scanCampaign(row pgx.Row) (campaigns.Campaign, error) {
 	var c campaigns.Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.Brand, &c.SenderEmail, &c.LandingURL, &c.Brief, &c.Compensation,
-		&c.UsageRightsDays, &c.DisclosureText, &c.Timings, &c.CreatedAt, &c.Sequence, &c.SendWindow, &c.AutoApprove)
+		&c.UsageRightsDays, &c.DisclosureText, &c.Timings, &c.CreatedAt, &c.Sequence, &c.SendWindow, &c.AutoApprove, &c.Fit)
 	if err != nil {
 		return campaigns.Campaign{}, err
 	}
