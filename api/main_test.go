@@ -51,8 +51,6 @@ var (
 	signer     *links.Signer
 	// temporalDB is the embedded Temporal server's SQLite file.
 	temporalDB string
-	// databaseURL is the test database, for fixtures no route writes.
-	databaseURL string
 )
 
 const (
@@ -88,7 +86,6 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	databaseURL = url
 	defer func() { _ = drop() }()
 	if st, err = store.Open(ctx, url); err != nil {
 		return 0, err
