@@ -27,7 +27,7 @@ test-faults:
 ## fuzz: each fuzz target for FUZZTIME (seed corpora in each package's testdata/fuzz run
 ## in make test too)
 FUZZTIME ?= 5s
-FUZZ_TARGETS := outreach:FuzzStepCheck contract:FuzzHasDisclosure links:FuzzVerify payout:FuzzCompute
+FUZZ_TARGETS := outreach:FuzzStepCheck contract:FuzzHasDisclosure links:FuzzVerify payout:FuzzCompute api:FuzzInboundSender api:FuzzRawInbound api:FuzzEventBatch
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
