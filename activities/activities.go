@@ -101,6 +101,12 @@ type StageChange struct {
 	At              time.Time `json:"at"`
 	// Attention is the escalation open after this change, nil when none is.
 	Attention *store.Attention `json:"attention,omitempty"`
+	// DueAt is the deadline of the step the collaboration now waits for, zero when none.
+	DueAt time.Time `json:"due_at,omitzero"`
+	// OnHold is a payout hold; Fee and Currency the agreed fixed fee, once agreed.
+	OnHold   bool   `json:"on_hold,omitempty"`
+	Fee      int64  `json:"fee,omitempty"`
+	Currency string `json:"currency,omitempty"`
 }
 
 // RecordStage writes a stage change to the read model. Its idempotency key is
@@ -112,6 +118,7 @@ func (a *Activities) RecordStage(ctx context.Context, c StageChange) error {
 	err := a.Store.RecordCollaboration(ctx, store.Collaboration{
 		ID: c.CollaborationID, CampaignID: c.CampaignID, CreatorID: c.CreatorID,
 		Stage: c.Stage, StageSeq: c.Seq, UpdatedAt: c.At, Attention: c.Attention,
+		DueAt: &c.DueAt, OnHold: c.OnHold, Fee: c.Fee, Currency: c.Currency,
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		// The campaign or creator row is gone: retrying cannot fix that.

@@ -7,12 +7,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/collabstart"
+	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
 )
@@ -155,12 +157,15 @@ func (s *Server) listCollaborations(c echo.Context) error {
 	if f.Stage != "" && !slices.Contains(workflows.Stages, workflows.Stage(f.Stage)) {
 		return badRequest("stage", "not a stage")
 	}
-	if v := c.QueryParam("attention"); v != "" {
-		if v != "true" && v != "false" {
-			return badRequest("attention", "true or false")
-		}
-		waiting := v == "true"
-		f.Attention = &waiting
+	if f.Attention, err = boolParam(c, "attention"); err != nil {
+		return err
+	}
+	if f.Overdue, err = boolParam(c, "overdue"); err != nil {
+		return err
+	}
+	f.Now = time.Now()
+	if f.Tier = c.QueryParam("tier"); f.Tier != "" && !slices.Contains(roster.Tiers, roster.Tier(f.Tier)) {
+		return badRequest("tier", "one of nano, micro, mid, macro, mega")
 	}
 	list, next, err := s.store.ListCollaborations(c.Request().Context(), f)
 	if err != nil {
@@ -331,4 +336,42 @@ var (
 func redactTokens(s string) string {
 	s = linkToken.ReplaceAllString(s, "${1}"+linkRedacted)
 	return replyToken.ReplaceAllString(s, "${1}[token redacted]@")
+}
+
+// boolParam reads an optional true|false query parameter.
+func boolParam(c echo.Context, name string) (*bool, error) {
+	switch c.QueryParam(name) {
+	case "":
+		return nil, nil
+	case "true":
+		v := true
+		return &v, nil
+	case "false":
+		v := false
+		return &v, nil
+	}
+	return nil, badRequest(name, "true or false")
+}
+
+// campaignPipeline counts the campaign's collaborations per stage, in the lifecycle's
+// order, with how many are overdue, on hold or waiting for ops, and the agreed fees: one
+// grouped query on the read model.
+func (s *Server) campaignPipeline(c echo.Context) error {
+	id, err := pathUUID(c, "campaign")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := s.store.Campaign(ctx, id); err != nil {
+		return notFoundAs(err, "campaign")
+	}
+	stages := make([]string, len(workflows.Stages))
+	for i, st := range workflows.Stages {
+		stages[i] = string(st)
+	}
+	p, err := s.store.CampaignPipeline(ctx, id, stages, time.Now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
 }

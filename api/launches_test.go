@@ -102,3 +102,35 @@ func TestLaunchStartsTheRosterOnceAndSkipsWithReasons(t *testing.T) {
 	must(t, 404, call(t, "GET", "/v1/launches/0190a000-0000-7000-8000-000000000000", opsKey, nil))
 	must(t, 403, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", reviewerKey, `{}`))
 }
+
+// TestPipelineAndListFilters: the pipeline counts a campaign's collaborations per stage in
+// the lifecycle's order from the read model; the list filters by tier and overdue.
+func TestPipelineAndListFilters(t *testing.T) {
+	campaign := newCampaign(t)
+	running, ended := start(t, campaign, newCreator(t)), start(t, campaign, newCreator(t))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+ended+"/cancel", opsKey, `{"reason":"budget moved"}`))
+	waitForListed(t, "campaign_id="+campaign, ended, "cancelled")
+	waitForListed(t, "campaign_id="+campaign, running, "outreach")
+
+	p := must(t, 200, call(t, "GET", "/v1/campaigns/"+campaign+"/pipeline", reviewerKey, nil))
+	stages := p.Body["stages"].([]any)
+	counts := map[string]float64{}
+	for _, sc := range stages {
+		sc := sc.(map[string]any)
+		counts[sc["stage"].(string)] = sc["count"].(float64)
+	}
+	if p.Body["total"] != float64(2) || counts["outreach"] != 1 || counts["cancelled"] != 1 || counts["live"] != 0 ||
+		stages[0].(map[string]any)["stage"] != "outreach" || len(stages) != 13 {
+		t.Fatalf("pipeline %s", p.Raw)
+	}
+	micro := must(t, 200, call(t, "GET", "/v1/collaborations?campaign_id="+campaign+"&tier=micro", opsKey, nil)).Body["items"].([]any)
+	if len(micro) != 2 || micro[0].(map[string]any)["tier"] != "micro" {
+		t.Fatalf("micro tier: %v", micro)
+	}
+	if overdue := must(t, 200, call(t, "GET", "/v1/collaborations?campaign_id="+campaign+"&overdue=true", opsKey, nil)).Body["items"].([]any); len(overdue) != 0 {
+		t.Fatalf("overdue: %v", overdue)
+	}
+	must(t, 400, call(t, "GET", "/v1/collaborations?tier=huge", opsKey, nil))
+	must(t, 400, call(t, "GET", "/v1/collaborations?overdue=yes", opsKey, nil))
+	must(t, 404, call(t, "GET", "/v1/campaigns/0190a000-0000-7000-8000-000000000000/pipeline", opsKey, nil))
+}

@@ -69,6 +69,7 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/collaborations/:id/metrics", s.addMetrics, ops)
 	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
 	v1.POST("/campaigns/:id/launch", s.launchCampaign, ops, once)
+	v1.GET("/campaigns/:id/pipeline", s.campaignPipeline, read)
 	v1.GET("/launches/:id", s.getLaunch, read)
 
 	audit := allow(HistoryReaders...)

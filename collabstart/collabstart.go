@@ -27,6 +27,7 @@ import (
 type ReadModel interface {
 	RecordCollaboration(ctx context.Context, c store.Collaboration) error
 	ForgetUnstartedCollaboration(ctx context.Context, id string) error
+	RosterTier(ctx context.Context, campaignID, creatorID string) (string, error)
 }
 
 // Starter starts collaboration workflows on a Temporal client.
@@ -59,8 +60,16 @@ var ErrAlreadyStarted = errors.New("collaboration already started")
 // model row written for it is removed again.
 func (s Starter) Start(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, by workflows.Actor) (string, error) {
 	id := workflows.CollaborationID(campaign.ID, creator.ID)
-	err := s.Store.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: campaign.ID, CreatorID: creator.ID,
-		Stage: string(workflows.StageOutreach), StageSeq: 0, UpdatedAt: time.Now()})
+	// The campaign works with the creator at its roster's tier, else at their own.
+	tier, err := s.Store.RosterTier(ctx, campaign.ID, creator.ID)
+	if err != nil {
+		return id, err
+	}
+	if tier == "" {
+		tier = string(creator.Tier)
+	}
+	err = s.Store.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: campaign.ID, CreatorID: creator.ID,
+		Stage: string(workflows.StageOutreach), StageSeq: 0, UpdatedAt: time.Now(), Tier: tier})
 	if err != nil {
 		return id, err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -165,4 +166,15 @@ func (s *Store) FinishLaunch(ctx context.Context, id string) error {
 		return fmt.Errorf("finish launch %s: %w", id, err)
 	}
 	return nil
+}
+
+// RosterTier is the tier a campaign's roster gives a creator, empty when the creator is
+// not on it.
+func (s *Store) RosterTier(ctx context.Context, campaignID, creatorID string) (string, error) {
+	var tier string
+	err := s.pool.QueryRow(ctx, `SELECT tier FROM campaign_roster WHERE campaign_id = $1 AND creator_id = $2`, campaignID, creatorID).Scan(&tier)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("roster tier of %s in %s: %w", creatorID, campaignID, err)
+	}
+	return tier, nil
 }

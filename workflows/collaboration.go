@@ -405,7 +405,48 @@ func (c *collaboration) stageChange(seq int) activities.StageChange {
 	if at := c.state.Attention; at != nil {
 		sc.Attention = &store.Attention{Reason: at.Reason, Since: at.Since}
 	}
+	if t := c.state.AgreedTerms; t != nil {
+		sc.Fee, sc.Currency = t.FixedFee, t.Currency
+	}
+	sc.OnHold = c.state.Hold != ""
+	sc.DueAt = c.dueAt()
 	return sc
+}
+
+// dueAt is the deadline of the step the collaboration waits for in its stage, for ops to
+// see what is overdue: the one the state holds when it belongs to this stage, else the
+// stage's timing from when the stage was entered (the workflow sets the deadline itself
+// right after entering). Stages that wait for nobody in particular have none.
+func (c *collaboration) dueAt() time.Time {
+	entered := c.state.UpdatedAt
+	for i := len(c.state.Events) - 1; i >= 0; i-- {
+		if e := c.state.Events[i]; e.To == c.state.Stage {
+			entered = e.At
+			break
+		}
+	}
+	known := func(t time.Time, timing time.Duration) time.Time {
+		if t.After(entered) {
+			return t
+		}
+		return entered.Add(timing)
+	}
+	tm := c.input.Timings
+	switch c.state.Stage {
+	case StageContracting:
+		var expires time.Time
+		if k := c.state.Contract; k != nil {
+			expires = k.ExpiresAt
+		}
+		return known(expires, tm.ContractExpiry.Std())
+	case StageInProduction:
+		return known(c.state.DraftDue, tm.DraftDeadline.Std())
+	case StageInReview:
+		return entered.Add(tm.ReviewSLA.Std())
+	case StageAwaitingPost:
+		return known(c.state.PostsDue, tm.PostDeadline.Std())
+	}
+	return time.Time{}
 }
 
 // validateCancel refuses a cancel that cannot be carried out, before it enters history.

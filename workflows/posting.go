@@ -297,6 +297,19 @@ func (c *collaboration) expect() verify.Expect {
 	return e
 }
 
+// changeReadModelHold is the version from which a payout hold set or released by a live
+// check is written to the read model at once, for ops' pipeline.
+const changeReadModelHold = "read-model-hold"
+
+// publishHold mirrors a payout hold set or released by event e to the read model. Runs
+// recorded before changeReadModelHold wrote it only with the next stage change.
+func (c *collaboration) publishHold(ctx workflow.Context, e Event) {
+	if workflow.GetVersion(ctx, changeReadModelHold, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	c.publishAttention(ctx, e.Seq)
+}
+
 // liveWindow re-verifies the posts until the live window ends. A post taken down or
 // stripped of its disclosure puts the payout on hold and alerts ops; a later pass releases
 // it. From changeRobust on, checks follow the campaign's cadence (LiveChecks, then every
@@ -324,11 +337,11 @@ func (c *collaboration) liveWindow(ctx workflow.Context) error {
 		switch {
 		case len(failures) > 0 && c.state.Hold == "":
 			c.state.Hold = strings.Join(failures, "\n")
-			c.record(ctx, Event{Kind: EventHold, Detail: c.state.Hold})
+			c.publishHold(ctx, c.record(ctx, Event{Kind: EventHold, Detail: c.state.Hold}))
 			c.notifyOps(ctx, fmt.Sprintf("hold/%d", len(c.state.Events)), "Payout on hold: live post check failed", c.state.Hold)
 		case len(failures) == 0 && len(unreachable) == 0 && c.state.Hold != "":
 			c.state.Hold = ""
-			c.record(ctx, Event{Kind: EventHoldReleased, Detail: "every post passes its checks again"})
+			c.publishHold(ctx, c.record(ctx, Event{Kind: EventHoldReleased, Detail: "every post passes its checks again"}))
 		}
 		if c.v1 {
 			if err := c.liveUnreachable(ctx, unreachable); err != nil || c.ending() {
