@@ -27,6 +27,9 @@ type SendCheck struct {
 type SendVerdict struct {
 	Allowed bool   `json:"allowed"`
 	Reason  string `json:"reason,omitempty"`
+	// Paused means not now, but later: ops paused the sequence. The email is neither
+	// sent nor stopped, and goes out when the sequence resumes.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Collaborations asks a collaboration's workflow whether an email may still go out;

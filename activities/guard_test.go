@@ -194,3 +194,30 @@ func TestTemporalCollaborationsAsksTheWorkflow(t *testing.T) {
 		t.Fatalf("unknown collaboration: %+v %v", verdict, err)
 	}
 }
+
+// TestPausedOutreachWaitsInsteadOfStopping: while ops pause the sequence, the send fails
+// for a retry (the workflow cancels it) and leaves the log open; after the resume the same
+// step goes out once.
+func TestPausedOutreachWaitsInsteadOfStopping(t *testing.T) {
+	o := newOutreachEnv(t)
+	collabs := &fakeCollaborations{verdict: activities.SendVerdict{Paused: true, Reason: "outreach paused"}}
+	o.acts.Collaborations = collabs
+	_, err := o.send(t)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != "Paused" || appErr.NonRetryable() {
+		t.Fatalf("paused send: %v, want a retryable Paused error", err)
+	}
+	emails, err := o.st.Emails(context.Background(), o.in.CollaborationID)
+	if err != nil || len(emails) != 1 || emails[0].Status != store.EmailSending {
+		t.Fatalf("log while paused %+v %v, want the email still to send", emails, err)
+	}
+	collabs.mu.Lock()
+	collabs.verdict = activities.SendVerdict{Allowed: true}
+	collabs.mu.Unlock()
+	if res, err := o.send(t); err != nil || res.Status != activities.SendSent {
+		t.Fatalf("send after resume: %+v %v", res, err)
+	}
+	if n := len(o.sink.Messages()); n != 1 {
+		t.Fatalf("SendGrid got %d emails, want 1", n)
+	}
+}

@@ -163,6 +163,11 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 		if err != nil {
 			return res, err
 		}
+		if verdict.Paused {
+			// The workflow cancels this attempt; until it does, retrying later is right.
+			return res, temporal.NewApplicationErrorWithOptions("outreach paused", "Paused",
+				temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute})
+		}
 		if !verdict.Allowed {
 			if err := a.Store.MarkEmailStopped(ctx, key, verdict.Reason); err != nil {
 				return res, err

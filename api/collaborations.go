@@ -375,3 +375,28 @@ func (s *Server) campaignPipeline(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, p)
 }
+
+type pauseInput struct {
+	Reason string `json:"reason" validate:"max=1000"`
+}
+
+// pauseOutreach pauses a collaboration's outreach sequence: nothing is sent and its waits
+// stand still until resumeOutreach.
+func (s *Server) pauseOutreach(c echo.Context) error {
+	return s.pauseOrResume(c, workflows.UpdatePause)
+}
+
+// resumeOutreach lets a paused sequence carry on where it was.
+func (s *Server) resumeOutreach(c echo.Context) error {
+	return s.pauseOrResume(c, workflows.UpdateResume)
+}
+
+func (s *Server) pauseOrResume(c echo.Context, update string) error {
+	var in pauseInput
+	return s.collabUpdate(c, &in, update, func() (any, error) {
+		if err := s.validate.Struct(in); err != nil {
+			return nil, validationError(err)
+		}
+		return workflows.PauseRequest{Actor: actor(c), Reason: strings.TrimSpace(in.Reason)}, nil
+	})
+}

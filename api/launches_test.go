@@ -134,3 +134,22 @@ func TestPipelineAndListFilters(t *testing.T) {
 	must(t, 400, call(t, "GET", "/v1/collaborations?overdue=yes", opsKey, nil))
 	must(t, 404, call(t, "GET", "/v1/campaigns/0190a000-0000-7000-8000-000000000000/pipeline", opsKey, nil))
 }
+
+// TestPauseAndResumeOutreach: a paused collaboration shows when it was paused, sends
+// nothing more, refuses a second pause, and resumes.
+func TestPauseAndResumeOutreach(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	paused := must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/pause", opsKey, `{"reason":"brand review"}`))
+	if paused.Body["outreach"].(map[string]any)["paused_at"] == nil {
+		t.Fatalf("paused: %s", paused.Raw)
+	}
+	must(t, 409, call(t, "POST", "/v1/collaborations/"+id+"/pause", opsKey, `{}`))
+	must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/pause", opsKey, map[string]string{"reason": strings.Repeat("x", 1001)}))
+	resumed := must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/resume", opsKey, `{}`))
+	if resumed.Body["outreach"].(map[string]any)["paused_at"] != nil {
+		t.Fatalf("resumed: %s", resumed.Raw)
+	}
+	must(t, 409, call(t, "POST", "/v1/collaborations/"+id+"/resume", opsKey, `{}`))
+	must(t, 403, call(t, "POST", "/v1/collaborations/"+id+"/pause", reviewerKey, `{}`))
+}

@@ -44,6 +44,8 @@ var access = map[string][]string{
 	"GET /v1/collaborations/:id":                        {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"POST /v1/collaborations/:id/cancel":                {api.RoleOps},
 	"POST /v1/collaborations/:id/replies":               {api.RoleOps},
+	"POST /v1/collaborations/:id/pause":                 {api.RoleOps},
+	"POST /v1/collaborations/:id/resume":                {api.RoleOps},
 	"POST /v1/collaborations/:id/offers":                {api.RoleOps},
 	"POST /v1/collaborations/:id/accept":                {api.RoleOps},
 	"POST /v1/collaborations/:id/decline":               {api.RoleOps},

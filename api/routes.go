@@ -57,6 +57,8 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.GET("/collaborations/:id", s.getCollaboration, read)
 	v1.POST("/collaborations/:id/cancel", s.cancelCollaboration, ops, once)
 	v1.POST("/collaborations/:id/replies", s.recordReply, ops, once)
+	v1.POST("/collaborations/:id/pause", s.pauseOutreach, ops, once)
+	v1.POST("/collaborations/:id/resume", s.resumeOutreach, ops, once)
 	v1.POST("/collaborations/:id/offers", s.makeOffer, ops, once)
 	v1.POST("/collaborations/:id/accept", s.acceptOffer, ops, once)
 	v1.POST("/collaborations/:id/decline", s.decline, ops, once)

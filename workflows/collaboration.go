@@ -33,6 +33,8 @@ type collaboration struct {
 	state CollaborationState
 	// events receives webhook news (SignalOutreachEvent).
 	events workflow.ReceiveChannel
+	// pauses counts the outreach pauses, so that a wait knows whether one came meanwhile.
+	pauses int
 	// Set by handlers; run acts on them.
 	cancel       *CancelRequest
 	decline      *DeclineRequest
@@ -118,6 +120,8 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		onceUpdate(ctx, c, UpdateOverride, c.handleOverride, noCtx(c.validateOverride)),
 		onceUpdate(ctx, c, UpdateConfirmPayout, c.handleConfirm, noCtx(c.validateConfirm)),
 		onceUpdate(ctx, c, UpdateResolve, c.handleResolve, noCtx(c.validateResolve)),
+		onceUpdate(ctx, c, UpdatePause, c.handlePause, noCtx(c.validatePause)),
+		onceUpdate(ctx, c, UpdateResume, c.handleResume, noCtx(c.validateResume)),
 	} {
 		if err := register(); err != nil {
 			return err

@@ -168,6 +168,9 @@ func (c *collaboration) maySend(check activities.SendCheck) (activities.SendVerd
 		if o := c.state.Outreach; c.state.Stage != StageOutreach || o.Status != OutreachRunning {
 			return no("outreach ended: " + o.Status)
 		}
+		if c.paused() {
+			return activities.SendVerdict{Paused: true, Reason: "outreach paused"}, nil
+		}
 	case activities.NoticeContractReminder:
 		if k := c.state.Contract; k == nil || k.Signed != nil {
 			return no("the contract is signed")

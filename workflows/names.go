@@ -58,7 +58,18 @@ const (
 	// UpdateResolve takes a ResolveRequest: ops' decision on an open escalation
 	// (CollaborationState.Attention). Cancelling is UpdateCancel.
 	UpdateResolve = "resolve"
+	// UpdatePause takes a PauseRequest: the outreach sequence sends nothing, and its
+	// waits stand still, until UpdateResume.
+	UpdatePause = "pause_outreach"
+	// UpdateResume takes a PauseRequest and lets a paused sequence carry on where it was.
+	UpdateResume = "resume_outreach"
 )
+
+// PauseRequest pauses or resumes a collaboration's outreach, with an optional reason.
+type PauseRequest struct {
+	Actor  Actor  `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+}
 
 // Decisions on an escalation.
 const (
@@ -456,6 +467,9 @@ const (
 	EventCodeReplaced = "discount_code_replaced"
 	// EventVerifyUnreachable records that the post host could not be reached for a check.
 	EventVerifyUnreachable = "verification_unreachable"
+	// EventOutreachPaused and EventOutreachResumed record ops pausing the sequence.
+	EventOutreachPaused  = "outreach_paused"
+	EventOutreachResumed = "outreach_resumed"
 )
 
 // Outreach statuses, as CollaborationState.Outreach.Status reports them.
@@ -471,7 +485,9 @@ const (
 
 // OutreachState is the sequence's progress.
 type OutreachState struct {
-	Status     string    `json:"status"`
+	Status string `json:"status"`
+	// PausedAt is when ops paused the running sequence; zero while it runs.
+	PausedAt   time.Time `json:"paused_at,omitzero"`
 	EmailsSent int       `json:"emails_sent"`
 	Steps      int       `json:"steps"`
 	NextSendAt time.Time `json:"next_send_at,omitzero"`

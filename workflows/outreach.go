@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -43,17 +45,24 @@ func (c *collaboration) runOutreach(ctx workflow.Context) error {
 			// A reply or cancel that came with the start: no window to look up.
 			return nil
 		}
-		var sendAt time.Time
-		lctx := workflow.WithLocalActivityOptions(ctx, windowOptions)
-		err := workflow.ExecuteLocalActivity(lctx, a.NextSendTime, activities.NextSendTimeInput{
-			Timezone: plan.Timezone, Window: plan.Window, After: workflow.Now(ctx),
-		}).Get(ctx, &sendAt)
-		if err != nil {
-			return fmt.Errorf("send window: %w", err)
-		}
-		o.NextSendAt = sendAt
-		if err := c.waitUnlessStopped(ctx, sendAt.Sub(workflow.Now(ctx)), nil); err != nil || c.outreachOver() {
-			return err
+		// A pause during the wait may have carried it past the send window: look again.
+		for {
+			pauses := c.pauses
+			var sendAt time.Time
+			lctx := workflow.WithLocalActivityOptions(ctx, windowOptions)
+			err := workflow.ExecuteLocalActivity(lctx, a.NextSendTime, activities.NextSendTimeInput{
+				Timezone: plan.Timezone, Window: plan.Window, After: workflow.Now(ctx),
+			}).Get(ctx, &sendAt)
+			if err != nil {
+				return fmt.Errorf("send window: %w", err)
+			}
+			o.NextSendAt = sendAt
+			if err := c.waitUnlessStopped(ctx, sendAt.Sub(workflow.Now(ctx)), nil); err != nil || c.outreachOver() {
+				return err
+			}
+			if c.pauses == pauses {
+				break
+			}
 		}
 		o.NextSendAt = time.Time{}
 		if done, err := c.sendStep(ctx, step); done || err != nil {
@@ -80,7 +89,17 @@ func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err
 	for {
 		var res activities.SendEmailResult
 		in := activities.SendEmailInput{CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step}
-		stopped, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), c.outreachOver, a.SendOutreachEmail, in, &res)
+		stopped, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), c.outreachOverOrPaused, a.SendOutreachEmail, in, &res)
+		if stopped && !c.outreachOver() {
+			// Paused while the email waited its turn (a backlog, an outage): it goes out,
+			// under the same key, when the sequence resumes.
+			if err := c.untilResumed(ctx); err != nil {
+				return true, err
+			}
+			if !c.outreachOver() {
+				continue
+			}
+		}
 		if stopped {
 			c.markStopped(ctx, in.MessageKey(), "outreach ended: "+o.Status)
 		}
@@ -137,7 +156,17 @@ func (c *collaboration) waitUnlessStopped(ctx workflow.Context, d time.Duration,
 	if d <= 0 && !c.v1 {
 		return nil
 	}
-	_, err := c.waitFor(ctx, d, c.outreachOver, onTimeout)
+	// A pause stops the clock: the rest of d is waited once the sequence resumes.
+	for c.paused() {
+		if err := c.untilResumed(ctx); err != nil || c.outreachOver() {
+			return err
+		}
+	}
+	start := workflow.Now(ctx)
+	_, err := c.waitFor(ctx, d, c.outreachOverOrPaused, onTimeout)
+	if err == nil && c.paused() && !c.outreachOver() {
+		return c.waitUnlessStopped(ctx, max(d-workflow.Now(ctx).Sub(start), 0), onTimeout)
+	}
 	return err
 }
 
@@ -239,4 +268,64 @@ func outreachEnd(kind string) Stage {
 		return StageDeclined
 	}
 	return StageNoResponse
+}
+
+// paused reports whether ops paused the running sequence.
+func (c *collaboration) paused() bool { return !c.state.Outreach.PausedAt.IsZero() }
+
+// outreachOverOrPaused is what interrupts a wait or a send of the sequence.
+func (c *collaboration) outreachOverOrPaused() bool { return c.outreachOver() || c.paused() }
+
+// untilResumed waits while the sequence is paused and not over.
+func (c *collaboration) untilResumed(ctx workflow.Context) error {
+	return workflow.Await(ctx, func() bool { return !c.paused() || c.outreachOver() })
+}
+
+// validatePause accepts a pause while the sequence runs and is not paused already.
+func (c *collaboration) validatePause(req PauseRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if err := validateText("reason", req.Reason, false); err != nil {
+		return err
+	}
+	switch {
+	case c.state.Stage != StageOutreach || c.outreachOver():
+		return fmt.Errorf("collaboration is in %s: there is no outreach to pause", c.state.Stage)
+	case c.paused():
+		return fmt.Errorf("outreach is already paused since %s", c.state.Outreach.PausedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (c *collaboration) handlePause(ctx workflow.Context, req PauseRequest) (CollaborationState, error) {
+	c.state.Outreach.PausedAt = workflow.Now(ctx).UTC()
+	c.pauses++
+	detail := "outreach paused"
+	if r := strings.TrimSpace(req.Reason); r != "" {
+		detail += ": " + r
+	}
+	c.record(ctx, Event{Kind: EventOutreachPaused, Actor: &req.Actor, Detail: detail})
+	return c.state, nil
+}
+
+// validateResume accepts a resume of a paused sequence that is still running.
+func (c *collaboration) validateResume(req PauseRequest) error {
+	if err := validateActor(req.Actor); err != nil {
+		return err
+	}
+	if err := validateText("reason", req.Reason, false); err != nil {
+		return err
+	}
+	if !c.paused() || c.outreachOver() {
+		return errors.New("outreach is not paused")
+	}
+	return nil
+}
+
+func (c *collaboration) handleResume(ctx workflow.Context, req PauseRequest) (CollaborationState, error) {
+	paused := workflow.Now(ctx).Sub(c.state.Outreach.PausedAt).Round(time.Second)
+	c.state.Outreach.PausedAt = time.Time{}
+	c.record(ctx, Event{Kind: EventOutreachResumed, Actor: &req.Actor, Detail: fmt.Sprintf("outreach resumed after %s", paused)})
+	return c.state, nil
 }

@@ -478,3 +478,59 @@ func TestFixesForCreatorSayWhatToFixInWords(t *testing.T) {
 		})
 	}
 }
+
+// TestPausedOutreachSendsNothingAndResumesWhereItWas: paused a day after the first email
+// (the follow-up was due two days later) for ten days, the sequence sends nothing; after
+// the resume the follow-up goes two days later and the last one its full four days after
+// that. Pausing twice, resuming what runs, and pausing outside outreach are refused.
+func (s *collaborationSuite) TestPausedOutreachSendsNothingAndResumesWhereItWas() {
+	_, noActor := s.update(day, UpdatePause, "p0", PauseRequest{Reason: "x"})
+	_, notPaused := s.update(day, UpdateResume, "r0", PauseRequest{Actor: ops})
+	paused := s.mustUpdate(day, UpdatePause, PauseRequest{Actor: ops, Reason: "brand asked to wait"})
+	_, twice := s.update(day+time.Hour, UpdatePause, "p2", PauseRequest{Actor: ops})
+	s.at(10*day, func() {
+		st := s.query()
+		s.Len(s.sent, 1, "a paused sequence sent an email")
+		s.Equal(s.start.Add(day), st.Outreach.PausedAt)
+		s.Equal(OutreachRunning, st.Outreach.Status)
+	})
+	resumed := s.mustUpdate(11*day, UpdateResume, PauseRequest{Actor: ops})
+	s.update(18*day, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "done"})
+
+	s.env.ExecuteWorkflow(Collaboration, input())
+
+	final := s.result()
+	s.Require().Error(*noActor)
+	s.ErrorContains(*notPaused, "not paused")
+	s.ErrorContains(*twice, "already paused")
+	s.False(paused.Outreach.PausedAt.IsZero())
+	s.True(resumed.Outreach.PausedAt.IsZero())
+	s.Equal([]time.Time{s.start, s.start.Add(13 * day), s.start.Add(17 * day)}, s.sentAt)
+	var kinds []string
+	for _, e := range final.Events {
+		if e.Kind == EventOutreachPaused || e.Kind == EventOutreachResumed {
+			kinds = append(kinds, e.Kind+": "+e.Detail)
+		}
+	}
+	s.Equal([]string{"outreach_paused: outreach paused: brand asked to wait", "outreach_resumed: outreach resumed after 240h0m0s"}, kinds)
+}
+
+// TestMaySendWhilePaused: the email activity hears "later", not "stopped", while paused;
+// only a running sequence can be paused.
+func TestMaySendWhilePaused(t *testing.T) {
+	c := &collaboration{state: CollaborationState{Stage: StageOutreach, Outreach: OutreachState{Status: OutreachRunning, PausedAt: time.Now()}}}
+	v, err := c.maySend(activities.SendCheck{Kind: "outreach"})
+	if err != nil || v.Allowed || !v.Paused {
+		t.Fatalf("verdict %+v, %v", v, err)
+	}
+	for _, st := range []CollaborationState{
+		{Stage: StageNegotiating, Outreach: OutreachState{Status: OutreachReplied}},
+		{Stage: StageOutreach, Outreach: OutreachState{Status: OutreachNoResponse}},
+		{Stage: StageCancelled, Outreach: OutreachState{Status: OutreachRunning}},
+	} {
+		c := &collaboration{state: st}
+		if err := c.validatePause(PauseRequest{Actor: ops}); err == nil {
+			t.Errorf("pause accepted in %s with outreach %s", st.Stage, st.Outreach.Status)
+		}
+	}
+}
