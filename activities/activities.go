@@ -49,6 +49,10 @@ type Store interface {
 	FailPendingLaunchItems(ctx context.Context, launchID, reason string) error
 	FinishLaunch(ctx context.Context, id string) error
 	CollaborationExists(ctx context.Context, campaignID, creatorID string) (bool, error)
+	BulkItems(ctx context.Context, bulkID string, afterSeq, limit int, status string) ([]store.BulkItem, error)
+	SetBulkItem(ctx context.Context, bulkID string, it store.BulkItem) error
+	FailPendingBulkItems(ctx context.Context, bulkID, reason string) error
+	FinishBulkAction(ctx context.Context, id string) error
 }
 
 // Mailer sends one email and returns the provider's message ID; *mailer.SendGrid
@@ -85,6 +89,8 @@ type Activities struct {
 	Collaborations Collaborations
 	// Starter starts collaborations for campaign launches; nil refuses launches.
 	Starter Starter
+	// Steerer applies bulk actions to collaborations; nil refuses bulk actions.
+	Steerer Steerer
 	// ProviderEventWait is how long a retry waits for SendGrid's events about an earlier
 	// attempt whose answer was lost before it sends again; longer than webhook latency.
 	// Zero means DefaultProviderEventWait.

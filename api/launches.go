@@ -114,15 +114,9 @@ func (s *Server) getLaunch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, after, err := pageParams(c)
+	limit, afterSeq, err := seqPage(c)
 	if err != nil {
 		return err
-	}
-	afterSeq := 0
-	if after != "" {
-		if afterSeq, err = strconv.Atoi(after); err != nil || afterSeq < 0 {
-			return badRequest("after", "the next cursor of the previous page")
-		}
 	}
 	status := c.QueryParam("status")
 	if status != "" && !slices.Contains([]string{store.LaunchPending, store.LaunchStarting, store.LaunchStarted, store.LaunchSkipped, store.LaunchFailed}, status) {
@@ -137,13 +131,6 @@ func (s *Server) getLaunch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = strconv.Itoa(items[limit-1].Seq)
-	}
-	if items == nil {
-		items = []store.LaunchItem{}
-	}
+	items, next := seqNext(items, limit, func(it store.LaunchItem) int { return it.Seq })
 	return c.JSON(http.StatusOK, map[string]any{"launch": l, "items": items, "next": next})
 }

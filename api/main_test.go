@@ -145,6 +145,7 @@ func runTests(m *testing.M) (int, error) {
 		Verifier: verify.NewFetcher(true, 5*time.Second), PlatformHosts: platformHosts, Payouts: payouts,
 		Collaborations: activities.TemporalCollaborations{Client: tc},
 		Starter:        collabstart.Starter{Client: tc, Store: st},
+		Steerer:        collabstart.Starter{Client: tc, Store: st},
 	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
 		return 0, err

@@ -33,6 +33,8 @@ var access = map[string][]string{
 	"POST /v1/campaigns/:id/metrics":                    {api.RoleOps},
 	"POST /v1/campaigns/:id/launch":                     {api.RoleOps},
 	"GET /v1/campaigns/:id/pipeline":                    {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
+	"POST /v1/campaigns/:id/bulk":                       {api.RoleOps},
+	"GET /v1/bulk-actions/:id":                          {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"GET /v1/launches/:id":                              {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},
 	"PUT /v1/campaigns/:id/fit":                         {api.RoleOps},
 	"GET /v1/campaigns/:id/candidates":                  {api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor},

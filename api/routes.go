@@ -72,6 +72,8 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
 	v1.POST("/campaigns/:id/launch", s.launchCampaign, ops, once)
 	v1.GET("/campaigns/:id/pipeline", s.campaignPipeline, read)
+	v1.POST("/campaigns/:id/bulk", s.bulkAction, ops, once)
+	v1.GET("/bulk-actions/:id", s.getBulkAction, read)
 	v1.GET("/launches/:id", s.getLaunch, read)
 
 	audit := allow(HistoryReaders...)

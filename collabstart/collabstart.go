@@ -1,12 +1,14 @@
-// Package collabstart starts collaboration workflows: the one way the API's single start
-// and a campaign launch begin a (campaign, creator) pair, so both write the read model
-// first, derive the same workflow ID and never start a pair twice.
+// Package collabstart starts and steers collaboration workflows from outside them: the one
+// way the API's single start and a campaign launch begin a (campaign, creator) pair (so
+// both write the read model first, derive the same workflow ID and never start a pair
+// twice), and the way bulk actions reach each collaboration.
 package collabstart
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/contract"
 	"github.com/collabflow/collabflow/roster"
@@ -107,4 +110,64 @@ func (s Starter) StartForLaunch(ctx context.Context, campaign campaigns.Campaign
 		return id, true, nil
 	}
 	return id, false, err
+}
+
+// Steer applies a bulk action (activities.BulkPause, BulkResume, BulkCancel) to one
+// collaboration as the workflow update it stands for, under updateID, and returns once
+// the workflow accepted it. The workflow's refusal (its validator's words, or that it has
+// ended) is returned as refusal; only a failure to reach Temporal is an error.
+func (s Starter) Steer(ctx context.Context, collaborationID, updateID, action, reason, requestedBy string) (string, error) {
+	by := workflows.Actor{Name: requestedBy, Role: "ops", RequestID: updateID}
+	var (
+		name string
+		arg  any
+	)
+	switch action {
+	case activities.BulkPause:
+		name, arg = workflows.UpdatePause, workflows.PauseRequest{Actor: by, Reason: reason}
+	case activities.BulkResume:
+		name, arg = workflows.UpdateResume, workflows.PauseRequest{Actor: by, Reason: reason}
+	case activities.BulkCancel:
+		name, arg = workflows.UpdateCancel, workflows.CancelRequest{Actor: by, Reason: reason}
+	default:
+		return "", temporal.NewNonRetryableApplicationError("unknown bulk action "+action, "BadInput", nil)
+	}
+	handle, err := s.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: collaborationID, UpdateID: updateID, UpdateName: name, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err == nil {
+		// A refusal is the update's outcome, there at once; an accepted update's result
+		// (a cancel's, once the collaboration has ended) is not waited for long.
+		wait, cancel := context.WithTimeout(ctx, steerWait)
+		defer cancel()
+		if err = handle.Get(wait, nil); err != nil && wait.Err() != nil && ctx.Err() == nil {
+			err = nil
+		}
+	}
+	var (
+		appErr   *temporal.ApplicationError
+		notFound *serviceerror.NotFound
+	)
+	switch {
+	case err == nil:
+		return "", nil
+	case errors.As(err, &appErr):
+		return firstLine(appErr.Message()), nil
+	case errors.As(err, &notFound):
+		return "the collaboration has ended or does not exist", nil
+	}
+	return "", fmt.Errorf("%s %s: %w", action, collaborationID, err)
+}
+
+// steerWait bounds how long Steer waits for an accepted update to finish.
+const steerWait = 10 * time.Second
+
+// firstLine is a refusal's first line, bounded, as a result a person reads.
+func firstLine(msg string) string {
+	msg, _, _ = strings.Cut(strings.TrimSpace(msg), "\n")
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	return msg
 }

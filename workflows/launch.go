@@ -64,51 +64,76 @@ const launchRounds = 5
 // marked failed with the error, so a launch always finishes.
 func Launch(ctx workflow.Context, in LaunchInput) (LaunchResult, error) {
 	var res LaunchResult
-	batch := in.BatchSize
-	if batch <= 0 {
-		batch = DefaultLaunchBatch
+	size := in.BatchSize
+	if size <= 0 {
+		size = DefaultLaunchBatch
 	}
 	bctx := workflow.WithActivityOptions(ctx, launchBatchOptions)
-	after, rounds := 0, 0
-	for {
+	batch := func(after int) (int, bool, time.Duration, error) {
 		var out activities.LaunchBatchResult
 		err := workflow.ExecuteActivity(bctx, a.StartLaunchBatch, activities.LaunchBatchInput{
-			LaunchID: in.LaunchID, CampaignID: in.CampaignID, RequestedBy: in.RequestedBy, AfterSeq: after, Limit: batch,
+			LaunchID: in.LaunchID, CampaignID: in.CampaignID, RequestedBy: in.RequestedBy, AfterSeq: after, Limit: size,
 		}).Get(ctx, &out)
 		if err != nil {
-			rounds++
-			if rounds <= launchRounds && !isBadInput(err) {
-				if err := workflow.Sleep(ctx, time.Minute); err != nil {
-					return res, err
-				}
-				continue
-			}
-			reason := "not started: " + failureText(err)
-			if err := workflow.ExecuteActivity(bctx, a.FailLaunchRest, in.LaunchID, reason).Get(ctx, nil); err != nil {
-				return res, fmt.Errorf("fail the rest of launch %s: %w", in.LaunchID, err)
-			}
-			break
+			return after, false, 0, err
 		}
-		rounds = 0
-		res.Batches++
 		res.Started += out.Started
 		res.Skipped += out.Skipped
 		res.Failed += out.Failed
-		after = out.LastSeq
-		if out.Done {
-			break
+		var pause time.Duration
+		if in.StartsPerSecond > 0 {
+			pause = time.Duration(float64(out.Started) / in.StartsPerSecond * float64(time.Second))
 		}
-		if in.StartsPerSecond > 0 && out.Started > 0 {
-			pause := time.Duration(float64(out.Started) / in.StartsPerSecond * float64(time.Second))
-			if err := workflow.Sleep(ctx, pause); err != nil {
-				return res, err
-			}
-		}
+		return out.LastSeq, out.Done, pause, nil
+	}
+	failRest := func(err error) error {
+		return workflow.ExecuteActivity(bctx, a.FailLaunchRest, in.LaunchID, "not started: "+failureText(err)).Get(ctx, nil)
+	}
+	n, err := batches(ctx, batch, failRest)
+	res.Batches = n
+	if err != nil {
+		return res, fmt.Errorf("launch %s: %w", in.LaunchID, err)
 	}
 	if err := workflow.ExecuteActivity(bctx, a.FinishLaunch, in.LaunchID).Get(ctx, nil); err != nil {
 		return res, fmt.Errorf("finish launch %s: %w", in.LaunchID, err)
 	}
 	return res, nil
+}
+
+// batches runs batch from sequence 0 until it reports done: each call goes through the
+// items after the last one it finished and says how long to pause before the next. The
+// items' outcomes are in PostgreSQL, so the workflow keeps only where to go on from. A
+// batch that keeps failing past its activity's retries is tried again a minute apart
+// (launchRounds times); then failRest marks the rest failed and the job ends, so a job
+// always finishes. It returns how many batches succeeded.
+func batches(ctx workflow.Context, batch func(after int) (last int, done bool, pause time.Duration, err error), failRest func(error) error) (int, error) {
+	after, rounds, n := 0, 0, 0
+	for {
+		last, done, pause, err := batch(after)
+		if err != nil {
+			rounds++
+			if rounds <= launchRounds && !isBadInput(err) {
+				if err := workflow.Sleep(ctx, time.Minute); err != nil {
+					return n, err
+				}
+				continue
+			}
+			if err := failRest(err); err != nil {
+				return n, fmt.Errorf("fail the rest: %w", err)
+			}
+			return n, nil
+		}
+		rounds, after = 0, last
+		n++
+		if done {
+			return n, nil
+		}
+		if pause > 0 {
+			if err := workflow.Sleep(ctx, pause); err != nil {
+				return n, err
+			}
+		}
+	}
 }
 
 // isBadInput reports whether err is an activity's refusal of its input, which no retry

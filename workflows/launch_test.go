@@ -82,3 +82,30 @@ func TestLaunchThatKeepsFailingMarksTheRestFailed(t *testing.T) {
 	}
 	env.AssertExpectations(t)
 }
+
+// TestBulkAppliesBatchesAndFinishes: a bulk action goes through its batches without
+// pausing and finishes once, counting each collaboration's answer.
+func TestBulkAppliesBatchesAndFinishes(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Bulk, workflow.RegisterOptions{Name: BulkWorkflow})
+	env.OnActivity(a.ApplyBulkBatch, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.BulkBatchInput) (activities.BulkBatchResult, error) {
+			if in.AfterSeq == 0 {
+				return activities.BulkBatchResult{LastSeq: 100, Applied: 98, Refused: 2}, nil
+			}
+			return activities.BulkBatchResult{LastSeq: 130, Applied: 30, Done: true}, nil
+		})
+	env.OnActivity(a.FinishBulkAction, mock.Anything, "b-1").Return(nil).Once()
+
+	env.ExecuteWorkflow(BulkWorkflow, BulkInput{BulkID: "b-1", Action: activities.BulkPause, RequestedBy: "ops"})
+
+	var res BulkResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res != (BulkResult{Applied: 128, Refused: 2, Batches: 2}) {
+		t.Fatalf("result %+v", res)
+	}
+	env.AssertExpectations(t)
+}

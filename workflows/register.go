@@ -15,4 +15,5 @@ func workflowOptions() workflow.RegisterOptions {
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Collaboration, workflowOptions())
 	r.RegisterWorkflowWithOptions(Launch, workflow.RegisterOptions{Name: LaunchWorkflow})
+	r.RegisterWorkflowWithOptions(Bulk, workflow.RegisterOptions{Name: BulkWorkflow})
 }

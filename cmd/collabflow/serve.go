@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			OpsEmail: cfg.OpsEmail,
 			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), PlatformHosts: cfg.PlatformHosts, Payouts: activities.ManualPayouts{},
 			Collaborations: activities.TemporalCollaborations{Client: tc}, ProviderEventWait: cfg.ProviderEventWait,
-			Starter: collabstart.Starter{Client: tc, Store: st},
+			Starter: collabstart.Starter{Client: tc, Store: st}, Steerer: collabstart.Starter{Client: tc, Store: st},
 		}
 		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
 	}
