@@ -85,13 +85,15 @@ type Row struct {
 	History []Entry
 }
 
-// Payout is one ledger row of a collaboration.
+// Payout is one ledger row of a collaboration: its amount, and the bonus and revenue
+// share its breakdown (payout.Breakdown) names.
 type Payout struct {
-	Kind      string
-	Status    string
-	Currency  string
-	Amount    int64
-	Breakdown payout.Breakdown
+	Kind         string
+	Status       string
+	Currency     string
+	Amount       int64
+	Bonus        int64
+	RevenueShare int64
 }
 
 // Entry is one stage a collaboration entered.
@@ -245,9 +247,11 @@ func Build(in Input) Report {
 		r.ByTier = append(r.ByTier, TierLine{Tier: tier, Figures: a.figures()})
 	}
 	slices.SortFunc(r.ByTier, func(a, b TierLine) int { return compareTiers(a.Tier, b.Tier) })
-	slices.SortStableFunc(r.ByCreator, func(a, b CreatorLine) int {
+	// Creator and collaboration ids are unique, so the order is total and needs no
+	// stable sort.
+	slices.SortFunc(r.ByCreator, func(a, b CreatorLine) int {
 		return cmp.Or(compareTiers(a.Tier, b.Tier), strings.Compare(a.CreatorName, b.CreatorName),
-			strings.Compare(a.CreatorID, b.CreatorID))
+			strings.Compare(a.CreatorID, b.CreatorID), strings.Compare(a.CollaborationID, b.CollaborationID))
 	})
 	for name, rep := range variants {
 		rep.rates()
@@ -301,9 +305,9 @@ func (a *acc) add(row Row) {
 		default:
 			// The breakdown names bonuses and revenue share; the rest of the amount is the
 			// fee, so the split always adds up to what the ledger owes.
-			l.Bonuses += p.Breakdown.Bonus
-			l.RevenueShare += p.Breakdown.RevenueShare
-			l.Fees += p.Amount - p.Breakdown.Bonus - p.Breakdown.RevenueShare
+			l.Bonuses += p.Bonus
+			l.RevenueShare += p.RevenueShare
+			l.Fees += p.Amount - p.Bonus - p.RevenueShare
 		}
 		l.Cost += p.Amount
 		if p.Status == StatusPaid {
