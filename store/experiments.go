@@ -19,14 +19,17 @@ var experimentConflicts = map[string]ConflictError{
 	"experiments_open_outreach_ab_idx": {Field: "kind", Message: "the campaign has an open outreach_ab experiment; record its decision first"},
 }
 
-// CreateExperiment stores an open experiment with a new time-ordered id; the caller has
-// validated it.
+// CreateExperiment stores an experiment with a new time-ordered id, open unless it
+// comes with its decision (a test logged after the fact); the caller has validated it.
 func (s *Store) CreateExperiment(ctx context.Context, e experiments.Experiment) (experiments.Experiment, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return experiments.Experiment{}, fmt.Errorf("new experiment id: %w", err)
 	}
 	e.ID, e.Status = id.String(), experiments.StatusOpen
+	if e.Decision != "" {
+		e.Status = experiments.StatusDecided
+	}
 	e.CreatedAt = now()
 	e.UpdatedAt = e.CreatedAt
 	if e.Variants == nil {
