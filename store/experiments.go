@@ -91,3 +91,19 @@ func (s *Store) RecordExperimentOutcome(ctx context.Context, campaignID, id stri
 	}
 	return e, nil
 }
+
+// OpenOutreachTest returns the campaign's open outreach_ab experiment, whose two
+// sequences launch assigns, or ErrNotFound when there is none (the campaign's own
+// sequence then goes to everyone).
+func (s *Store) OpenOutreachTest(ctx context.Context, campaignID string) (experiments.Experiment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+experimentColumns+` FROM experiments
+		WHERE campaign_id = $1 AND kind = $2 AND status = $3`, campaignID, experiments.KindOutreachAB, experiments.StatusOpen)
+	if err != nil {
+		return experiments.Experiment{}, fmt.Errorf("open outreach test of %s: %w", campaignID, err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[experiments.Experiment])
+	if err != nil {
+		return experiments.Experiment{}, fmt.Errorf("open outreach test of %s: %w", campaignID, pgError(err, nil))
+	}
+	return e, nil
+}

@@ -108,6 +108,9 @@ func TestBudgetAndExperiments(t *testing.T) {
 	if err != nil || e.Status != experiments.StatusOpen {
 		t.Fatalf("create: %+v %v", e, err)
 	}
+	if open, err := s.OpenOutreachTest(ctx, campaign); err != nil || open.ID != e.ID {
+		t.Fatalf("open outreach test: %+v %v", open, err)
+	}
 	var conflict *store.ConflictError
 	if _, err := s.CreateExperiment(ctx, ab); !errors.As(err, &conflict) || conflict.Field != "kind" {
 		t.Fatalf("second open outreach test: %v", err)
@@ -124,6 +127,9 @@ func TestBudgetAndExperiments(t *testing.T) {
 	}
 	if got, err = s.RecordExperimentOutcome(ctx, campaign, e.ID, nil, &decision); err != nil || got.Status != experiments.StatusDecided || got.Result != result {
 		t.Fatalf("decision: %+v %v", got, err)
+	}
+	if _, err := s.OpenOutreachTest(ctx, campaign); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("open outreach test after the decision: %v", err)
 	}
 	if _, err := s.CreateExperiment(ctx, ab); err != nil {
 		t.Fatalf("outreach test after a decision: %v", err)
