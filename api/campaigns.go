@@ -27,6 +27,7 @@ type campaignInput struct {
 	SendWindow      outreach.Window        `json:"send_window"`
 	AutoApprove     bool                   `json:"auto_approve"`
 	Fit             fit.Rules              `json:"fit"`
+	Budget          *campaigns.Budget      `json:"budget"`
 }
 
 func (s *Server) createCampaign(c echo.Context) error {
@@ -39,9 +40,12 @@ func (s *Server) createCampaign(c echo.Context) error {
 		SenderEmail: strings.TrimSpace(in.SenderEmail), LandingURL: strings.TrimSpace(in.LandingURL),
 		Brief: in.Brief, Compensation: in.Compensation, UsageRightsDays: in.UsageRightsDays,
 		DisclosureText: strings.TrimSpace(in.DisclosureText), Timings: in.Timings,
-		Sequence: in.Sequence, SendWindow: in.SendWindow, AutoApprove: in.AutoApprove, Fit: in.Fit,
+		Sequence: in.Sequence, SendWindow: in.SendWindow, AutoApprove: in.AutoApprove, Fit: in.Fit, Budget: in.Budget,
 	}
 	cp.Compensation.Currency = strings.ToUpper(cp.Compensation.Currency)
+	if cp.Budget != nil {
+		cp.Budget.Currency = strings.ToUpper(strings.TrimSpace(cp.Budget.Currency))
+	}
 	cp.ApplyDefaults()
 	if err := s.validate.Struct(cp); err != nil {
 		return validationError(err)

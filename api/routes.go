@@ -75,6 +75,14 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/campaigns/:id/bulk", s.bulkAction, ops, once)
 	v1.GET("/bulk-actions/:id", s.getBulkAction, read)
 	v1.GET("/launches/:id", s.getLaunch, read)
+	// Measure and iterate: the report is a read like the pipeline; the budget and the
+	// experiment log steer the campaign, so they are ops'.
+	v1.GET("/campaigns/:id/report", s.campaignReport, read)
+	v1.PUT("/campaigns/:id/budget", s.putCampaignBudget, ops)
+	v1.POST("/campaigns/:id/experiments", s.createExperiment, ops)
+	v1.GET("/campaigns/:id/experiments", s.listExperiments, read)
+	v1.GET("/campaigns/:id/experiments/:eid", s.getExperiment, read)
+	v1.PATCH("/campaigns/:id/experiments/:eid", s.patchExperiment, ops)
 
 	audit := allow(HistoryReaders...)
 	v1.GET("/collaborations/:id/history", s.history, audit)

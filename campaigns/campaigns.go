@@ -35,8 +35,18 @@ type Campaign struct {
 	// within the review SLA. Off by default: people approve content.
 	AutoApprove bool `json:"auto_approve"`
 	// Fit is who qualifies for the campaign's roster and how candidates are scored.
-	Fit       fit.Rules `json:"fit"`
+	Fit fit.Rules `json:"fit"`
+	// Budget is what the campaign may spend, which its report sets payouts against; nil
+	// when it has none.
+	Budget    *Budget   `json:"budget"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Budget is an amount in integer minor units of one currency. Payouts in another currency
+// are reported beside it, never converted.
+type Budget struct {
+	Currency string `json:"currency" validate:"required,iso4217"`
+	Amount   int64  `json:"amount" validate:"gte=0,lte=100000000000"`
 }
 
 // Brief is what a creator is asked to make and say.

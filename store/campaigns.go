@@ -13,7 +13,7 @@ import (
 )
 
 const campaignColumns = `id, name, brand, sender_email, landing_url, brief, compensation,
-	usage_rights_days, disclosure_text, timings, created_at, sequence, send_window, auto_approve, fit`
+	usage_rights_days, disclosure_text, timings, created_at, sequence, send_window, auto_approve, fit, budget`
 
 // CreateCampaign stores a campaign with a new time-ordered id; the caller has applied
 // defaults and validated it.
@@ -49,9 +49,9 @@ func (s *Store) CreateCampaign(ctx context.Context, c campaigns.Campaign) (campa
 		return campaigns.Campaign{}, fmt.Errorf("encode fit rules: %w", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO campaigns (`+campaignColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.ID, c.Name, c.Brand, c.SenderEmail, c.LandingURL, brief, comp, c.UsageRightsDays, c.DisclosureText, timings, c.CreatedAt,
-		sequence, window, c.AutoApprove, rules)
+		sequence, window, c.AutoApprove, rules, budgetJSON(c.Budget))
 	if err != nil {
 		return campaigns.Campaign{}, fmt.Errorf("insert campaign: %w", pgError(err, nil))
 	}
@@ -95,10 +95,28 @@ func (s *Store) SetCampaignFit(ctx context.Context, id string, rules fit.Rules) 
 	return c, nil
 }
 
+// SetCampaignBudget replaces a campaign's budget; nil removes it. The caller has
+// validated it.
+func (s *Store) SetCampaignBudget(ctx context.Context, id string, b *campaigns.Budget) (campaigns.Campaign, error) {
+	c, err := scanCampaign(s.pool.QueryRow(ctx, `UPDATE campaigns SET budget = $2 WHERE id = $1 RETURNING `+campaignColumns, id, budgetJSON(b)))
+	if err != nil {
+		return campaigns.Campaign{}, fmt.Errorf("set budget of campaign %s: %w", id, pgError(err, nil))
+	}
+	return c, nil
+}
+
+// budgetJSON is the budget column's value: NULL for no budget.
+func budgetJSON(b *campaigns.Budget) any {
+	if b == nil {
+		return nil
+	}
+	return *b
+}
+
 func scanCampaign(row pgx.Row) (campaigns.Campaign, error) {
 	var c campaigns.Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.Brand, &c.SenderEmail, &c.LandingURL, &c.Brief, &c.Compensation,
-		&c.UsageRightsDays, &c.DisclosureText, &c.Timings, &c.CreatedAt, &c.Sequence, &c.SendWindow, &c.AutoApprove, &c.Fit)
+		&c.UsageRightsDays, &c.DisclosureText, &c.Timings, &c.CreatedAt, &c.Sequence, &c.SendWindow, &c.AutoApprove, &c.Fit, &c.Budget)
 	if err != nil {
 		return campaigns.Campaign{}, err
 	}

@@ -24,3 +24,26 @@ func (s *Store) SeedCollaborationsForBenchmark(ctx context.Context, campaignID, 
 	}
 	return nil
 }
+
+// SeedReportForBenchmark gives every collaboration of campaignID what a report reads: a
+// fee payout, three metrics snapshots and four stage-history entries, in three statements.
+func (s *Store) SeedReportForBenchmark(ctx context.Context, campaignID string) error {
+	for _, q := range []string{
+		`INSERT INTO payouts (id, collaboration_id, kind, idempotency_key, currency, amount, breakdown, provider, status, created_at)
+			SELECT gen_random_uuid(), id, 'fee', id || '/fee', 'USD', 120000,
+				'{"currency":"USD","fixed_fee":100000,"bonus":15000,"bonus_tiers":[],"revenue_share":5000,"total":120000}',
+				'manual', CASE WHEN random() < 0.5 THEN 'paid' ELSE 'pending' END, now()
+			FROM collaborations WHERE campaign_id = $1`,
+		`INSERT INTO metrics (collaboration_id, at, impressions, reach, likes, comments, saves, shares, clicks, conversions, revenue, currency, created_at)
+			SELECT c.id, now() - n * interval '1 day', 10000 / n, 8000 / n, 300 / n, 40 / n, 20 / n, 10 / n, 250 / n, 12 / n, 300000 / n, 'USD', now()
+			FROM collaborations c, generate_series(1, 3) AS n WHERE c.campaign_id = $1`,
+		`INSERT INTO stage_history (collaboration_id, seq, stage, entered_at)
+			SELECT c.id, 10 + n, (ARRAY['outreach','negotiating','contracting','in_production'])[n], now() - (5 - n) * interval '1 day' * random()
+			FROM collaborations c, generate_series(1, 4) AS n WHERE c.campaign_id = $1`,
+	} {
+		if _, err := s.pool.Exec(ctx, q, campaignID); err != nil {
+			return fmt.Errorf("seed report of %s: %w", campaignID, err)
+		}
+	}
+	return nil
+}
