@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/experiments"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/payout"
@@ -53,6 +54,8 @@ type Store interface {
 	SetBulkItem(ctx context.Context, bulkID string, it store.BulkItem) error
 	FailPendingBulkItems(ctx context.Context, bulkID, reason string) error
 	FinishBulkAction(ctx context.Context, id string) error
+	Experiment(ctx context.Context, campaignID, id string) (experiments.Experiment, error)
+	OpenOutreachTest(ctx context.Context, campaignID string) (experiments.Experiment, error)
 }
 
 // Mailer sends one email and returns the provider's message ID; *mailer.SendGrid

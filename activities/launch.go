@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/experiments"
 	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
 )
@@ -16,7 +17,25 @@ import (
 // Starter starts a collaboration's workflow for a launch; it reports a pair whose
 // workflow already exists instead of failing. collabstart.Starter implements it.
 type Starter interface {
-	StartForLaunch(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, launchID, requestedBy string) (id string, existed bool, err error)
+	StartForLaunch(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, launchID, requestedBy string, arm Arm) (id string, existed bool, err error)
+}
+
+// Arm is the outreach A/B test arm a launch gives a collaboration: the experiment, the
+// variant's name and its sequence. The zero Arm is the campaign's own sequence.
+type Arm struct {
+	Experiment string
+	Variant    string
+	Steps      int
+}
+
+// armFor assigns the launch's items to the open outreach test's variants in turn, by item
+// number: balanced, and the same on every retry.
+func armFor(test *experiments.Experiment, seq int) Arm {
+	if test == nil || len(test.Variants) == 0 {
+		return Arm{}
+	}
+	v := test.Variants[(seq-1)%len(test.Variants)]
+	return Arm{Experiment: test.ID, Variant: v.Name, Steps: len(v.Sequence)}
 }
 
 // LaunchBatchInput names the next items of a launch: those after AfterSeq, at most Limit.
@@ -64,6 +83,12 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 	if err != nil {
 		return res, lookupError("campaign", err)
 	}
+	var test *experiments.Experiment
+	if e, err := a.Store.OpenOutreachTest(ctx, in.CampaignID); err == nil {
+		test = &e
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return res, err
+	}
 	items, err := a.Store.LaunchItems(ctx, in.LaunchID, in.AfterSeq, in.Limit, "")
 	if err != nil {
 		return res, err
@@ -71,7 +96,7 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 	for _, it := range items {
 		activity.RecordHeartbeat(ctx, it.Seq)
 		if it.Status == store.LaunchPending || it.Status == store.LaunchStarting {
-			if it, err = a.launchOne(ctx, in, campaign, it); err != nil {
+			if it, err = a.launchOne(ctx, in, campaign, it, armFor(test, it.Seq)); err != nil {
 				return res, err
 			}
 		}
@@ -90,7 +115,7 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 }
 
 // launchOne decides and records one item's outcome.
-func (a *Activities) launchOne(ctx context.Context, in LaunchBatchInput, campaign campaigns.Campaign, it store.LaunchItem) (store.LaunchItem, error) {
+func (a *Activities) launchOne(ctx context.Context, in LaunchBatchInput, campaign campaigns.Campaign, it store.LaunchItem, arm Arm) (store.LaunchItem, error) {
 	skip := func(reason string) (store.LaunchItem, error) {
 		it.Status, it.Reason = store.LaunchSkipped, reason
 		return it, a.Store.SetLaunchItem(ctx, in.LaunchID, it)
@@ -122,7 +147,7 @@ func (a *Activities) launchOne(ctx context.Context, in LaunchBatchInput, campaig
 			return it, err
 		}
 	}
-	id, existed, err := a.Starter.StartForLaunch(ctx, campaign, creator, in.LaunchID, in.RequestedBy)
+	id, existed, err := a.Starter.StartForLaunch(ctx, campaign, creator, in.LaunchID, in.RequestedBy, arm)
 	if err != nil {
 		return it, err
 	}

@@ -27,7 +27,7 @@ type fakeStarter struct {
 	calls   int
 }
 
-func (f *fakeStarter) StartForLaunch(_ context.Context, campaign campaigns.Campaign, creator roster.Creator, _, _ string) (string, bool, error) {
+func (f *fakeStarter) StartForLaunch(_ context.Context, campaign campaigns.Campaign, creator roster.Creator, _, _ string, _ activities.Arm) (string, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id := "collab-" + campaign.ID + "-" + creator.ID

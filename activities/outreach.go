@@ -43,6 +43,10 @@ type SendEmailInput struct {
 	CreatorID       string `json:"creator_id"`
 	// Step counts from 0.
 	Step int `json:"step"`
+	// Experiment and Variant name the A/B test arm whose sequence this collaboration
+	// was given at launch; empty for the campaign's own sequence.
+	Experiment string `json:"experiment,omitempty"`
+	Variant    string `json:"variant,omitempty"`
 }
 
 // MessageKey is the idempotency key of an outreach email.
@@ -84,7 +88,11 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 	if err != nil {
 		return res, lookupError("campaign", err)
 	}
-	if in.Step < 0 || in.Step >= len(campaign.Sequence) {
+	sequence, err := a.sequenceFor(ctx, in, campaign)
+	if err != nil {
+		return res, err
+	}
+	if in.Step < 0 || in.Step >= len(sequence) {
 		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("campaign has no email %d", in.Step+1), "BadInput", nil)
 	}
 	if creator.ErasedAt != nil {
@@ -101,7 +109,7 @@ func (a *Activities) SendOutreachEmail(ctx context.Context, in SendEmailInput) (
 	if done, ok, err := a.sentBefore(ctx, key); ok || err != nil {
 		return done, err
 	}
-	msg, err := a.compose(ctx, in, creator, campaign)
+	msg, err := a.compose(ctx, in, creator, campaign, sequence)
 	if err != nil {
 		return res, err
 	}
@@ -279,7 +287,7 @@ const markSentAttempts = 6
 
 // compose renders the email of a step with the footer, headers and custom args every
 // outreach email carries.
-func (a *Activities) compose(ctx context.Context, in SendEmailInput, c roster.Creator, camp campaigns.Campaign) (mailer.Message, error) {
+func (a *Activities) compose(ctx context.Context, in SendEmailInput, c roster.Creator, camp campaigns.Campaign, sequence []outreach.Step) (mailer.Message, error) {
 	platform, handle := c.MainHandle()
 	data := outreach.Data{
 		Creator: outreach.CreatorData{Name: c.Name, FirstName: c.FirstName(), Handle: handle, Platform: platform,
@@ -288,7 +296,7 @@ func (a *Activities) compose(ctx context.Context, in SendEmailInput, c roster.Cr
 		Offer:    offer(camp.Compensation.Currency, camp.Compensation.FixedFee),
 		Step:     in.Step + 1,
 	}
-	subject, body, err := camp.Sequence[in.Step].Render(data)
+	subject, body, err := sequence[in.Step].Render(data)
 	if err != nil {
 		return mailer.Message{}, temporal.NewNonRetryableApplicationError("render email: "+err.Error(), "BadInput", err)
 	}
@@ -347,4 +355,23 @@ func lookupError(what string, err error) error {
 		return temporal.NewNonRetryableApplicationError(what+" not found", "NotFound", err)
 	}
 	return err
+}
+
+// sequenceFor is the outreach sequence of a collaboration: its A/B test arm's, when it
+// was given one at launch (kept after the test is decided, so the sequence it started
+// with is the one it finishes), else the campaign's.
+func (a *Activities) sequenceFor(ctx context.Context, in SendEmailInput, campaign campaigns.Campaign) ([]outreach.Step, error) {
+	if in.Experiment == "" {
+		return campaign.Sequence, nil
+	}
+	e, err := a.Store.Experiment(ctx, in.CampaignID, in.Experiment)
+	if err != nil {
+		return nil, lookupError("experiment", err)
+	}
+	for _, v := range e.Variants {
+		if v.Name == in.Variant {
+			return v.Sequence, nil
+		}
+	}
+	return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("experiment %s has no variant %q", in.Experiment, in.Variant), "BadInput", nil)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/collabstart"
 	"github.com/collabflow/collabflow/roster"
@@ -65,7 +66,7 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	}
 
 	starter := collabstart.Starter{Client: s.temporal, Store: s.store}
-	if _, err := starter.Start(ctx, campaign, creator, actor(c)); errors.Is(err, collabstart.ErrAlreadyStarted) {
+	if _, err := starter.Start(ctx, campaign, creator, actor(c), activities.Arm{}); errors.Is(err, collabstart.ErrAlreadyStarted) {
 		// Another request started it between our lookup and this start.
 		_, err := s.existing(c, id, in, campaign)
 		return err

@@ -153,3 +153,49 @@ func TestPauseAndResumeOutreach(t *testing.T) {
 	must(t, 409, call(t, "POST", "/v1/collaborations/"+id+"/resume", opsKey, `{}`))
 	must(t, 403, call(t, "POST", "/v1/collaborations/"+id+"/pause", reviewerKey, `{}`))
 }
+
+// TestLaunchAssignsTheOpenOutreachTest: with an open outreach A/B test, a launch gives
+// its creators the two variants in turn; each gets its variant's first email, the read
+// model holds the variant, and the report counts replies per variant.
+func TestLaunchAssignsTheOpenOutreachTest(t *testing.T) {
+	campaign := newCampaign(t)
+	seq := func(subject string) []map[string]string {
+		return []map[string]string{
+			{"subject": subject, "body": "Hi {{.Creator.FirstName}}"},
+			{"subject": "Re: " + subject, "body": "Following up"},
+			{"subject": "Last: " + subject, "body": "Last note"},
+		}
+	}
+	must(t, 201, call(t, "POST", "/v1/campaigns/"+campaign+"/experiments", opsKey, map[string]any{
+		"kind": "outreach_ab", "hypothesis": "A question gets more replies", "variable": "subject",
+		"variants": []map[string]any{{"name": "question", "sequence": seq("Collab?")}, {"name": "plain", "sequence": seq("Working together")}}}))
+	var creators []string
+	for range 4 {
+		creators = append(creators, newCreator(t))
+	}
+	approve(t, campaign, creators...)
+	l := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`))
+	_, items := launched(t, l.str("id"))
+	want := map[string]string{"question": "Collab?", "plain": "Working together"}
+	for i, it := range items {
+		id := it["collaboration_id"].(string)
+		variant := map[bool]string{true: "question", false: "plain"}[i%2 == 0]
+		eventually(t, "the first email of "+id, func() bool { return len(sentTo(id)) == 1 })
+		if subject := sentTo(id)[0].Subject; subject != want[variant] {
+			t.Errorf("item %d: first email %q, want variant %s's %q", i+1, subject, variant, want[variant])
+		}
+		row := must(t, 200, call(t, "GET", "/v1/collaborations?campaign_id="+campaign+"&creator_id="+it["creator_id"].(string), opsKey, nil)).Body["items"].([]any)
+		if got := row[0].(map[string]any)["variant"]; got != variant {
+			t.Errorf("item %d: read model variant %v, want %s", i+1, got, variant)
+		}
+	}
+	byVariant := must(t, 200, call(t, "GET", "/v1/campaigns/"+campaign+"/report", auditorKey, nil)).Body["by_variant"].([]any)
+	if len(byVariant) != 2 {
+		t.Fatalf("report by variant: %v", byVariant)
+	}
+	for _, v := range byVariant {
+		if v := v.(map[string]any); v["entered_outreach"] != float64(2) {
+			t.Errorf("variant %v", v)
+		}
+	}
+}

@@ -41,8 +41,8 @@ type Starter struct {
 
 // Input is the workflow input of a pair: the campaign's timings, outreach plan and opening
 // terms as they are now, copied so that the history holds the terms the workflow ran by.
-func Input(campaign campaigns.Campaign, creator roster.Creator, by workflows.Actor) workflows.CollaborationInput {
-	return workflows.CollaborationInput{
+func Input(campaign campaigns.Campaign, creator roster.Creator, by workflows.Actor, arm activities.Arm) workflows.CollaborationInput {
+	in := workflows.CollaborationInput{
 		CampaignID: campaign.ID,
 		CreatorID:  creator.ID,
 		Timings:    campaign.Timings,
@@ -53,6 +53,10 @@ func Input(campaign campaigns.Campaign, creator roster.Creator, by workflows.Act
 		AutoApprove: campaign.AutoApprove,
 		StartedBy:   by,
 	}
+	if arm.Experiment != "" {
+		in.Outreach.Steps, in.Outreach.Experiment, in.Outreach.Variant = arm.Steps, arm.Experiment, arm.Variant
+	}
+	return in
 }
 
 // ErrAlreadyStarted means the pair's workflow exists: one pair, one workflow, ever.
@@ -61,7 +65,7 @@ var ErrAlreadyStarted = errors.New("collaboration already started")
 // Start starts the pair's workflow and returns its ID. It returns ErrAlreadyStarted (with
 // the ID) when the workflow exists, whoever started it; on any other failure the read
 // model row written for it is removed again.
-func (s Starter) Start(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, by workflows.Actor) (string, error) {
+func (s Starter) Start(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, by workflows.Actor, arm activities.Arm) (string, error) {
 	id := workflows.CollaborationID(campaign.ID, creator.ID)
 	// The campaign works with the creator at its roster's tier, else at their own.
 	tier, err := s.Store.RosterTier(ctx, campaign.ID, creator.ID)
@@ -72,7 +76,7 @@ func (s Starter) Start(ctx context.Context, campaign campaigns.Campaign, creator
 		tier = string(creator.Tier)
 	}
 	err = s.Store.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: campaign.ID, CreatorID: creator.ID,
-		Stage: string(workflows.StageOutreach), StageSeq: 0, UpdatedAt: time.Now(), Tier: tier})
+		Stage: string(workflows.StageOutreach), StageSeq: 0, UpdatedAt: time.Now(), Tier: tier, Variant: arm.Variant})
 	if err != nil {
 		return id, err
 	}
@@ -87,7 +91,7 @@ func (s Starter) Start(ctx context.Context, campaign campaigns.Campaign, creator
 			workflows.SearchCampaign.ValueSet(campaign.ID),
 			workflows.SearchCreator.ValueSet(creator.ID),
 		),
-	}, workflows.CollaborationWorkflow, Input(campaign, creator, by))
+	}, workflows.CollaborationWorkflow, Input(campaign, creator, by, arm))
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return id, ErrAlreadyStarted
@@ -102,10 +106,11 @@ func (s Starter) Start(ctx context.Context, campaign campaigns.Campaign, creator
 }
 
 // StartForLaunch starts a pair for a campaign launch, as the ops key that asked for it,
-// with the launch's id as the request id in the history. It reports whether the pair's
+// with the launch's id as the request id in the history and the outreach test arm the
+// launch gave it. It reports whether the pair's
 // workflow already existed rather than failing.
-func (s Starter) StartForLaunch(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, launchID, requestedBy string) (string, bool, error) {
-	id, err := s.Start(ctx, campaign, creator, workflows.Actor{Name: requestedBy, Role: "ops", RequestID: "launch " + launchID})
+func (s Starter) StartForLaunch(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, launchID, requestedBy string, arm activities.Arm) (string, bool, error) {
+	id, err := s.Start(ctx, campaign, creator, workflows.Actor{Name: requestedBy, Role: "ops", RequestID: "launch " + launchID}, arm)
 	if errors.Is(err, ErrAlreadyStarted) {
 		return id, true, nil
 	}

@@ -266,6 +266,10 @@ type OutreachPlan struct {
 	Steps    int             `json:"steps"`
 	Window   outreach.Window `json:"window"`
 	Timezone string          `json:"timezone"`
+	// Experiment and Variant name the outreach A/B test arm whose sequence is sent
+	// instead of the campaign's; empty for the campaign's own.
+	Experiment string `json:"experiment,omitempty"`
+	Variant    string `json:"variant,omitempty"`
 }
 
 // OutreachEvent is news about the outreach from outside: a reply, a bounce, an

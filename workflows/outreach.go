@@ -88,7 +88,8 @@ func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err
 	plan, o := c.input.Outreach, &c.state.Outreach
 	for {
 		var res activities.SendEmailResult
-		in := activities.SendEmailInput{CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step}
+		in := activities.SendEmailInput{CollaborationID: c.state.ID, CampaignID: c.state.CampaignID, CreatorID: c.state.CreatorID, Step: step,
+			Experiment: plan.Experiment, Variant: plan.Variant}
 		stopped, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), c.outreachOverOrPaused, a.SendOutreachEmail, in, &res)
 		if stopped && !c.outreachOver() {
 			// Paused while the email waited its turn (a backlog, an outage): it goes out,
