@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -129,7 +130,65 @@ func (s *Server) getCollaboration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, state)
+	return c.JSON(http.StatusOK, collaborationView{CollaborationState: state, RightsNow: rightsNow(state.Rights, time.Now())})
+}
+
+// collaborationView is a collaboration's state with what its rights allow today.
+type collaborationView struct {
+	workflows.CollaborationState
+	RightsNow *rightsToday `json:"rights_now,omitempty"`
+}
+
+// rightsToday says, as of a moment, whether each window of the rights is still open.
+type rightsToday struct {
+	// Summary is the whole in a sentence, for people.
+	Summary     string       `json:"summary"`
+	Usage       *windowToday `json:"usage,omitempty"`
+	Exclusivity *windowToday `json:"exclusivity,omitempty"`
+}
+
+// windowToday is one window of the rights as of a moment.
+type windowToday struct {
+	Until    time.Time `json:"until"`
+	Open     bool      `json:"open"`
+	DaysLeft int       `json:"days_left"`
+}
+
+// rightsNow is what the brand may still do with the content at now: nil before the posts
+// are live or when the terms grant no rights.
+func rightsNow(r *workflows.RightsState, now time.Time) *rightsToday {
+	if r == nil {
+		return nil
+	}
+	window := func(until time.Time) *windowToday {
+		if until.IsZero() {
+			return nil
+		}
+		w := &windowToday{Until: until, Open: now.Before(until)}
+		if w.Open {
+			w.DaysLeft = int(until.Sub(now).Hours() / 24)
+		}
+		return w
+	}
+	t := &rightsToday{Usage: window(r.UsageUntil), Exclusivity: window(r.ExclusivityUntil)}
+	var parts []string
+	switch u := t.Usage; {
+	case u == nil:
+		parts = append(parts, "the terms grant no reuse of the content")
+	case u.Open:
+		parts = append(parts, fmt.Sprintf("the brand may reuse the content until %s (%d days left)", u.Until.Format("2 January 2006"), u.DaysLeft))
+	default:
+		parts = append(parts, fmt.Sprintf("the brand's right to reuse the content ended on %s", u.Until.Format("2 January 2006")))
+	}
+	switch e := t.Exclusivity; {
+	case e == nil:
+	case e.Open:
+		parts = append(parts, fmt.Sprintf("the creator works with no competitor until %s", e.Until.Format("2 January 2006")))
+	default:
+		parts = append(parts, fmt.Sprintf("exclusivity ended on %s", e.Until.Format("2 January 2006")))
+	}
+	t.Summary = strings.Join(parts, "; ")
+	return t
 }
 
 // listCollaborations lists from the read model, filtered by campaign, creator, stage and

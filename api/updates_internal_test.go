@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -96,5 +97,31 @@ func TestAlreadyAppliedAnswersTheState(t *testing.T) {
 	var apiErr *Error
 	if applied || !errors.As(err, &apiErr) || apiErr.Status != http.StatusConflict {
 		t.Fatalf("a refusal: applied %v, err %v", applied, err)
+	}
+}
+
+// TestRightsNow: what the brand may still do with the content, as of a day.
+func TestRightsNow(t *testing.T) {
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		rights *workflows.RightsState
+		want   string
+	}{
+		{"none", nil, ""},
+		{"open usage, open exclusivity", &workflows.RightsState{UsageUntil: now.Add(41*24*time.Hour + time.Hour), ExclusivityUntil: now.Add(3 * 24 * time.Hour)},
+			"the brand may reuse the content until 11 April 2027 (41 days left); the creator works with no competitor until 4 March 2027"},
+		{"ended usage, no exclusivity", &workflows.RightsState{UsageUntil: now.Add(-time.Hour)},
+			"the brand's right to reuse the content ended on 1 March 2027"},
+		{"exclusivity only, ended", &workflows.RightsState{ExclusivityUntil: now.Add(-48 * time.Hour)},
+			"the terms grant no reuse of the content; exclusivity ended on 27 February 2027"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rightsNow(tt.rights, now)
+			if (got == nil) != (tt.want == "") || (got != nil && got.Summary != tt.want) {
+				t.Fatalf("got %+v, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -286,8 +286,13 @@ func (c *collaboration) verifyAndGoLive(ctx workflow.Context) error {
 	if err := c.verifyPosts(ctx); err != nil || c.ending() {
 		return err
 	}
-	c.state.LiveUntil = workflow.Now(ctx).UTC().Add(c.input.Timings.LiveWindow.Std())
-	return c.moveTo(ctx, StageLive, Event{Kind: EventVerified, Detail: c.verifiedSummary()})
+	liveAt := workflow.Now(ctx).UTC()
+	c.state.LiveUntil = liveAt.Add(c.input.Timings.LiveWindow.Std())
+	if err := c.moveTo(ctx, StageLive, Event{Kind: EventVerified, Detail: c.verifiedSummary()}); err != nil {
+		return err
+	}
+	c.startRights(ctx, liveAt)
+	return nil
 }
 
 // verifiedSummary is the evidence of the passing checks, for the history.

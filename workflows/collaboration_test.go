@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/campaigns"
@@ -44,6 +45,7 @@ func (s *collaborationSuite) SetupTest() {
 	s.start = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	s.env.SetStartTime(s.start)
 	s.env.RegisterWorkflowWithOptions(Collaboration, workflowOptions())
+	s.env.RegisterWorkflowWithOptions(Rights, workflow.RegisterOptions{Name: RightsWorkflow})
 	s.env.RegisterActivity(&activities.Activities{})
 	s.recorded, s.sent, s.sentAt, s.sendResult, s.sendErr, s.recordErr, s.stoppedKeys = nil, nil, nil, nil, nil, nil, nil
 	s.env.OnActivity(a.StopEmail, mock.Anything, mock.Anything).Return(

@@ -529,6 +529,8 @@ type CollaborationState struct {
 	PostsRequired int       `json:"posts_required"`
 	PostsDue      time.Time `json:"posts_due,omitzero"`
 	LiveUntil     time.Time `json:"live_until,omitzero"`
+	// Rights is what the brand may still do with the content once it is live.
+	Rights *RightsState `json:"rights,omitempty"`
 	// Hold stops the payout while a live post fails its checks.
 	Hold string `json:"hold,omitempty"`
 	// VerifyAttempts counts checks in verifying that did not pass (numbering the emails

@@ -1,8 +1,14 @@
 package workflows
 
 import (
+	"context"
 	"errors"
+	"slices"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
@@ -38,6 +44,9 @@ func (s *collaborationSuite) TestPostToCompletedWithOnePayout() {
 	s.Equal([]activities.PaymentInput{{PayoutID: "p-fee", Reference: "BANK-123", By: "fin"}}, m.payments, "the ledger follows the confirmation")
 	s.Equal("paid", final.Payouts[0].Status)
 	s.Equal("BANK-123", final.Payouts[0].Reference)
+	s.Require().NotNil(final.Rights, "what the brand may do with the content")
+	s.Equal(s.start.Add(at+time.Hour+30*day), final.Rights.UsageUntil)
+	s.True(final.Rights.ExclusivityUntil.IsZero(), "the terms ask no exclusivity")
 	s.Len(m.checks, 7, "one check in verifying; live checks after 1 and 7 days, weekly, and at the window's end")
 	s.Equal([]string{"outreach", "negotiating", "contracting", "in_production", "in_review", "awaiting_post", "verifying", "live", "payout", "completed"}, s.stages())
 	last := final.Events[len(final.Events)-1]
@@ -209,4 +218,35 @@ func (s *collaborationSuite) TestConfirmationBeforeTheWorkflowSeesItsPayout() {
 	final := s.result()
 	s.Equal(StageCompleted, final.Stage)
 	s.Equal(StageCompleted, done.Stage)
+}
+
+// TestRightsTellsOpsBeforeAndWhenEachWindowEnds: usage rights of 30 days and exclusivity
+// of 10: ops hear of the exclusivity's end 5 days before it (half its length, under a
+// week), then when it ends, then of the usage rights a week before and when they end.
+func TestRightsTellsOpsBeforeAndWhenEachWindowEnds(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	start := time.Date(2027, 1, 4, 12, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	env.RegisterWorkflowWithOptions(Rights, workflow.RegisterOptions{Name: RightsWorkflow})
+	type sent struct {
+		at  time.Duration
+		key string
+	}
+	var notes []sent
+	env.OnActivity(a.NotifyOps, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.OpsNoteInput) (activities.SendEmailResult, error) {
+			notes = append(notes, sent{env.Now().Sub(start), in.Key})
+			return activities.SendEmailResult{Status: activities.SendSent}, nil
+		})
+	env.ExecuteWorkflow(RightsWorkflow, RightsInput{CollaborationID: "c-1", LiveAt: start,
+		Rights: RightsState{UsageUntil: start.Add(30 * day), ExclusivityUntil: start.Add(10 * day)}})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []sent{{5 * day, "rights/exclusivity-ending"}, {10 * day, "rights/exclusivity-ended"},
+		{23 * day, "rights/usage-ending"}, {30 * day, "rights/usage-ended"}}
+	if !slices.Equal(notes, want) {
+		t.Fatalf("notices %v, want %v", notes, want)
+	}
 }
