@@ -554,6 +554,24 @@ func TestRecordedPaths(t *testing.T) {
 				t.Errorf("cancel in payout paid %+v, want the fee row alone", final.Payouts)
 			}
 		}},
+		{"paused-and-resumed.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
+			s.update(workflows.UpdatePause, workflows.PauseRequest{Actor: opsActor, Reason: "brand review"})
+			s.update(workflows.UpdateResume, workflows.PauseRequest{Actor: opsActor})
+			s.until("the first email", func(st workflows.CollaborationState) bool { return st.Outreach.EmailsSent >= 1 })
+			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+			s.inStage(workflows.StageNegotiating)
+			s.cancel()
+		}},
+		{"completed-with-rights.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
+			if st.Rights == nil || st.Rights.UsageUntil.IsZero() {
+				t.Errorf("live without its usage rights: %+v", st.Rights)
+			}
+			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
+		}},
 		{"cancelled-in-live.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
 			s.toAwaitingPost()
