@@ -99,30 +99,17 @@ func (s *Server) bulkSelection(ctx context.Context, campaignID string, in bulkIn
 		}
 		return s.store.CampaignCollaborationIDs(ctx, campaignID, in.Stage, open, store.MaxBulk)
 	}
-	fields := map[string]string{}
-	var ids []string
-	for i, raw := range in.CollaborationIDs {
-		field := "collaboration_ids[" + strconv.Itoa(i) + "]"
+	return pickIDs("collaboration_ids", in.CollaborationIDs, func(raw string) (string, string, error) {
 		id := strings.ToLower(raw)
 		row, err := s.store.Collaboration(ctx, id)
 		switch {
 		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return nil, err
+			return "", "", err
 		case err != nil || row.CampaignID != campaignID:
-			fields[field] = "not a collaboration of this campaign"
-		case slices.Contains(ids, id):
-			fields[field] = "named twice"
-		default:
-			ids = append(ids, id)
+			return "", "not a collaboration of this campaign", nil
 		}
-		if len(fields) >= 20 {
-			break
-		}
-	}
-	if len(fields) > 0 {
-		return nil, invalid(fields)
-	}
-	return ids, nil
+		return id, "", nil
+	})
 }
 
 // getBulkAction answers a bulk action's progress and a page of its items in order,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -82,18 +83,37 @@ func (s *Server) launchCampaign(c echo.Context) error {
 // pickFromRoster checks that every named creator is on the roster, once, and returns them
 // in the order given.
 func pickFromRoster(named, approved []string) ([]string, error) {
-	fields := map[string]string{}
-	var ids []string
-	for i, raw := range named {
-		field := "creator_ids[" + strconv.Itoa(i) + "]"
-		id, err := canonicalID(field, raw, invalid(map[string]string{field: idMessage}))
+	return pickIDs("creator_ids", named, func(raw string) (string, string, error) {
+		id, err := canonicalID("", raw, errNotAnID)
 		switch {
 		case err != nil:
-			fields[field] = idMessage
+			return "", idMessage, nil
 		case !slices.Contains(approved, id):
-			fields[field] = "not on this campaign's roster"
+			return "", "not on this campaign's roster", nil
+		}
+		return id, "", nil
+	})
+}
+
+// errNotAnID marks a value that is not a UUID at all.
+var errNotAnID = errors.New("not an id")
+
+// pickIDs checks each entry of the list named field with check, which returns the entry's
+// id or why it is refused (or an error that is not the entry's fault); a repeat is refused
+// too. The 422 names each bad entry as field[i], up to 20 of them.
+func pickIDs(field string, list []string, check func(raw string) (id, problem string, err error)) ([]string, error) {
+	fields := map[string]string{}
+	var ids []string
+	for i, raw := range list {
+		name := field + "[" + strconv.Itoa(i) + "]"
+		id, problem, err := check(raw)
+		switch {
+		case err != nil:
+			return nil, err
+		case problem != "":
+			fields[name] = problem
 		case slices.Contains(ids, id):
-			fields[field] = "named twice"
+			fields[name] = "named twice"
 		default:
 			ids = append(ids, id)
 		}
