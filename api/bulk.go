@@ -115,29 +115,8 @@ func (s *Server) bulkSelection(ctx context.Context, campaignID string, in bulkIn
 // getBulkAction answers a bulk action's progress and a page of its items in order,
 // filtered by ?status=.
 func (s *Server) getBulkAction(c echo.Context) error {
-	id, err := pathUUID(c, "bulk action")
-	if err != nil {
-		return err
-	}
-	limit, afterSeq, err := seqPage(c)
-	if err != nil {
-		return err
-	}
-	status := c.QueryParam("status")
-	if status != "" && !slices.Contains([]string{store.BulkPending, store.BulkApplied, store.BulkRefused, store.BulkFailed}, status) {
-		return badRequest("status", "one of pending, applied, refused, failed")
-	}
-	ctx := c.Request().Context()
-	b, err := s.store.BulkActionByID(ctx, id)
-	if err != nil {
-		return notFoundAs(err, "bulk action")
-	}
-	items, err := s.store.BulkItems(ctx, id, afterSeq, limit+1, status)
-	if err != nil {
-		return err
-	}
-	items, next := seqNext(items, limit, func(it store.BulkItem) int { return it.Seq })
-	return c.JSON(http.StatusOK, map[string]any{"bulk_action": b, "items": items, "next": next})
+	return jobPage(c, "bulk_action", []string{store.BulkPending, store.BulkApplied, store.BulkRefused, store.BulkFailed},
+		s.store.BulkActionByID, s.store.BulkItems, func(it store.BulkItem) int { return it.Seq })
 }
 
 // seqPage reads limit and an item-number cursor (after).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -130,7 +131,17 @@ func pickIDs(field string, list []string, check func(raw string) (id, problem st
 // getLaunch answers a launch's progress (how many started, skipped, failed, pending) and
 // a page of its items in order, filtered by ?status=.
 func (s *Server) getLaunch(c echo.Context) error {
-	id, err := pathUUID(c, "launch")
+	return jobPage(c, "launch", []string{store.LaunchPending, store.LaunchStarting, store.LaunchStarted, store.LaunchSkipped, store.LaunchFailed},
+		s.store.Launch, s.store.LaunchItems, func(it store.LaunchItem) int { return it.Seq })
+}
+
+// jobPage answers a batch job (a launch, a bulk action) named by :id under the key what,
+// with a page of its items after the ?after= item number, filtered by ?status=.
+func jobPage[J, I any](c echo.Context, what string, statuses []string,
+	job func(ctx context.Context, id string) (J, error),
+	items func(ctx context.Context, id string, afterSeq, limit int, status string) ([]I, error),
+	seq func(I) int) error {
+	id, err := pathUUID(c, strings.ReplaceAll(what, "_", " "))
 	if err != nil {
 		return err
 	}
@@ -139,18 +150,18 @@ func (s *Server) getLaunch(c echo.Context) error {
 		return err
 	}
 	status := c.QueryParam("status")
-	if status != "" && !slices.Contains([]string{store.LaunchPending, store.LaunchStarting, store.LaunchStarted, store.LaunchSkipped, store.LaunchFailed}, status) {
-		return badRequest("status", "one of pending, starting, started, skipped, failed")
+	if status != "" && !slices.Contains(statuses, status) {
+		return badRequest("status", "one of "+strings.Join(statuses, ", "))
 	}
 	ctx := c.Request().Context()
-	l, err := s.store.Launch(ctx, id)
+	j, err := job(ctx, id)
 	if err != nil {
-		return notFoundAs(err, "launch")
+		return notFoundAs(err, strings.ReplaceAll(what, "_", " "))
 	}
-	items, err := s.store.LaunchItems(ctx, id, afterSeq, limit+1, status)
+	page, err := items(ctx, id, afterSeq, limit+1, status)
 	if err != nil {
 		return err
 	}
-	items, next := seqNext(items, limit, func(it store.LaunchItem) int { return it.Seq })
-	return c.JSON(http.StatusOK, map[string]any{"launch": l, "items": items, "next": next})
+	page, next := seqNext(page, limit, seq)
+	return c.JSON(http.StatusOK, map[string]any{what: j, "items": page, "next": next})
 }
