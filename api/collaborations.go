@@ -275,20 +275,29 @@ func (s *Server) queryState(ctx context.Context, id string) (workflows.Collabora
 // collaborationID reads :id as "collab-<campaign id>-<creator id>", in any case, and
 // returns the workflow ID of that pair; a value that is not a collaboration ID is not found.
 func collaborationID(c echo.Context) (string, error) {
-	nf := notFound("collaboration")
-	pair, ok := strings.CutPrefix(strings.ToLower(c.Param("id")), "collab-")
+	id, ok := canonicalCollaborationID(c.Param("id"))
+	if !ok {
+		return "", notFound("collaboration")
+	}
+	return id, nil
+}
+
+// canonicalCollaborationID reads "collab-<campaign id>-<creator id>" in any case and
+// returns the workflow ID of that pair, the one form every table and workflow uses.
+func canonicalCollaborationID(raw string) (string, bool) {
+	pair, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(raw)), "collab-")
 	if !ok || len(pair) != 2*36+1 || pair[36] != '-' {
-		return "", nf
+		return "", false
 	}
-	campaign, err := canonicalID("id", pair[:36], nf)
+	campaign, err := canonicalID("id", pair[:36], errNotAnID)
 	if err != nil {
-		return "", nf
+		return "", false
 	}
-	creator, err := canonicalID("id", pair[37:], nf)
+	creator, err := canonicalID("id", pair[37:], errNotAnID)
 	if err != nil {
-		return "", nf
+		return "", false
 	}
-	return workflows.CollaborationID(campaign, creator), nil
+	return workflows.CollaborationID(campaign, creator), true
 }
 
 func isNotFound(err error) bool {

@@ -201,8 +201,8 @@ var csvColumns = []string{"collaboration_id", "at", "impressions", "reach", "lik
 // store can begin a spreadsheet formula.
 func (s *Server) parseMetricsRow(rec []string, prefix string, now time.Time) (payout.Metrics, string, map[string]string) {
 	bad := map[string]string{}
-	id := strings.TrimSpace(rec[0])
-	if !strings.HasPrefix(id, "collab-") {
+	id, ok := canonicalCollaborationID(rec[0])
+	if !ok {
 		bad[prefix+"collaboration_id"] = "not a collaboration id"
 	}
 	at, err := time.Parse(time.RFC3339, strings.TrimSpace(rec[1]))
@@ -290,7 +290,14 @@ func (s *Server) listPayouts(c echo.Context) error {
 			return err
 		}
 	}
-	list, next, err := s.store.Payouts(c.Request().Context(), status, c.QueryParam("collaboration_id"), after, limit)
+	collab := c.QueryParam("collaboration_id")
+	if collab != "" {
+		var ok bool
+		if collab, ok = canonicalCollaborationID(collab); !ok {
+			return badRequest("collaboration_id", "not a collaboration id")
+		}
+	}
+	list, next, err := s.store.Payouts(c.Request().Context(), status, collab, after, limit)
 	if err != nil {
 		return err
 	}
