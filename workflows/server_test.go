@@ -637,3 +637,41 @@ func TestNoticesDoNotWaitForTheEmailQueue(t *testing.T) {
 	}
 	s.cancel()
 }
+
+// TestStageChangesUpsertOnlyTheStage: the start sets campaign and creator and they never
+// change, so from changeStageOnlyUpsert on a stage change upserts the stage alone.
+func TestStageChangesUpsertOnlyTheStage(t *testing.T) {
+	c := temporalClient(t)
+	f := newFakes()
+	startWorkers(t, c, f)
+	s := newScenario(t, f, "stageonly", workflows.CollaborationInput{Timings: quick(), Opening: dealTerms(),
+		Outreach: workflows.OutreachPlan{Steps: 1, Window: outreach.Always(), Timezone: "UTC"}})
+	s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+	s.inStage(workflows.StageNegotiating)
+	s.cancel()
+	s.result()
+
+	upserts := 0
+	it := c.GetWorkflowHistory(context.Background(), s.id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs := ev.GetUpsertWorkflowSearchAttributesEventAttributes()
+		if attrs == nil {
+			continue
+		}
+		for name := range attrs.GetSearchAttributes().GetIndexedFields() {
+			if name == workflows.SearchCampaign.GetName() || name == workflows.SearchCreator.GetName() {
+				t.Errorf("event %d upserts %s", ev.GetEventId(), name)
+			}
+			if name == workflows.SearchStage.GetName() {
+				upserts++
+			}
+		}
+	}
+	if upserts < 2 {
+		t.Errorf("%d stage upserts, want one per stage change (at least negotiating and cancelled)", upserts)
+	}
+}
