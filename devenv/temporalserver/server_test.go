@@ -108,3 +108,13 @@ func TestSearchAttributeCacheNotForcedOnRead(t *testing.T) {
 		t.Fatalf("%s is on", dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key())
 	}
 }
+
+// TestSynchronousModeMustBeKnown: a mode the decision did not weigh (OFF loses
+// transactions on a process crash) is refused before anything starts.
+func TestSynchronousModeMustBeKnown(t *testing.T) {
+	for _, mode := range []string{"OFF", "EXTRA", "sometimes"} {
+		if _, err := Start(context.Background(), Options{DatabaseFile: filepath.Join(t.TempDir(), "t.db"), Synchronous: mode}); err == nil {
+			t.Errorf("synchronous mode %q accepted", mode)
+		}
+	}
+}
