@@ -62,14 +62,16 @@ func (s *Server) startCollaboration(c echo.Context) error {
 	if creator.ErasedAt != nil {
 		return invalid(map[string]string{"creator_id": "this creator was erased"})
 	}
-	if exists, err := s.existing(c, id, in, campaign); exists || err != nil {
-		return err
-	}
-
+	// Start first: for a new pair (the common case) a lookup before would be two wasted
+	// Temporal calls. Start refuses an existing pair without touching it (its read-model
+	// row only moves forward), and only then is the collaboration looked up.
 	starter := collabstart.Starter{Client: s.temporal, Store: s.store}
 	if _, err := starter.Start(ctx, campaign, creator, actor(c), activities.Arm{}); errors.Is(err, collabstart.ErrAlreadyStarted) {
-		// Another request started it between our lookup and this start.
-		_, err := s.existing(c, id, in, campaign)
+		exists, err := s.existing(c, id, in, campaign)
+		if err == nil && !exists {
+			// Start saw the workflow, so only a retention purge since can hide it.
+			return fmt.Errorf("collaboration %s: started, then not found", id)
+		}
 		return err
 	} else if err != nil {
 		return err
@@ -374,7 +376,9 @@ func (s *Server) listEmails(c echo.Context) error {
 		return err
 	}
 	if len(emails) == 0 {
-		if _, err := s.temporal.DescribeWorkflowExecution(ctx, id, ""); isNotFound(err) {
+		// No email yet or no such collaboration: the read model, whose row a start writes
+		// before the workflow, tells them apart without a call to Temporal.
+		if _, err := s.store.Collaboration(ctx, id); errors.Is(err, store.ErrNotFound) {
 			return notFound("collaboration")
 		} else if err != nil {
 			return err

@@ -20,30 +20,41 @@ type Options struct {
 	// EmailsPerSecond caps email sends across every worker of the cluster: the server
 	// enforces it on the email task queue. Zero means 10.
 	EmailsPerSecond float64
+	// NoticesPerSecond caps transactional notices (contract, brief, reminders, ops
+	// notices) across the cluster, enforced by the server on the notice task queue apart
+	// from EmailsPerSecond, so that a launch's outreach never delays them. Zero means 10.
+	NoticesPerSecond float64
 }
 
-// Workers are the two workers of a process: the main task queue (workflows and all other
-// activities) and the rate-limited email task queue.
+// Workers are the three workers of a process: the main task queue (workflows and all other
+// activities), the rate-limited email task queue (outreach) and the rate-limited notice
+// task queue (transactional notices).
 type Workers struct {
-	Main, Email sdkworker.Worker
+	Main, Email, Notice sdkworker.Worker
 }
 
-// New builds both workers with everything registered.
+// New builds the workers with everything registered.
 func New(c client.Client, acts *activities.Activities, opts Options) Workers {
-	mainOpts, emailOpts := opts.sdk()
+	mainOpts, emailOpts, noticeOpts := opts.sdk()
 	main := sdkworker.New(c, workflows.TaskQueue, mainOpts)
 	workflows.Register(main)
 	main.RegisterActivity(acts)
 
 	email := sdkworker.New(c, workflows.EmailTaskQueue, emailOpts)
 	email.RegisterActivity(acts)
-	return Workers{Main: main, Email: email}
+
+	notice := sdkworker.New(c, workflows.NoticeTaskQueue, noticeOpts)
+	notice.RegisterActivity(acts)
+	return Workers{Main: main, Email: email, Notice: notice}
 }
 
-// sdk turns Options into the SDK's options of the main and the email worker.
-func (o Options) sdk() (main, email sdkworker.Options) {
+// sdk turns Options into the SDK's options of the main, the email and the notice worker.
+func (o Options) sdk() (main, email, notice sdkworker.Options) {
 	if o.EmailsPerSecond == 0 {
 		o.EmailsPerSecond = 10
+	}
+	if o.NoticesPerSecond == 0 {
+		o.NoticesPerSecond = 10
 	}
 	main = sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
@@ -59,10 +70,12 @@ func (o Options) sdk() (main, email sdkworker.Options) {
 		// and server resources.
 		DisableWorkflowWorker: true,
 	}
-	return main, email
+	notice = email
+	notice.TaskQueueActivitiesPerSecond = o.NoticesPerSecond
+	return main, email, notice
 }
 
-// Start starts both workers.
+// Start starts the workers.
 func (w Workers) Start() error {
 	if err := w.Main.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -71,11 +84,17 @@ func (w Workers) Start() error {
 		w.Main.Stop()
 		return fmt.Errorf("start email worker: %w", err)
 	}
+	if err := w.Notice.Start(); err != nil {
+		w.Email.Stop()
+		w.Main.Stop()
+		return fmt.Errorf("start notice worker: %w", err)
+	}
 	return nil
 }
 
-// Stop stops both workers, letting running activities finish within the stop timeout.
+// Stop stops the workers, letting running activities finish within the stop timeout.
 func (w Workers) Stop() {
+	w.Notice.Stop()
 	w.Email.Stop()
 	w.Main.Stop()
 }

@@ -45,20 +45,45 @@ func TestRunRefusesMissingDependencies(t *testing.T) {
 }
 
 // TestZeroOptions: the zero Options give the main worker autoscaling workflow pollers (new
-// workflows otherwise wait behind the sticky queue) and an email worker that polls no
-// workflow tasks at the default send rate.
+// workflows otherwise wait behind the sticky queue), and email and notice workers that poll
+// no workflow tasks at the default rates.
 func TestZeroOptions(t *testing.T) {
-	main, email := Options{}.sdk()
+	main, email, notice := Options{}.sdk()
 	if main.WorkflowTaskPollerBehavior == nil || main.DisableWorkflowWorker {
 		t.Errorf("main worker %+v, want autoscaling workflow pollers", main)
 	}
 	if !email.DisableWorkflowWorker || email.TaskQueueActivitiesPerSecond != 10 {
 		t.Errorf("email worker %+v, want activities only at 10/s", email)
 	}
+	if !notice.DisableWorkflowWorker || notice.TaskQueueActivitiesPerSecond != 10 {
+		t.Errorf("notice worker %+v, want activities only at 10/s", notice)
+	}
 }
 
-// TestEmailQueueHasNoWorkflowPollers asks a real server who polls which queue once both
-// workers run.
+// TestRatesAreSeparate: the notice rate limits the notice queue alone, so a low outreach
+// rate for a launch leaves notices at theirs.
+func TestRatesAreSeparate(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		opts                Options
+		wantEmail, wantNote float64
+	}{
+		{"defaults", Options{}, 10, 10},
+		{"slow outreach", Options{EmailsPerSecond: 0.5}, 0.5, 10},
+		{"fast notices", Options{EmailsPerSecond: 2, NoticesPerSecond: 25}, 2, 25},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, email, notice := tc.opts.sdk()
+			if email.TaskQueueActivitiesPerSecond != tc.wantEmail || notice.TaskQueueActivitiesPerSecond != tc.wantNote {
+				t.Errorf("email %v/s, notice %v/s; want %v/s, %v/s", email.TaskQueueActivitiesPerSecond,
+					notice.TaskQueueActivitiesPerSecond, tc.wantEmail, tc.wantNote)
+			}
+		})
+	}
+}
+
+// TestEmailQueueHasNoWorkflowPollers asks a real server who polls which queue once the
+// workers run: the email and the notice queue have activity pollers and no workflow ones.
 func TestEmailQueueHasNoWorkflowPollers(t *testing.T) {
 	ctx := context.Background()
 	ts, err := temporalserver.Start(ctx, temporalserver.Options{})
@@ -90,6 +115,7 @@ func TestEmailQueueHasNoWorkflowPollers(t *testing.T) {
 	// milliseconds; none may show for a whole second.
 	deadline := time.Now().Add(30 * time.Second)
 	for pollers(workflows.EmailTaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY) == 0 ||
+		pollers(workflows.NoticeTaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY) == 0 ||
 		pollers(workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the workers' pollers never showed")
@@ -99,6 +125,9 @@ func TestEmailQueueHasNoWorkflowPollers(t *testing.T) {
 	for watch := time.Now().Add(time.Second); time.Now().Before(watch); time.Sleep(20 * time.Millisecond) {
 		if n := pollers(workflows.EmailTaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); n != 0 {
 			t.Fatalf("%d workflow pollers on the email queue", n)
+		}
+		if n := pollers(workflows.NoticeTaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); n != 0 {
+			t.Fatalf("%d workflow pollers on the notice queue", n)
 		}
 	}
 }

@@ -382,14 +382,19 @@ func (c *collaboration) enter(ctx workflow.Context, to Stage, e Event) Event {
 	return e
 }
 
+// changeStageOnlyUpsert is the version from which a stage change upserts only the stage:
+// the start sets campaign and creator (collabstart) and they never change, so resending
+// them was bookkeeping on every stage. Runs recorded before it upsert all three.
+const changeStageOnlyUpsert = "stage-only-upsert"
+
 // publish writes the stage entered by e to the search attributes and the read model. A
 // read model that stays unreachable is an escalation; ops may carry on without it.
 func (c *collaboration) publish(ctx workflow.Context, e Event) error {
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SearchStage.ValueSet(string(e.To)),
-		SearchCampaign.ValueSet(c.state.CampaignID),
-		SearchCreator.ValueSet(c.state.CreatorID),
-	); err != nil {
+	updates := []temporal.SearchAttributeUpdate{SearchStage.ValueSet(string(e.To))}
+	if workflow.GetVersion(ctx, changeStageOnlyUpsert, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		updates = append(updates, SearchCampaign.ValueSet(c.state.CampaignID), SearchCreator.ValueSet(c.state.CreatorID))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
 	_, err := c.act(ctx, "record_stage", true, func() error {

@@ -151,7 +151,7 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 	if c.state.Attribution != nil {
 		in.Code, in.TrackingURL = c.state.Attribution.Code, c.state.Attribution.TrackingURL
 	}
-	sctx := workflow.WithActivityOptions(ctx, sendOptions)
+	sctx := workflow.WithActivityOptions(ctx, c.noticeOptions(ctx))
 	for {
 		var res activities.SendEmailResult
 		stopped, err := c.runUnless(sctx, c.ending, a.SendNotice, in, &res)
@@ -189,7 +189,7 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 // failure is only recorded: there is no one else to tell.
 func (c *collaboration) notifyOps(ctx workflow.Context, key, subject, text string) {
 	stop := func() bool { return c.ending() && !c.finishing }
-	_, err := c.runUnless(workflow.WithActivityOptions(ctx, sendOptions), stop, a.NotifyOps, activities.OpsNoteInput{
+	_, err := c.runUnless(workflow.WithActivityOptions(ctx, c.noticeOptions(ctx)), stop, a.NotifyOps, activities.OpsNoteInput{
 		CollaborationID: c.state.ID, Key: key, Subject: subject, Text: text,
 	}, nil)
 	if err != nil {

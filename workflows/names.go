@@ -22,6 +22,11 @@ const TaskQueue = "collabflow"
 // (TaskQueueActivitiesPerSecond) caps sends across all collaborations and workers.
 const EmailTaskQueue = "collabflow-email"
 
+// NoticeTaskQueue carries the transactional emails a deal waits for (contract, brief,
+// reminders, changes requested, verification failed) and ops notices, under a rate limit
+// of its own, so that they never queue behind a launch's bulk outreach on EmailTaskQueue.
+const NoticeTaskQueue = "collabflow-notice"
+
 // CollaborationWorkflow is the registered name of the collaboration workflow type.
 const CollaborationWorkflow = "Collaboration"
 

@@ -25,6 +25,27 @@ var sendOptions = workflow.ActivityOptions{
 	},
 }
 
+// noticeQueueOptions are sendOptions on the notice task queue: a contract or a brief is on the
+// collaboration's critical path and must not wait for bulk outreach's rate limit.
+var noticeQueueOptions = func() workflow.ActivityOptions {
+	o := sendOptions
+	o.TaskQueue = NoticeTaskQueue
+	return o
+}()
+
+// changeNoticeQueue is the version from which notices run on NoticeTaskQueue; runs
+// recorded before it sent them on EmailTaskQueue.
+const changeNoticeQueue = "notice-queue"
+
+// noticeOptions are the activity options of a notice or an ops notice: the notice task
+// queue from changeNoticeQueue on, the email task queue before.
+func (c *collaboration) noticeOptions(ctx workflow.Context) workflow.ActivityOptions {
+	if workflow.GetVersion(ctx, changeNoticeQueue, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return sendOptions
+	}
+	return noticeQueueOptions
+}
+
 var windowOptions = workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second}
 
 // runOutreach sends the campaign's sequence: the first email, then each follow-up after

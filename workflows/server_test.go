@@ -12,6 +12,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -66,10 +67,12 @@ type fakeActivities struct {
 	// posts fail their checks.
 	failPayout map[string]bool
 	failVerify map[string]bool
+	// noticeQueues holds the task queue each notice ran on, by collaboration and kind.
+	noticeQueues map[string]string
 }
 
 func newFakes() *fakeActivities {
-	return &fakeActivities{sends: map[string]int{}, failPayout: map[string]bool{}, failVerify: map[string]bool{}}
+	return &fakeActivities{sends: map[string]int{}, failPayout: map[string]bool{}, failVerify: map[string]bool{}, noticeQueues: map[string]string{}}
 }
 
 func (f *fakeActivities) set(m map[string]bool, id string, v bool) {
@@ -103,12 +106,22 @@ func (f *fakeActivities) emailsSent(id string) int {
 	return f.sends[id]
 }
 
-func (f *fakeActivities) SendNotice(_ context.Context, in activities.NoticeInput) (activities.SendEmailResult, error) {
+func (f *fakeActivities) SendNotice(ctx context.Context, in activities.NoticeInput) (activities.SendEmailResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noticeQueues[in.CollaborationID+"/"+in.Kind] = activity.GetInfo(ctx).TaskQueue
 	return activities.SendEmailResult{Status: activities.SendSent, MessageKey: in.MessageKey()}, nil
 }
 
 func (f *fakeActivities) NotifyOps(context.Context, activities.OpsNoteInput) (activities.SendEmailResult, error) {
 	return activities.SendEmailResult{Status: activities.SendSent}, nil
+}
+
+// noticeQueue is the task queue collaboration id's notice of kind ran on, "" before it ran.
+func (f *fakeActivities) noticeQueue(id, kind string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.noticeQueues[id+"/"+kind]
 }
 
 func (f *fakeActivities) PrepareContract(_ context.Context, in activities.PrepareContractInput) (activities.PreparedContract, error) {
@@ -151,13 +164,15 @@ func startWorkers(t *testing.T, c client.Client, f *fakeActivities) (stop func()
 	main.RegisterActivity(f)
 	email := worker.New(c, workflows.EmailTaskQueue, worker.Options{DisableWorkflowWorker: true})
 	email.RegisterActivity(f)
-	for _, w := range []worker.Worker{main, email} {
+	notice := worker.New(c, workflows.NoticeTaskQueue, worker.Options{DisableWorkflowWorker: true})
+	notice.RegisterActivity(f)
+	for _, w := range []worker.Worker{main, email, notice} {
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var once sync.Once
-	stop = func() { once.Do(func() { email.Stop(); main.Stop() }) }
+	stop = func() { once.Do(func() { notice.Stop(); email.Stop(); main.Stop() }) }
 	t.Cleanup(stop)
 	return stop
 }
@@ -606,4 +621,75 @@ func hasEvent(st workflows.CollaborationState, kind string) bool {
 		}
 	}
 	return false
+}
+
+// TestNoticesDoNotWaitForTheEmailQueue: with no one serving the email task queue (a
+// launch's outreach backlog at its rate limit, taken to the extreme), the first outreach
+// email waits, yet the contract notice of a deal agreed meanwhile goes out on the notice
+// task queue.
+func TestNoticesDoNotWaitForTheEmailQueue(t *testing.T) {
+	c := temporalClient(t)
+	f := newFakes()
+	main := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(main)
+	main.RegisterActivity(f)
+	notice := worker.New(c, workflows.NoticeTaskQueue, worker.Options{DisableWorkflowWorker: true})
+	notice.RegisterActivity(f)
+	for _, w := range []worker.Worker{main, notice} {
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+	}
+	s := newScenario(t, f, "noticequeue", workflows.CollaborationInput{Timings: quick(), Opening: dealTerms(),
+		Outreach: workflows.OutreachPlan{Steps: 1, Window: outreach.Always(), Timezone: "UTC"}})
+	s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+	s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
+	s.inStage(workflows.StageContracting)
+	s.until("the contract notice", func(workflows.CollaborationState) bool { return f.noticeQueue(s.id, activities.NoticeContract) != "" })
+	if q := f.noticeQueue(s.id, activities.NoticeContract); q != workflows.NoticeTaskQueue {
+		t.Errorf("the contract notice ran on %q, want %q", q, workflows.NoticeTaskQueue)
+	}
+	if n := f.emailsSent(s.id); n != 0 {
+		t.Errorf("%d outreach emails sent with no email worker", n)
+	}
+	s.cancel()
+}
+
+// TestStageChangesUpsertOnlyTheStage: the start sets campaign and creator and they never
+// change, so from changeStageOnlyUpsert on a stage change upserts the stage alone.
+func TestStageChangesUpsertOnlyTheStage(t *testing.T) {
+	c := temporalClient(t)
+	f := newFakes()
+	startWorkers(t, c, f)
+	s := newScenario(t, f, "stageonly", workflows.CollaborationInput{Timings: quick(), Opening: dealTerms(),
+		Outreach: workflows.OutreachPlan{Steps: 1, Window: outreach.Always(), Timezone: "UTC"}})
+	s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
+	s.inStage(workflows.StageNegotiating)
+	s.cancel()
+	s.result()
+
+	upserts := 0
+	it := c.GetWorkflowHistory(context.Background(), s.id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs := ev.GetUpsertWorkflowSearchAttributesEventAttributes()
+		if attrs == nil {
+			continue
+		}
+		for name := range attrs.GetSearchAttributes().GetIndexedFields() {
+			if name == workflows.SearchCampaign.GetName() || name == workflows.SearchCreator.GetName() {
+				t.Errorf("event %d upserts %s", ev.GetEventId(), name)
+			}
+			if name == workflows.SearchStage.GetName() {
+				upserts++
+			}
+		}
+	}
+	if upserts < 2 {
+		t.Errorf("%d stage upserts, want one per stage change (at least negotiating and cancelled)", upserts)
+	}
 }

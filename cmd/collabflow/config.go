@@ -45,6 +45,9 @@ type config struct {
 	PublicURL       string           // COLLABFLOW_PUBLIC_URL
 	LinkSecret      string           // COLLABFLOW_LINK_SECRET
 	EmailsPerSecond float64          // COLLABFLOW_EMAIL_RATE
+	// NoticesPerSecond caps transactional notices apart from outreach, so that a launch's
+	// outreach backlog never delays a contract or a brief.
+	NoticesPerSecond float64 // COLLABFLOW_NOTICE_RATE
 	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
 	// attempt whose answer was lost before it sends again.
 	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
@@ -96,6 +99,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PostalAddress:     getenv("COLLABFLOW_POSTAL_ADDRESS"),
 		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
 		EmailsPerSecond:   10,
+		NoticesPerSecond:  10,
 		ProviderEventWait: activities.DefaultProviderEventWait,
 		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
 		MetricsAddr:       getenv("COLLABFLOW_METRICS_ADDR"),
@@ -152,6 +156,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
 		}
 	}
+	if v := getenv("COLLABFLOW_NOTICE_RATE"); v != "" {
+		if cfg.NoticesPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.NoticesPerSecond <= 0 {
+			return cfg, fmt.Errorf("COLLABFLOW_NOTICE_RATE: %q is not a positive number of notices per second", v)
+		}
+	}
 	if v := getenv("SENDGRID_WEBHOOK_TOLERANCE"); v != "" {
 		if cfg.WebhookTolerance, err = time.ParseDuration(v); err != nil || cfg.WebhookTolerance < time.Minute || cfg.WebhookTolerance > 24*time.Hour {
 			return cfg, fmt.Errorf("SENDGRID_WEBHOOK_TOLERANCE: %q is not a duration between 1m and 24h", v)
@@ -201,7 +210,7 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
 	}

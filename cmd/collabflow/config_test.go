@@ -19,7 +19,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if defaults.TemporalAddress != "127.0.0.1:7233" || defaults.Addr != "127.0.0.1:8080" || defaults.TemporalNamespace != "default" ||
 		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 ||
-		defaults.ProviderEventWait != 2*time.Minute || defaults.WebhookTolerance != 10*time.Minute ||
+		defaults.ProviderEventWait != 2*time.Minute || defaults.NoticesPerSecond != 10 || defaults.WebhookTolerance != 10*time.Minute ||
 		defaults.CodecAddr != "127.0.0.1:8081" || strings.Join(defaults.CodecOrigins, ",") != "http://127.0.0.1:8233,http://localhost:8233" ||
 		defaults.PlatformHosts.String() != verify.DefaultPlatformHosts().String() {
 		t.Fatalf("defaults %+v", defaults)
@@ -37,6 +37,8 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_PLATFORM_HOSTS", "instagram=https://instagram.com/", "COLLABFLOW_PLATFORM_HOSTS"},
 		{"COLLABFLOW_PLATFORM_HOSTS", "instagram=", "COLLABFLOW_PLATFORM_HOSTS"},
 		{"COLLABFLOW_EMAIL_RATE", "0", "COLLABFLOW_EMAIL_RATE"},
+		{"COLLABFLOW_NOTICE_RATE", "-1", "COLLABFLOW_NOTICE_RATE"},
+		{"COLLABFLOW_NOTICE_RATE", "fast", "COLLABFLOW_NOTICE_RATE"},
 		{"COLLABFLOW_PROVIDER_EVENT_WAIT", "10ms", "COLLABFLOW_PROVIDER_EVENT_WAIT"},
 		{"SENDGRID_WEBHOOK_TOLERANCE", "5s", "SENDGRID_WEBHOOK_TOLERANCE"},
 		{"SENDGRID_WEBHOOK_TOLERANCE", "forever", "SENDGRID_WEBHOOK_TOLERANCE"},

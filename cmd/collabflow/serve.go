@@ -113,7 +113,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Collaborations: activities.TemporalCollaborations{Client: tc}, ProviderEventWait: cfg.ProviderEventWait,
 			Starter: collabstart.Starter{Client: tc, Store: st}, Steerer: collabstart.Starter{Client: tc, Store: st},
 		}
-		g.Go(func() error { return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond}) })
+		g.Go(func() error {
+			return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond, NoticesPerSecond: cfg.NoticesPerSecond})
+		})
 	}
 	var metrics prometheus.Registerer
 	if cfg.MetricsAddr != "" {
