@@ -73,14 +73,9 @@ func (s *Server) getCampaign(c echo.Context) error {
 }
 
 func (s *Server) listCampaigns(c echo.Context) error {
-	limit, after, err := pageParams(c)
+	limit, after, err := idPage(c)
 	if err != nil {
 		return err
-	}
-	if after != "" {
-		if after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
-			return err
-		}
 	}
 	list, next, err := s.store.ListCampaigns(c.Request().Context(), after, limit)
 	if err != nil {

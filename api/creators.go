@@ -123,7 +123,7 @@ func (s *Server) patchCreator(c echo.Context) error {
 }
 
 func (s *Server) listCreators(c echo.Context) error {
-	limit, after, err := pageParams(c)
+	limit, after, err := idPage(c)
 	if err != nil {
 		return err
 	}
@@ -136,11 +136,6 @@ func (s *Server) listCreators(c echo.Context) error {
 	}
 	if f.Tier != "" && !slices.Contains(roster.Tiers, f.Tier) {
 		return badRequest("tier", "must be one of "+tierList())
-	}
-	if after != "" {
-		if f.After, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
-			return err
-		}
 	}
 	list, next, err := s.store.ListCreators(c.Request().Context(), f)
 	if err != nil {
@@ -188,6 +183,17 @@ func pageParams(c echo.Context) (int, string, error) {
 		limit = n
 	}
 	return limit, c.QueryParam("after"), nil
+}
+
+// idPage reads limit and a cursor that is the id of the previous page's last row: a value
+// that is not an id cannot come from the list and is a 400.
+func idPage(c echo.Context) (int, string, error) {
+	limit, after, err := pageParams(c)
+	if err != nil || after == "" {
+		return limit, after, err
+	}
+	after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list"))
+	return limit, after, err
 }
 
 // pathUUID reads the :id parameter, lower-cased: an id that cannot exist is simply not

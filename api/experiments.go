@@ -66,14 +66,9 @@ func (s *Server) listExperiments(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, after, err := pageParams(c)
+	limit, after, err := idPage(c)
 	if err != nil {
 		return err
-	}
-	if after != "" {
-		if after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
-			return err
-		}
 	}
 	ctx := c.Request().Context()
 	if _, err := s.store.Campaign(ctx, id); err != nil {

@@ -277,18 +277,13 @@ func (s *Server) requireCollaboration(c echo.Context, id, campaignID string) err
 
 // listPayouts is the ledger for finance: ?status=pending lists what is owed.
 func (s *Server) listPayouts(c echo.Context) error {
-	limit, after, err := pageParams(c)
+	limit, after, err := idPage(c)
 	if err != nil {
 		return err
 	}
 	status := c.QueryParam("status")
 	if status != "" && status != store.PayoutPending && status != store.PayoutPaid {
 		return badRequest("status", "pending or paid")
-	}
-	if after != "" {
-		if after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
-			return err
-		}
 	}
 	collab := c.QueryParam("collaboration_id")
 	if collab != "" {

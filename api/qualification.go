@@ -278,14 +278,9 @@ func (s *Server) listRoster(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, after, err := pageParams(c)
+	limit, after, err := idPage(c)
 	if err != nil {
 		return err
-	}
-	if after != "" {
-		if after, err = canonicalID("after", after, badRequest("after", "not a cursor from this list")); err != nil {
-			return err
-		}
 	}
 	if _, err := s.store.Campaign(ctx, id); err != nil {
 		return notFoundAs(err, "campaign")
