@@ -345,11 +345,24 @@ func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() bo
 // closed account: the collaboration then waits for ops.
 type flakyPayouts struct {
 	activities.ManualPayouts
+	// target is the collaboration whose payouts fail or are refused: other tests'
+	// collaborations, still running in the background, must not take its failures.
+	target   atomic.Value
 	failures atomic.Int32
 	refusals atomic.Int32
 }
 
+// aim makes the payouts of collaboration id the ones that fail or are refused, until the
+// test ends.
+func (f *flakyPayouts) aim(t *testing.T, id string) {
+	f.target.Store(id)
+	t.Cleanup(func() { f.target.Store(""); f.failures.Store(0); f.refusals.Store(0) })
+}
+
 func (f *flakyPayouts) Submit(ctx context.Context, p store.Payout) (string, error) {
+	if target, _ := f.target.Load().(string); target != p.CollaborationID {
+		return f.ManualPayouts.Submit(ctx, p)
+	}
 	if f.refusals.Add(-1) >= 0 {
 		return "", &activities.PayoutRefused{Reason: "payee account closed"}
 	}

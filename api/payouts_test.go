@@ -115,6 +115,7 @@ func TestAwaitingPostToCompletedPaysOnce(t *testing.T) {
 	must(t, 422, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-03T00:00:00Z","clicks":-3}`))
 	must(t, 201, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-05T00:00:00Z","conversions":150,"revenue":200000,"currency":"USD"}`))
 
+	payouts.aim(t, id)
 	payouts.failures.Store(1)
 	waitForStage(t, id, "payout")
 	// The workflow holds the payout once the retried activity succeeded: the payout

@@ -30,12 +30,12 @@ func signedCollaboration(t *testing.T) (id string) {
 	return id
 }
 
-// refusePayouts makes the payout provider refuse its next n submissions for good (a
-// closed account), and stop refusing when the test ends.
-func refusePayouts(t *testing.T, n int32) {
+// refusePayouts makes the payout provider refuse collaboration id's next n submissions
+// for good (a closed account), and stop refusing when the test ends.
+func refusePayouts(t *testing.T, id string, n int32) {
 	t.Helper()
+	payouts.aim(t, id)
 	payouts.refusals.Store(n)
-	t.Cleanup(func() { payouts.refusals.Store(0) })
 }
 
 // TestAcceptedUpdateAnswers202AndApplies is M-4 with the escalation it meets: a cancel
@@ -47,7 +47,7 @@ func refusePayouts(t *testing.T, n int32) {
 func TestAcceptedUpdateAnswers202AndApplies(t *testing.T) {
 	id := signedCollaboration(t)
 	fast := newAPI(t, func(cfg *api.Config) { cfg.UpdateWait = 300 * time.Millisecond })
-	refusePayouts(t, 1)
+	refusePayouts(t, id, 1)
 
 	key := "cancel-" + id
 	r := must(t, 202, callAt(t, fast, "POST", "/v1/collaborations/"+id+"/cancel", opsKey, `{"reason":"brand pulled out"}`, "Idempotency-Key", key))
@@ -118,7 +118,7 @@ func creatorOf(t *testing.T, id string) string {
 func TestUpdateInFlightWhenWorkflowEnds(t *testing.T) {
 	id := signedCollaboration(t)
 	patient := newAPI(t, func(cfg *api.Config) { cfg.UpdateWait = 25 * time.Second })
-	refusePayouts(t, 1)
+	refusePayouts(t, id, 1)
 
 	answer := make(chan response, 1)
 	go func() {
