@@ -48,18 +48,7 @@ func runCodecServer(ctx context.Context, cfg config, ready func(addr string)) er
 		ready(ln.Addr().String())
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve codec: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdownCtx)
-	})
+	serveHTTP(ctx, g, srv, ln, "codec")
 	return g.Wait()
 }
 

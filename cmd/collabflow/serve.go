@@ -165,20 +165,26 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 		if ready != nil {
 			ready(ln.Addr().String())
 		}
-		g.Go(func() error {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve API: %w", err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-ctx.Done()
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return srv.Shutdown(shutdownCtx)
-		})
+		serveHTTP(ctx, g, srv, ln, "API")
 	}
 	return g.Wait()
+}
+
+// serveHTTP serves srv on ln in g until ctx ends, then shuts it down, giving requests in
+// flight ten seconds to finish; what names the server in an error.
+func serveHTTP(ctx context.Context, g *errgroup.Group, srv *http.Server, ln net.Listener, what string) {
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve %s: %w", what, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
 }
 
 // apiTimeouts are the API's connection timeouts.
