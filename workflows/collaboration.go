@@ -387,6 +387,25 @@ func (c *collaboration) enter(ctx workflow.Context, to Stage, e Event) Event {
 // them was bookkeeping on every stage. Runs recorded before it upsert all three.
 const changeStageOnlyUpsert = "stage-only-upsert"
 
+// changeLocalReadModel is the version from which a stage change is written to the read
+// model by a local activity: one marker in the workflow task that entered the stage,
+// where a scheduled activity cost three events and a workflow task of its own on every
+// stage. Runs recorded before it schedule RecordStage as an activity.
+const changeLocalReadModel = "local-read-model"
+
+// readModelOptions bound a local read-model write like dbOptions bound an activity's: a
+// PostgreSQL restart or failover is waited out for a quarter of an hour (retries past the
+// first minute back off on workflow timers), then ops hear of it.
+var readModelOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: 15 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
 // publish writes the stage entered by e to the search attributes and the read model. A
 // read model that stays unreachable is an escalation; ops may carry on without it.
 func (c *collaboration) publish(ctx workflow.Context, e Event) error {
@@ -397,7 +416,12 @@ func (c *collaboration) publish(ctx workflow.Context, e Event) error {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return fmt.Errorf("upsert search attributes: %w", err)
 	}
+	local := workflow.GetVersion(ctx, changeLocalReadModel, workflow.DefaultVersion, 1) >= 1
 	_, err := c.act(ctx, "record_stage", true, func() error {
+		if local {
+			lctx := workflow.WithLocalActivityOptions(ctx, readModelOptions)
+			return workflow.ExecuteLocalActivity(lctx, a.RecordStage, c.stageChange(e.Seq)).Get(ctx, nil)
+		}
 		return workflow.ExecuteActivity(ctx, a.RecordStage, c.stageChange(e.Seq)).Get(ctx, nil)
 	})
 	if err != nil {
