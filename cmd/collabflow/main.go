@@ -6,6 +6,7 @@
 //	collabflow migrate   apply database migrations and exit
 //	collabflow audit     replay histories against the current code, export them
 //	collabflow codec-server  decode encrypted payloads for the Temporal Web UI and CLI
+//	collabflow bench     measure a launch driven to completed against a bare workflow
 package main
 
 import (
@@ -38,6 +39,8 @@ commands:
   codec-server
            decrypt payloads for the Temporal Web UI and CLI (needs COLLABFLOW_CODEC_KEYS,
            COLLABFLOW_API_KEYS)
+  bench    start ` + "`collabflow dev`" + ` in a temporary directory and measure it (make bench;
+           collabflow bench -h for its options)
 
 Configuration is read from the environment; see README.md.
 `
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runAudit(ctx, cfg, args[1:], stdout)
 	case "codec-server":
 		return runCodecServer(ctx, cfg, nil)
+	case "bench":
+		return runBench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -33,6 +33,7 @@ type Sink struct {
 	messages []Received
 	failures []int
 	seq      int
+	onAccept func(Received)
 }
 
 // New returns an empty sink.
@@ -44,6 +45,14 @@ func (s *Sink) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, statuses...)
+}
+
+// OnAccept has f called with each message the sink accepts, once it is stored: a load
+// driver learns of an email at once instead of polling the whole list.
+func (s *Sink) OnAccept(f func(Received)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onAccept = f
 }
 
 // Messages returns a copy of everything accepted so far, oldest first.
@@ -114,7 +123,11 @@ func (s *Sink) send(w http.ResponseWriter, r *http.Request) {
 	s.seq++
 	rec.MessageID = fmt.Sprintf("sink-%06d", s.seq)
 	s.messages = append(s.messages, rec)
+	notify := s.onAccept
 	s.mu.Unlock()
+	if notify != nil {
+		notify(rec)
+	}
 	w.Header().Set("X-Message-Id", rec.MessageID)
 	w.WriteHeader(http.StatusAccepted)
 }
