@@ -28,7 +28,7 @@ func campaignBody(name string) map[string]any {
 	return map[string]any{
 		"name": name, "brand": "Acme", "sender_email": "collabs@acme.test", "landing_url": "https://acme.test/kit",
 		"disclosure_text": "#ad",
-		"brief": map[string]any{"deliverables": []map[string]any{{"platform": "instagram", "format": "post", "count": 1}}},
+		"brief":           map[string]any{"deliverables": []map[string]any{{"platform": "instagram", "format": "post", "count": 1}}},
 		"compensation": map[string]any{"currency": "USD", "fixed_fee": 150000, "revenue_share_percent": 7.5,
 			"bonus_tiers": []map[string]any{{"metric": "impressions", "threshold": 10000, "amount": 20000}}},
 		"timings": map[string]any{"follow_up_delays": []string{"2h", "2h"}, "reply_wait": "4h",
@@ -162,7 +162,7 @@ type driver struct {
 	stages *stages
 	posts  *postHost
 	prefix string
-	mu sync.Mutex
+	mu     sync.Mutex
 	// byID maps a collaboration to its creator's number, for the creator's handle.
 	byID map[string]int
 }

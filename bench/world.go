@@ -141,7 +141,7 @@ func (s *stages) follow(ctx context.Context, api *apiClient, key, campaignID str
 					CreatorID string `json:"creator_id"`
 					Stage     string `json:"stage"`
 				} `json:"items"`
-				Next  string                       `json:"next"`
+				Next string `json:"next"`
 			}
 			q := url.Values{"campaign_id": {campaignID}, "limit": {"200"}}
 			if after != "" {
