@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/experiments"
@@ -93,13 +95,34 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 	if err != nil {
 		return res, err
 	}
-	for _, it := range items {
-		activity.RecordHeartbeat(ctx, it.Seq)
-		if it.Status == store.LaunchPending || it.Status == store.LaunchStarting {
-			if it, err = a.launchOne(ctx, in, campaign, it, armFor(test, it.Seq)); err != nil {
-				return res, err
-			}
+	// Items are started launchConcurrency at a time: one start waits on PostgreSQL and on
+	// Temporal's frontend, and one after another a launch of 1,000 took minutes. Each
+	// item's outcome is recorded on its own, so a crash leaves nothing half-done in
+	// whatever order they finished.
+	// A failure does not cancel the others: each goes on to record what it did.
+	var hb sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(launchConcurrency)
+	for i, it := range items {
+		if it.Status != store.LaunchPending && it.Status != store.LaunchStarting {
+			continue
 		}
+		g.Go(func() error {
+			done, err := a.launchOne(ctx, in, campaign, it, armFor(test, it.Seq))
+			if err != nil {
+				return err
+			}
+			items[i] = done
+			hb.Lock()
+			activity.RecordHeartbeat(ctx, done.Seq)
+			hb.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for _, it := range items {
 		switch it.Status {
 		case store.LaunchStarted:
 			res.Started++
@@ -113,6 +136,9 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 	res.Done = len(items) < in.Limit
 	return res, nil
 }
+
+// launchConcurrency is how many items of a batch start at once.
+const launchConcurrency = 16
 
 // launchOne decides and records one item's outcome.
 func (a *Activities) launchOne(ctx context.Context, in LaunchBatchInput, campaign campaigns.Campaign, it store.LaunchItem, arm Arm) (store.LaunchItem, error) {

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"io/fs"
 	"log/slog"
 
@@ -42,11 +43,20 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// DefaultMaxConns is the pool size when DATABASE_URL does not set pool_max_conns.
+const DefaultMaxConns = 20
+
 // Open connects a pool to the database at url and checks that it answers.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default of max(4, CPUs) connections made API requests, activities and a
+		// launch's starts queue for a connection on a small machine; connections are
+		// opened only as needed.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -57,6 +57,10 @@ var launchBatchOptions = workflow.ActivityOptions{
 // frontend or PostgreSQL of about a quarter of an hour is waited out.
 const launchRounds = 5
 
+// changeLaunchPace is the version from which the pause after a batch leaves out the time
+// the batch itself took: the starts keep to the email rate without waiting twice for it.
+const changeLaunchPace = "launch-pace"
+
 // Launch starts one collaboration per item of a launch, in batches, paced to the email
 // rate. What each item became is recorded in PostgreSQL by the batch activity, so a crash
 // at any point resumes without duplicates: the workflow only keeps where the next batch
@@ -69,7 +73,9 @@ func Launch(ctx workflow.Context, in LaunchInput) (LaunchResult, error) {
 		size = DefaultLaunchBatch
 	}
 	bctx := workflow.WithActivityOptions(ctx, launchBatchOptions)
+	paceNet := workflow.GetVersion(ctx, changeLaunchPace, workflow.DefaultVersion, 1) >= 1
 	batch := func(after int) (int, bool, time.Duration, error) {
+		began := workflow.Now(ctx)
 		var out activities.LaunchBatchResult
 		err := workflow.ExecuteActivity(bctx, a.StartLaunchBatch, activities.LaunchBatchInput{
 			LaunchID: in.LaunchID, CampaignID: in.CampaignID, RequestedBy: in.RequestedBy, AfterSeq: after, Limit: size,
@@ -83,6 +89,9 @@ func Launch(ctx workflow.Context, in LaunchInput) (LaunchResult, error) {
 		var pause time.Duration
 		if in.StartsPerSecond > 0 {
 			pause = time.Duration(float64(out.Started) / in.StartsPerSecond * float64(time.Second))
+			if paceNet {
+				pause -= workflow.Now(ctx).Sub(began)
+			}
 		}
 		return out.LastSeq, out.Done, pause, nil
 	}
