@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -23,6 +24,8 @@ type lifecycleHistory struct {
 	started   time.Time
 	firstTask time.Duration
 	profile   BareProfile
+	// byType is the bytes of each event type.
+	byType map[string]int
 }
 
 // histories reads the histories of ids (every run of each), eight at a time.
@@ -41,7 +44,7 @@ func histories(ctx context.Context, c client.Client, ids []string) ([]lifecycleH
 }
 
 func readHistory(ctx context.Context, c client.Client, id string) (lifecycleHistory, error) {
-	h := lifecycleHistory{id: id}
+	h := lifecycleHistory{id: id, byType: map[string]int{}}
 	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	timers := map[int64]time.Duration{}
 	var firstScheduled time.Time
@@ -58,7 +61,9 @@ func readHistory(ctx context.Context, c client.Client, id string) (lifecycleHist
 // count adds event e to h. A Continue-As-New run's events count as the same lifecycle's.
 func count(h *lifecycleHistory, e *historypb.HistoryEvent, timers map[int64]time.Duration, firstScheduled *time.Time) {
 	h.events++
-	h.bytes += proto.Size(e)
+	size := proto.Size(e)
+	h.bytes += size
+	h.byType[strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_")] += size
 	at := e.GetEventTime().AsTime()
 	switch e.GetEventType() {
 	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
@@ -95,6 +100,8 @@ type historyFigures struct {
 	EventsMin  int `json:"events_min"`
 	EventsMax  int `json:"events_max"`
 	Bytes      int `json:"bytes_median"`
+	// BytesByType is where the median lifecycle's bytes go, by event type.
+	BytesByType map[string]int `json:"bytes_by_type"`
 }
 
 func figures(hs []lifecycleHistory) historyFigures {
@@ -106,6 +113,9 @@ func figures(hs []lifecycleHistory) historyFigures {
 	if len(events) > 0 {
 		sort.Ints(events)
 		f.EventsMin, f.EventsMax = events[0], events[len(events)-1]
+		s := append([]lifecycleHistory(nil), hs...)
+		sort.Slice(s, func(i, j int) bool { return s[i].bytes < s[j].bytes })
+		f.BytesByType = s[(len(s)-1)/2].byType
 	}
 	return f
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -34,6 +35,8 @@ func Table(r Result) string {
 		r.BareProfile.Activities, r.BareProfile.LocalActivities, r.BareProfile.Updates, r.BareProfile.Timers))
 	info("history events per lifecycle", fmt.Sprintf("median %d (%d–%d); bare %d", r.History.Events, r.History.EventsMin, r.History.EventsMax, r.BareHistory.Events))
 	row("history bytes per lifecycle", fmt.Sprintf("%d; bare %d; ratio %.2f", r.History.Bytes, r.BareHistory.Bytes, r.BytesRatio), "≤ 2× bare", r.BytesRatio > 0 && r.BytesRatio <= 2)
+	info("bytes by event type (median lifecycle)", byType(r.History.BytesByType))
+	info("bare bytes by event type", byType(r.BareHistory.BytesByType))
 	l := r.Latency
 	row("update (offer) API vs SDK", fmt.Sprintf("p50 %.0f / %.0f ms, p99 %.0f / %.0f ms; p99 ratio %.2f", l.UpdateAPI.P50*1000, l.UpdateSDK.P50*1000,
 		l.UpdateAPI.P99*1000, l.UpdateSDK.P99*1000, l.UpdateP99Ratio), "p99 ≤ 1.3×", l.UpdateP99Ratio > 0 && l.UpdateP99Ratio <= 1.3)
@@ -43,4 +46,22 @@ func Table(r Result) string {
 	info("opening them", fmt.Sprintf("%.1f s", r.OpenAllStarted))
 	row("memory with all open", fmt.Sprintf("RSS %d MiB, peak %d MiB (idle %d MiB)", r.RSSOpen>>20, r.RSSPeak>>20, r.RSSIdle>>20), "≤ 1 GiB", r.RSSPeak > 0 && r.RSSPeak <= 1<<30)
 	return b.String()
+}
+
+// byType lists event types by bytes, largest first.
+func byType(m map[string]int) string {
+	type kv struct {
+		k string
+		v int
+	}
+	var s []kv
+	for k, v := range m {
+		s = append(s, kv{k, v})
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].v > s[j].v || s[i].v == s[j].v && s[i].k < s[j].k })
+	var parts []string
+	for _, e := range s {
+		parts = append(parts, fmt.Sprintf("%s %d", strings.ToLower(e.k), e.v))
+	}
+	return strings.Join(parts, ", ")
 }

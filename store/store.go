@@ -7,9 +7,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strings"
 	"io/fs"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
