@@ -41,7 +41,8 @@ func getenv(key string) string {
 const usage = `usage: collabflow <command>
 
 commands:
-  dev      run Temporal, PostgreSQL, the worker and the API in one process (data in .data/)
+  dev      run Temporal and its Web UI, PostgreSQL, the worker and the API in one process
+           (data in .data/)
   api      serve the HTTP API (needs TEMPORAL_ADDRESS, DATABASE_URL, COLLABFLOW_API_KEYS)
   worker   run the Temporal worker (needs TEMPORAL_ADDRESS, DATABASE_URL)
   migrate  apply database migrations to DATABASE_URL and exit
