@@ -147,7 +147,7 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 		cfg.SendGridAPIKey, cfg.SendGridBaseURL = "SG.dev-sink", "http://"+ln.Addr().String()
 		fmt.Fprintf(stdout, "No SENDGRID_API_KEY: emails go to the local sink; list them at %s/messages\n", cfg.SendGridBaseURL)
 	}
-	fmt.Fprintf(stdout, "Codec server (Temporal Web UI codec endpoint, temporal --codec-endpoint): %s%s with --codec-auth 'Bearer <API key>'\n", cfg.PublicURL, codecPath)
+	fmt.Fprintf(stdout, "Codec server (temporal --codec-endpoint, or a Web UI of your own): %s%s with --codec-auth 'Bearer <API key>'\n", cfg.PublicURL, codecPath)
 	logger.Info("starting", cfg.logValue()...)
 	return serve(ctx, cfg, logger, st, roleAPI|roleWorker|roleCodec, ready)
 }
