@@ -10,7 +10,7 @@ all: lint test
 build:
 	$(GO) build -o $(BIN)/collabflow ./cmd/collabflow
 
-## run: Temporal, PostgreSQL, worker and API in one process; state in .data/
+## run: Temporal and its Web UI, PostgreSQL, worker and API in one process; state in .data/
 run: build
 	$(BIN)/collabflow dev
 

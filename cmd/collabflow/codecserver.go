@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,30 @@ func codecHandler(cfg config, logger *slog.Logger) http.Handler {
 		Namespace:      cfg.TemporalNamespace,
 		AllowedOrigins: cfg.CodecOrigins,
 		Logger:         logger.With("component", "codec"),
+	})
+}
+
+// webUICodec is the codec endpoint of dev's Web UI: the codec server's handler with one
+// decode-only caller, whose bearer secret it adds to every request itself.
+//
+// The Web UI has no way to send an API key: "Pass access token" sends the token of the
+// UI's own login, which dev has none of, and only to https endpoints; "Include
+// credentials" sends cookies, which the codec does not take. So in dev the UI's listener
+// is the credential: it serves this handler to the UI's own pages only (webui.CodecPath),
+// on a loopback address by default, to whoever can already list, signal and terminate
+// every workflow there and read the key in the data directory. Decode only: encoding
+// would let a page forge payloads that the workers accept as their own.
+func webUICodec(cfg config, logger *slog.Logger) http.Handler {
+	secret := rand.Text()
+	h := codec.Handler(cfg.Codec, codec.HandlerOptions{
+		Callers:   []codec.Caller{{Name: "webui", Secret: secret, Decode: true}},
+		Namespace: cfg.TemporalNamespace,
+		Logger:    logger.With("component", "codec"),
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+secret)
+		h.ServeHTTP(w, r)
 	})
 }
 

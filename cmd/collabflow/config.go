@@ -71,6 +71,8 @@ type config struct {
 	// CodecOrigins are the browser origins (the Temporal Web UI's) allowed to call the
 	// codec endpoint.
 	CodecOrigins []string // COLLABFLOW_CODEC_CORS_ORIGINS
+	// UIAddr is where `collabflow dev` serves Temporal's Web UI; empty runs none.
+	UIAddr string // COLLABFLOW_UI_ADDR (dev only)
 }
 
 // dataConverter is the converter every Temporal client and replayer of this process uses.
@@ -189,6 +191,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.CodecOrigins = append(cfg.CodecOrigins, o)
 	}
+	// 8233 is where `temporal server start-dev` serves its UI, next to frontend 7233, and
+	// the origin COLLABFLOW_CODEC_CORS_ORIGINS allows by default.
+	if v := or(getenv("COLLABFLOW_UI_ADDR"), "127.0.0.1:8233"); !strings.EqualFold(v, "off") {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return cfg, fmt.Errorf("COLLABFLOW_UI_ADDR: %q is neither host:port nor off", v)
+		}
+		cfg.UIAddr = v
+	}
 	if v := getenv("COLLABFLOW_RETENTION"); v != "" {
 		if cfg.Retention, err = time.ParseDuration(v); err != nil || cfg.Retention < 24*time.Hour {
 			return cfg, fmt.Errorf("COLLABFLOW_RETENTION: %q is not a duration of at least 24h", v)
@@ -213,6 +223,7 @@ func (c config) logValue() []any {
 		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
+		"ui_addr", or(c.UIAddr, "off"),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestLoadConfig(t *testing.T) {
 		defaults.DataDir != ".data" || defaults.Retention != 365*24*time.Hour || len(defaults.APIKeys) != 0 ||
 		defaults.ProviderEventWait != 2*time.Minute || defaults.NoticesPerSecond != 10 || defaults.WebhookTolerance != 10*time.Minute ||
 		defaults.CodecAddr != "127.0.0.1:8081" || strings.Join(defaults.CodecOrigins, ",") != "http://127.0.0.1:8233,http://localhost:8233" ||
-		defaults.PlatformHosts.String() != verify.DefaultPlatformHosts().String() {
+		defaults.PlatformHosts.String() != verify.DefaultPlatformHosts().String() || defaults.UIAddr != "127.0.0.1:8233" {
 		t.Fatalf("defaults %+v", defaults)
 	}
 
@@ -48,6 +49,8 @@ func TestLoadConfig(t *testing.T) {
 		{"COLLABFLOW_CODEC_KEYS", "k1:c2hvcnQ=", "COLLABFLOW_CODEC_KEYS"},
 		{"COLLABFLOW_CODEC_CORS_ORIGINS", "temporal.example.com", "COLLABFLOW_CODEC_CORS_ORIGINS"},
 		{"COLLABFLOW_CODEC_CORS_ORIGINS", "https://temporal.example.com/ui", "COLLABFLOW_CODEC_CORS_ORIGINS"},
+		{"COLLABFLOW_UI_ADDR", "8233", "COLLABFLOW_UI_ADDR"},
+		{"COLLABFLOW_UI_ADDR", "no", "COLLABFLOW_UI_ADDR"},
 	}
 	for _, tt := range bad {
 		_, err := loadConfig(func(k string) string {
@@ -59,6 +62,46 @@ func TestLoadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s=%s: %v", tt.name, tt.value, err)
 		}
+	}
+}
+
+// TestUIAddrOff: COLLABFLOW_UI_ADDR set to off, in any case, or to the empty string runs
+// dev without the Web UI; unset, it is on 8233.
+func TestUIAddrOff(t *testing.T) {
+	for _, tc := range []struct {
+		set         bool
+		value, want string
+	}{
+		{false, "", "127.0.0.1:8233"},
+		{true, "", ""},
+		{true, "off", ""},
+		{true, "OFF", ""},
+		{true, "0.0.0.0:9233", "0.0.0.0:9233"},
+	} {
+		t.Run(fmt.Sprintf("%v %q", tc.set, tc.value), func(t *testing.T) {
+			if tc.set {
+				t.Setenv("COLLABFLOW_UI_ADDR", tc.value)
+			} else {
+				// t.Setenv restores the variable afterwards; Unsetenv then removes it.
+				t.Setenv("COLLABFLOW_UI_ADDR", "")
+				if err := os.Unsetenv("COLLABFLOW_UI_ADDR"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Only this variable from the process's environment: the others stay defaults.
+			cfg, err := loadConfig(func(k string) string {
+				if k == "COLLABFLOW_UI_ADDR" {
+					return getenv(k)
+				}
+				return ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.UIAddr != tc.want {
+				t.Fatalf("UIAddr %q, want %q", cfg.UIAddr, tc.want)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/collabflow/collabflow/devenv/pgserver"
 	"github.com/collabflow/collabflow/devenv/sendgridsink"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
+	"github.com/collabflow/collabflow/devenv/webui"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
@@ -35,6 +36,37 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	// World-traversable so that the postgres user can reach its cluster inside.
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	if cfg.Codec == nil {
+		// Payloads are encrypted in dev too, with a key kept beside the data.
+		var err error
+		if cfg.Codec, err = devCodec(filepath.Join(cfg.DataDir, "codec-keys")); err != nil {
+			return err
+		}
+	}
+	// The Web UI first: its port is the likeliest to be taken (by another `make run` or
+	// `temporal server start-dev`), and claiming it before PostgreSQL and Temporal start
+	// makes that an error at once. Until Temporal answers, the UI shows it unreachable.
+	if cfg.UIAddr != "" {
+		ui, err := webui.Start(ctx, webui.Options{
+			Addr:            cfg.UIAddr,
+			FrontendAddress: cfg.TemporalAddress,
+			Namespace:       cfg.TemporalNamespace,
+			Codec:           webUICodec(cfg, logger),
+			Logger:          logger.With("component", "webui"),
+		})
+		if err != nil {
+			return fmt.Errorf("COLLABFLOW_UI_ADDR (set it to off to run without the Web UI): %w", err)
+		}
+		defer func() {
+			if err := ui.Stop(); err != nil {
+				logger.Error("stop the Web UI", "err", err)
+			}
+		}()
+		if host, _, _ := net.SplitHostPort(ui.Addr()); !isLoopback(host) {
+			logger.Warn("the Temporal Web UI shows decrypted payloads to whoever reaches it, and it listens beyond this machine", "addr", ui.Addr())
+		}
+		fmt.Fprintf(stdout, "Temporal Web UI: %s (payloads decrypted through its %s; COLLABFLOW_UI_ADDR=off turns it off)\n", ui.URL(), webui.CodecPath)
 	}
 
 	if cfg.DatabaseURL == "" {
@@ -89,12 +121,6 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 			return err
 		}
 	}
-	if cfg.Codec == nil {
-		// Payloads are encrypted in dev too, with a key kept beside the data.
-		if cfg.Codec, err = devCodec(filepath.Join(cfg.DataDir, "codec-keys")); err != nil {
-			return err
-		}
-	}
 	if cfg.InboundSecret == "" {
 		if cfg.InboundSecret, err = devSecret(filepath.Join(cfg.DataDir, "inbound-secret"), "in_"); err != nil {
 			return err
@@ -121,9 +147,15 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 		cfg.SendGridAPIKey, cfg.SendGridBaseURL = "SG.dev-sink", "http://"+ln.Addr().String()
 		fmt.Fprintf(stdout, "No SENDGRID_API_KEY: emails go to the local sink; list them at %s/messages\n", cfg.SendGridBaseURL)
 	}
-	fmt.Fprintf(stdout, "Codec server (Temporal Web UI codec endpoint, temporal --codec-endpoint): %s%s with --codec-auth 'Bearer <API key>'\n", cfg.PublicURL, codecPath)
+	fmt.Fprintf(stdout, "Codec server (temporal --codec-endpoint, or a Web UI of your own): %s%s with --codec-auth 'Bearer <API key>'\n", cfg.PublicURL, codecPath)
 	logger.Info("starting", cfg.logValue()...)
 	return serve(ctx, cfg, logger, st, roleAPI|roleWorker|roleCodec, ready)
+}
+
+// isLoopback is whether host is a loopback IP address or localhost.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback() || host == "localhost"
 }
 
 // devCodec reads the dev payload key from path, or makes one and saves it there (mode

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
+	"github.com/collabflow/collabflow/devenv/webui"
 )
 
 // TestDevKeepsStateAcrossRestart is `make run` twice: the first run creates a creator, a
@@ -35,8 +38,9 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 		"TEMPORAL_ADDRESS":     freeAddr(t),
 		"COLLABFLOW_ADDR":      freeAddr(t),
 		"COLLABFLOW_LOG_LEVEL": "warn",
-		// Not the default 8025: a developer's own `make run` may hold it.
+		// Not the defaults 8025 and 8233: a developer's own `make run` may hold them.
 		"COLLABFLOW_SENDGRID_SINK_ADDR": freeAddr(t),
+		"COLLABFLOW_UI_ADDR":            freeAddr(t),
 	}
 
 	var creatorID, collabID string
@@ -51,7 +55,9 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 			t.Fatalf("cancel gave %v", cancelled)
 		}
 		assertEncrypted(t, env["TEMPORAL_ADDRESS"], collabID)
-		assertCodecEndpoint(t, base+codecPath, key, filepath.Join(dataDir, "codec-keys"))
+		keyFile := filepath.Join(dataDir, "codec-keys")
+		assertDecodes(t, sdkCodec(base+codecPath, key, "default"), keyFile)
+		assertWebUI(t, "http://"+env["COLLABFLOW_UI_ADDR"], collabID, campaign["id"].(string), keyFile)
 	})
 	keyBefore, err := os.ReadFile(filepath.Join(dataDir, "api-key"))
 	if err != nil {
@@ -74,6 +80,31 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 			t.Fatalf("list after restart: %v", list)
 		}
 	})
+}
+
+// TestDevUIPortBusy: a taken Web UI port stops dev with an error naming the setting and
+// the way out, before PostgreSQL or Temporal start, and this process lives on.
+func TestDevUIPortBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dataDir := filepath.Join(t.TempDir(), ".data")
+	cfg, err := loadConfig(func(k string) string {
+		return map[string]string{"COLLABFLOW_DATA_DIR": dataDir, "COLLABFLOW_UI_ADDR": ln.Addr().String(), "COLLABFLOW_LOG_LEVEL": "warn"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = runDev(context.Background(), cfg, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "COLLABFLOW_UI_ADDR") || !strings.Contains(err.Error(), "off") ||
+		!strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("dev with the UI port taken: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "postgres")); !os.IsNotExist(err) {
+		t.Fatalf("PostgreSQL was started before the UI port was checked: %v", err)
+	}
 }
 
 // runDevDuring runs `collabflow dev` with env, calls f once the API is up, then stops it
@@ -100,6 +131,10 @@ func runDevDuring(t *testing.T, env map[string]string, f func(base, key string))
 		if !strings.Contains(out.String(), key) {
 			cancel()
 			t.Fatalf("dev did not print its API key: %q", out.String())
+		}
+		if ui := env["COLLABFLOW_UI_ADDR"]; ui != "" && !strings.Contains(out.String(), "Temporal Web UI: http://"+ui) {
+			cancel()
+			t.Fatalf("dev did not print its Web UI address: %q", out.String())
 		}
 		func() {
 			defer cancel()
@@ -201,9 +236,9 @@ func assertEncrypted(t *testing.T, address, workflowID string) {
 	}
 }
 
-// assertCodecEndpoint decodes, through dev's codec endpoint, a payload encrypted with the
-// dev key, as the temporal CLI would with --codec-endpoint.
-func assertCodecEndpoint(t *testing.T, endpoint, apiKey, keyFile string) {
+// assertDecodes decodes through pc, a codec endpoint of dev's, a payload encrypted with
+// the dev key, as the temporal CLI (--codec-endpoint) or the Web UI would.
+func assertDecodes(t *testing.T, pc converter.PayloadCodec, keyFile string) {
 	t.Helper()
 	c, err := devCodec(keyFile)
 	if err != nil {
@@ -213,12 +248,77 @@ func assertCodecEndpoint(t *testing.T, endpoint, apiKey, keyFile string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decoded, err := sdkCodec(endpoint, apiKey, "default").Decode(encrypted.GetPayloads())
+	decoded, err := pc.Decode(encrypted.GetPayloads())
 	if err != nil {
-		t.Fatalf("decode through %s: %v", endpoint, err)
+		t.Fatalf("decode: %v", err)
 	}
 	var name string
 	if err := converter.GetDefaultDataConverter().FromPayloads(&commonpb.Payloads{Payloads: decoded}, &name); err != nil || name != "Ada Lovelace" {
 		t.Fatalf("decoded %q, %v", name, err)
 	}
+}
+
+// assertWebUI checks dev's Web UI at base: its page, the collaboration workflowID in its
+// workflow list with the campaign among its search attributes, and payloads decoded
+// through its codec as its pages ask, with their own Origin and no key.
+func assertWebUI(t *testing.T, base, workflowID, campaignID, keyFile string) {
+	t.Helper()
+	resp, err := http.Get(webui.WorkflowURL(base, "default", workflowID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("Web UI workflow page: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	list := base + "/api/v1/namespaces/default/workflows?query=" + url.QueryEscape(fmt.Sprintf("WorkflowId=%q", workflowID))
+	var raw []byte
+	// Visibility follows the history by a moment.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && bytes.Contains(raw, []byte(workflowID)) && strings.Contains(searchAttributeValues(t, raw), campaignID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Web UI list of %s: %d %s", workflowID, resp.StatusCode, raw)
+		}
+	}
+
+	assertDecodes(t, converter.NewRemotePayloadCodec(converter.RemotePayloadCodecOptions{
+		Endpoint: base + webui.CodecPath,
+		ModifyRequest: func(r *http.Request) error {
+			r.Header.Set("Origin", base)
+			r.Header.Set("X-Namespace", "default")
+			return nil
+		},
+	}), keyFile)
+}
+
+// searchAttributeValues is every search attribute value in a Web UI workflow list, decoded
+// from its JSON payloads and joined.
+func searchAttributeValues(t *testing.T, list []byte) string {
+	t.Helper()
+	var resp struct {
+		Executions []struct {
+			SearchAttributes struct {
+				IndexedFields map[string]struct{ Data []byte }
+			}
+		}
+	}
+	if err := json.Unmarshal(list, &resp); err != nil {
+		t.Fatalf("Web UI list: %v: %s", err, list)
+	}
+	var values []string
+	for _, e := range resp.Executions {
+		for name, p := range e.SearchAttributes.IndexedFields {
+			values = append(values, name+"="+string(p.Data))
+		}
+	}
+	return strings.Join(values, " ")
 }

@@ -22,16 +22,28 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "collabflow:", err)
 		os.Exit(1)
 	}
 }
 
+// getenv is os.Getenv, except that COLLABFLOW_UI_ADDR set to the empty string reads as
+// "off": for it, unlike the other settings, empty does not mean "the default", and
+// os.Getenv cannot tell empty from unset.
+func getenv(key string) string {
+	v, ok := os.LookupEnv(key)
+	if ok && v == "" && key == "COLLABFLOW_UI_ADDR" {
+		return "off"
+	}
+	return v
+}
+
 const usage = `usage: collabflow <command>
 
 commands:
-  dev      run Temporal, PostgreSQL, the worker and the API in one process (data in .data/)
+  dev      run Temporal and its Web UI, PostgreSQL, the worker and the API in one process
+           (data in .data/)
   api      serve the HTTP API (needs TEMPORAL_ADDRESS, DATABASE_URL, COLLABFLOW_API_KEYS)
   worker   run the Temporal worker (needs TEMPORAL_ADDRESS, DATABASE_URL)
   migrate  apply database migrations to DATABASE_URL and exit
