@@ -66,6 +66,10 @@ func (o Options) sdk() (main, email, notice sdkworker.Options) {
 	email = sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
 		TaskQueueActivitiesPerSecond:       o.EmailsPerSecond,
+		// The rate limit turns off eager dispatch, so every send is polled for; two
+		// pollers held first emails seconds behind their rate with 200 collaborations in
+		// flight. Autoscaling pollers follow the backlog.
+		ActivityTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
 		// No workflow runs on the email queue: its pollers would only hold connections
 		// and server resources.
 		DisableWorkflowWorker: true,
