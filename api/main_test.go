@@ -84,6 +84,10 @@ func TestMain(m *testing.M) {
 
 func runTests(m *testing.M) (int, error) {
 	ctx := context.Background()
+	var err error
+	if contract, err = loadOpenAPI(ctx); err != nil {
+		return 0, err
+	}
 	stopPG, err := storetest.Start()
 	if err != nil {
 		return 0, err
@@ -156,10 +160,17 @@ func runTests(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	srv := httptest.NewServer(e)
+	srv := httptest.NewServer(contract.validated(e))
 	defer srv.Close()
 	baseURL = srv.URL
-	return m.Run(), nil
+	code := m.Run()
+	// Close waits for the handlers still checking their last exchanges; then one list names
+	// every exchange the document got wrong.
+	srv.Close()
+	if err := contract.failures(); err != nil {
+		return 1, err
+	}
+	return code, nil
 }
 
 // apiConfig is the configuration of the package's API, changed by tweaks.
@@ -184,7 +195,7 @@ func newAPI(t *testing.T, tweaks ...func(*api.Config)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(e)
+	srv := httptest.NewServer(contract.validated(e))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -147,7 +147,7 @@ func TestUnauthenticatedWebhookBodiesAreNotRead(t *testing.T) {
 				req.Header.Set(k, v)
 			}
 			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, req)
+			contract.validated(e).ServeHTTP(rec, req)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
 			}
@@ -171,7 +171,7 @@ func TestInboundOversizedFieldIsRefused(t *testing.T) {
 	req.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
 	req.SetBasicAuth("sendgrid", inboundSecret)
 	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, req)
+	contract.validated(e).ServeHTTP(rec, req)
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"subject"`) {
 		t.Fatalf("status %d %s, want 400 naming the subject", rec.Code, rec.Body)
 	}
