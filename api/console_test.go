@@ -1,0 +1,337 @@
+package api_test
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/collabflow/collabflow/api"
+)
+
+var (
+	idemField  = regexp.MustCompile(`name="_idem" value="([^"]+)"`)
+	bulkBanner = regexp.MustCompile(`\?bulk=([0-9a-f-]+)`)
+)
+
+// consoleUser is a person's browser on the console: it keeps the session cookie and does
+// not follow redirects, so tests see where each answer sends them.
+type consoleUser struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+}
+
+// page is one console answer.
+type page struct {
+	status   int
+	location string
+	header   http.Header
+	body     string
+}
+
+func newConsoleUser(t *testing.T, base string) *consoleUser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &consoleUser{t: t, base: base, client: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// signedIn is a console user signed in with key.
+func signedIn(t *testing.T, key string) *consoleUser {
+	t.Helper()
+	u := newConsoleUser(t, baseURL)
+	if p := u.post("/console/sign-in", url.Values{"key": {key}}); p.status != http.StatusSeeOther || p.location != "/console" {
+		t.Fatalf("sign in: %d %s %s", p.status, p.location, p.body)
+	}
+	return u
+}
+
+func (u *consoleUser) do(req *http.Request) page {
+	u.t.Helper()
+	resp, err := u.client.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return page{status: resp.StatusCode, location: resp.Header.Get("Location"), header: resp.Header, body: string(body)}
+}
+
+func (u *consoleUser) get(path string) page {
+	u.t.Helper()
+	req, err := http.NewRequest("GET", u.base+path, nil)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return u.do(req)
+}
+
+func (u *consoleUser) post(path string, form url.Values) page {
+	u.t.Helper()
+	req, err := http.NewRequest("POST", u.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return u.do(req)
+}
+
+// submit loads the page at from and posts form to action with the page's CSRF token and
+// its form idempotency token (pages with action forms have one), as the page's form would.
+func (u *consoleUser) submit(from, action string, form url.Values) page {
+	u.t.Helper()
+	p := u.get(from)
+	csrf, idem := csrfField.FindStringSubmatch(p.body), idemField.FindStringSubmatch(p.body)
+	if p.status != 200 || csrf == nil {
+		u.t.Fatalf("form at %s: %d %s", from, p.status, p.body)
+	}
+	form.Set("_csrf", html.UnescapeString(csrf[1]))
+	if idem != nil {
+		form.Set("_idem", html.UnescapeString(idem[1]))
+	}
+	return u.post(action, form)
+}
+
+// column is the HTML of a board column.
+func column(t *testing.T, board, stage string) string {
+	t.Helper()
+	start := strings.Index(board, `data-stage="`+stage+`"`)
+	if start < 0 {
+		t.Fatalf("no %s column on the board", stage)
+	}
+	end := strings.Index(board[start:], "</section>")
+	return board[start : start+end]
+}
+
+// TestConsoleSignInAndOut: pages send a browser without a session to the sign-in form; a
+// wrong key shows the form again with an error and sets no cookie; a right key sets an
+// HttpOnly, SameSite=Strict cookie that does not hold the key (Secure when the public URL
+// is https); the pages carry the console's CSP; signing out ends the session.
+func TestConsoleSignInAndOut(t *testing.T) {
+	campaign := newCampaign(t)
+	u := newConsoleUser(t, baseURL)
+	if p := u.get("/console"); p.status != http.StatusSeeOther || p.location != "/console/sign-in" {
+		t.Fatalf("console without a session: %d %s", p.status, p.location)
+	}
+	form := u.get("/console/sign-in")
+	if form.status != 200 || !strings.Contains(form.body, `name="key"`) {
+		t.Fatalf("sign-in form: %d %s", form.status, form.body)
+	}
+	csp := form.header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "style-src 'self'") || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("console CSP: %q", csp)
+	}
+	if strings.Contains(form.body, "style=") || strings.Contains(form.body, "<style") {
+		t.Fatal("inline style on the sign-in form")
+	}
+
+	bad := u.post("/console/sign-in", url.Values{"key": {"not-a-key-0123456789"}})
+	if bad.status != http.StatusUnauthorized || !strings.Contains(bad.body, "not one of ours") || bad.header.Get("Set-Cookie") != "" {
+		t.Fatalf("wrong key: %d %v %s", bad.status, bad.header, bad.body)
+	}
+
+	good := u.post("/console/sign-in", url.Values{"key": {opsKey}})
+	if good.status != http.StatusSeeOther || good.location != "/console" {
+		t.Fatalf("right key: %d %s", good.status, good.location)
+	}
+	cookie := good.header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/console"} {
+		if !strings.Contains(cookie, want) {
+			t.Fatalf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Secure") || strings.Contains(cookie, opsKey) {
+		t.Fatalf("session cookie over http: %q", cookie)
+	}
+	home := u.get("/console")
+	if home.status != 200 || !strings.Contains(home.body, "/console/campaigns/"+campaign) || !strings.Contains(home.body, "ops-team") {
+		t.Fatalf("campaign list: %d %s", home.status, home.body)
+	}
+	if css := u.get("/console/static/console.css"); css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
+		t.Fatalf("style sheet: %d %v", css.status, css.header)
+	}
+
+	out := u.submit("/console", "/console/sign-out", url.Values{})
+	if out.status != http.StatusSeeOther || out.location != "/console/sign-in" || !strings.Contains(out.header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("sign out: %d %s %v", out.status, out.location, out.header)
+	}
+	if p := u.get("/console"); p.status != http.StatusSeeOther {
+		t.Fatalf("console after signing out: %d", p.status)
+	}
+
+	secure := newConsoleUser(t, newAPI(t, func(cfg *api.Config) { cfg.SecureCookies = true }))
+	if p := secure.post("/console/sign-in", url.Values{"key": {auditorKey}}); !strings.Contains(p.header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("session cookie behind https: %q", p.header.Get("Set-Cookie"))
+	}
+}
+
+// TestConsoleRefusesFormsWithoutItsToken: a console POST with a session but without the
+// session's CSRF token, or with another session's, changes nothing.
+func TestConsoleRefusesFormsWithoutItsToken(t *testing.T) {
+	campaign := newCampaign(t)
+	id := start(t, campaign, newCreator(t))
+	u, other := signedIn(t, opsKey), signedIn(t, opsKey)
+	otherToken := html.UnescapeString(csrfField.FindStringSubmatch(other.get("/console").body)[1])
+	for _, token := range []string{"", otherToken} {
+		p := u.post("/console/collaborations/"+id+"/cancel", url.Values{"_csrf": {token}, "reason": {"forged"}})
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "Form expired") {
+			t.Fatalf("cancel with token %q: %d %s", token, p.status, p.body)
+		}
+	}
+	if s := stageOf(t, id); s != "outreach" {
+		t.Fatalf("forged cancel moved %s to %s", id, s)
+	}
+}
+
+// TestConsoleBoard: the board puts each collaboration's card in its stage's column with
+// the column's count; a filter shows one stage; a bulk pause of the selected cards goes
+// through the API and shows its progress; an empty selection is refused inline.
+func TestConsoleBoard(t *testing.T) {
+	campaign := newCampaign(t)
+	var outreach []string
+	for range 2 {
+		outreach = append(outreach, start(t, campaign, newCreator(t)))
+	}
+	talking := negotiating(t, campaign)
+	for _, id := range outreach {
+		waitForListed(t, "campaign_id="+campaign, id, "outreach")
+	}
+	waitForListed(t, "campaign_id="+campaign, talking, "negotiating")
+
+	u := signedIn(t, opsKey)
+	board := u.get("/console/campaigns/" + campaign)
+	if board.status != 200 {
+		t.Fatalf("board: %d %s", board.status, board.body)
+	}
+	out, neg := column(t, board.body, "outreach"), column(t, board.body, "negotiating")
+	if !strings.Contains(out, `<span class="count">2</span>`) || !strings.Contains(neg, `<span class="count">1</span>`) {
+		t.Fatalf("column counts: %s\n%s", out, neg)
+	}
+	for _, id := range outreach {
+		if !strings.Contains(out, "/console/collaborations/"+id) || strings.Contains(neg, id) {
+			t.Fatalf("card %s not in outreach alone", id)
+		}
+	}
+	if !strings.Contains(neg, "/console/collaborations/"+talking) || strings.Contains(out, talking) {
+		t.Fatalf("card %s not in negotiating alone", talking)
+	}
+	filtered := u.get("/console/campaigns/" + campaign + "?stage=negotiating")
+	if strings.Contains(filtered.body, `data-stage="outreach"`) || !strings.Contains(filtered.body, talking) {
+		t.Fatalf("stage filter: %s", filtered.body)
+	}
+
+	none := u.submit("/console/campaigns/"+campaign, "/console/campaigns/"+campaign+"/bulk", url.Values{"action": {"pause"}})
+	if none.status != http.StatusUnprocessableEntity || !strings.Contains(none.body, "select at least one card") {
+		t.Fatalf("empty selection: %d %s", none.status, none.body)
+	}
+	paused := u.submit("/console/campaigns/"+campaign, "/console/campaigns/"+campaign+"/bulk",
+		url.Values{"action": {"pause"}, "reason": {"brand review"}, "ids": outreach})
+	m := bulkBanner.FindStringSubmatch(paused.location)
+	if paused.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("bulk pause: %d %s %s", paused.status, paused.location, paused.body)
+	}
+	if b, items := bulkDone(t, m[1]); b["applied"] != float64(2) || len(items) != 2 {
+		t.Fatalf("bulk pause: %v %v", b, items)
+	}
+	for _, id := range outreach {
+		if st := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)); st.Body["outreach"].(map[string]any)["paused_at"] == nil {
+			t.Fatalf("%s not paused: %s", id, st.Raw)
+		}
+	}
+	if p := u.get(paused.location); !strings.Contains(p.body, "Bulk pause by ops-team: 2 selected, 2 applied") {
+		t.Fatalf("bulk progress: %s", p.body)
+	}
+	// A cancel without a reason is the API's refusal, shown on the board.
+	refused := u.submit("/console/campaigns/"+campaign, "/console/campaigns/"+campaign+"/bulk",
+		url.Values{"action": {"cancel"}, "ids": outreach[:1]})
+	if refused.status != http.StatusUnprocessableEntity || !strings.Contains(refused.body, "required to cancel") {
+		t.Fatalf("cancel without a reason: %d %s", refused.status, refused.body)
+	}
+}
+
+// TestConsoleCollaborationActions: the page shows the stage path and the timeline with
+// its actors; an offer the API refuses shows the API's field errors beside the form, with
+// what was typed; a good offer is listed; accepting it moves the collaboration on.
+func TestConsoleCollaborationActions(t *testing.T) {
+	campaign := newCampaign(t)
+	id := start(t, campaign, newCreator(t))
+	u := signedIn(t, opsKey)
+	path := "/console/collaborations/" + id
+
+	replied := u.submit(path, path+"/reply", url.Values{"note": {"said yes on a call"}})
+	if replied.status != http.StatusSeeOther || replied.location != path+"?done=reply" {
+		t.Fatalf("reply: %d %s %s", replied.status, replied.location, replied.body)
+	}
+	p := u.get(replied.location)
+	for _, want := range []string{"Reply recorded.", `id="stage">negotiating`, "ops-team (ops)", "outreach → negotiating", `id="form-offer"`} {
+		if !strings.Contains(p.body, want) {
+			t.Fatalf("page after the reply lacks %q: %s", want, p.body)
+		}
+	}
+
+	bad := u.submit(path, path+"/offer", url.Values{"from": {"brand"}, "platform": {"instagram"}, "format": {"reel"},
+		"count": {"0"}, "currency": {"USD"}, "fixed_fee": {"1200"}, "disclosure_text": {"#ad"}})
+	if bad.status != http.StatusUnprocessableEntity || !strings.Contains(bad.body, "terms.deliverables[0].count") ||
+		!strings.Contains(bad.body, `id="offer-error"`) || !strings.Contains(bad.body, `name="fixed_fee" inputmode="decimal" value="1200"`) {
+		t.Fatalf("refused offer: %d %s", bad.status, bad.body)
+	}
+	good := u.submit(path, path+"/offer", url.Values{"from": {"brand"}, "platform": {"instagram"}, "format": {"reel"},
+		"count": {"1"}, "currency": {"usd"}, "fixed_fee": {"1200.50"}, "disclosure_text": {"#ad"}})
+	if good.status != http.StatusSeeOther {
+		t.Fatalf("offer: %d %s", good.status, good.body)
+	}
+	if p := u.get(good.location); !strings.Contains(p.body, "1200.50 USD") || !strings.Contains(p.body, "Accept offer 1") {
+		t.Fatalf("offer not shown: %s", p.body)
+	}
+	accepted := u.submit(path, path+"/accept", url.Values{"offer": {"1"}})
+	if accepted.status != http.StatusSeeOther {
+		t.Fatalf("accept: %d %s", accepted.status, accepted.body)
+	}
+	waitForStage(t, id, "contracting")
+	eventually(t, "the contract on the page", func() bool { return strings.Contains(u.get(path).body, "SHA-256</dt><dd><code>") })
+}
+
+// TestConsoleRoles: each role sees only the actions it may take (auditor none), and an
+// action posted anyway is the API's refusal, shown inline.
+func TestConsoleRoles(t *testing.T) {
+	campaign := newCampaign(t)
+	id := negotiating(t, campaign)
+	waitForListed(t, "campaign_id="+campaign, id, "negotiating")
+	path := "/console/collaborations/" + id
+	for key, want := range map[string]struct{ page, board bool }{
+		opsKey: {true, true}, reviewerKey: {false, false}, financeKey: {false, false}, auditorKey: {false, false},
+	} {
+		u := signedIn(t, key)
+		p := u.get(path)
+		if p.status != 200 || strings.Contains(p.body, `id="form-offer"`) != want.page || strings.Contains(p.body, `id="form-cancel"`) != want.page {
+			t.Fatalf("%s sees the ops actions: %v, want %v", key, !want.page, want.page)
+		}
+		if b := u.get("/console/campaigns/" + campaign); strings.Contains(b.body, `name="ids"`) != want.board {
+			t.Fatalf("%s sees bulk selection: %v", key, !want.board)
+		}
+		if key == auditorKey && !strings.Contains(p.body, "takes no action here") {
+			t.Fatalf("auditor page: %s", p.body)
+		}
+		if key == opsKey {
+			continue
+		}
+		r := u.submit(path, path+"/cancel", url.Values{"reason": {"not mine to do"}})
+		if r.status != http.StatusForbidden || !strings.Contains(r.body, "Your role may not do this") {
+			t.Fatalf("%s cancel: %d %s", key, r.status, r.body)
+		}
+	}
+	if s := stageOf(t, id); s != "negotiating" {
+		t.Fatalf("refused cancels moved it to %s", s)
+	}
+}
