@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,6 +239,9 @@ func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
 	con.POST("/campaigns/:id/bulk", s.boardBulk)
 	con.GET("/collaborations/:id", s.collaborationPage)
 	con.POST("/collaborations/:id/:action", s.collaborationAction)
+	con.GET("/reviews", s.reviewQueue)
+	con.GET("/payouts", s.payoutQueue)
+	con.POST("/payouts/:id/confirm", s.confirmPayoutForm)
 }
 
 // noStore keeps console pages out of caches: they show personal data behind a session.
@@ -272,6 +276,8 @@ func (d consoleData) Can(what string) bool {
 		return d.Role == RoleOps || d.Role == RoleReviewer
 	case "finance":
 		return d.Role == RoleFinance
+	case "payouts":
+		return slices.Contains(payoutReaders, d.Role)
 	}
 	return false
 }

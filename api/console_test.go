@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/store"
 )
 
 var (
@@ -333,5 +334,113 @@ func TestConsoleRoles(t *testing.T) {
 	}
 	if s := stageOf(t, id); s != "negotiating" {
 		t.Fatalf("refused cancels moved it to %s", s)
+	}
+}
+
+// TestConsoleReviewQueue: a draft waiting for review is in the queue with its deadline; a
+// reviewer approves it from the collaboration page, with changes asked for and refused
+// first when the decision is missing, and it leaves the queue.
+func TestConsoleReviewQueue(t *testing.T) {
+	id := draftedCollaboration(t, nil)
+	waitForListed(t, "stage=in_review", id, "in_review")
+	u := signedIn(t, reviewerKey)
+	queue := u.get("/console/reviews")
+	row := queue.body[strings.Index(queue.body, "/console/collaborations/"+id):]
+	row = row[:strings.Index(row, "</tr>")]
+	if queue.status != 200 || !strings.Contains(row, "in 1d 23h") && !strings.Contains(row, "in 2d 0h") {
+		t.Fatalf("review queue row: %d %s", queue.status, row)
+	}
+	path := "/console/collaborations/" + id
+	page := u.get(path)
+	if !strings.Contains(page.body, `id="form-review"`) || strings.Contains(page.body, `id="form-cancel"`) {
+		t.Fatalf("reviewer's actions: %s", page.body)
+	}
+	missing := u.submit(path, path+"/review", url.Values{"draft": {"1"}, "comments": {"looks good"}})
+	if missing.status != http.StatusUnprocessableEntity || !strings.Contains(missing.body, `id="review-error"`) || !strings.Contains(missing.body, "decision") {
+		t.Fatalf("review without a decision: %d %s", missing.status, missing.body)
+	}
+	approved := u.submit(path, path+"/review", url.Values{"draft": {"1"}, "decision": {"approve"}, "comments": {"ship it"}})
+	if approved.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", approved.status, approved.body)
+	}
+	if p := u.get(approved.location); !strings.Contains(p.body, "approve</strong> by rev") || !strings.Contains(p.body, "ship it") {
+		t.Fatalf("review not shown: %s", p.body)
+	}
+	waitForListed(t, "stage=awaiting_post", id, "awaiting_post")
+	if q := u.get("/console/reviews"); strings.Contains(q.body, id) {
+		t.Fatalf("reviewed draft still queued: %s", q.body)
+	}
+}
+
+// TestConsolePayoutQueue: pending payouts are listed for finance with a confirm form (ops
+// and auditors read the queue without it, reviewers may not read it); confirming without
+// a reference, or a fee the collaboration does not owe yet, shows the API's refusal on the
+// row; a good confirmation marks the ledger row paid.
+func TestConsolePayoutQueue(t *testing.T) {
+	ctx := t.Context()
+	id := start(t, newCampaign(t), newCreator(t))
+	kill, err := st.CreatePayout(ctx, store.Payout{CollaborationID: id, Kind: "kill_fee", IdempotencyKey: id + "/kill_fee",
+		Currency: "USD", Amount: 30_000, Breakdown: []byte(`{}`), Provider: "manual", Status: store.PayoutPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fee, err := st.CreatePayout(ctx, store.Payout{CollaborationID: id, Kind: "fee", IdempotencyKey: id + "/fee",
+		Currency: "USD", Amount: 120_000, Breakdown: []byte(`{}`), Provider: "manual", Status: store.PayoutPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{opsKey, auditorKey} {
+		if p := queuePageWith(t, signedIn(t, key), kill.ID); strings.Contains(p, "/console/payouts/"+kill.ID+"/confirm") {
+			t.Fatalf("payout queue for %s has a confirm form: %s", key, p)
+		}
+	}
+	if p := signedIn(t, reviewerKey).get("/console/payouts"); p.status != http.StatusForbidden {
+		t.Fatalf("payout queue for a reviewer: %d", p.status)
+	}
+
+	u := signedIn(t, financeKey)
+	queue := page{body: queuePageWith(t, u, kill.ID)}
+	if !strings.Contains(queue.body, "300.00 USD") || !strings.Contains(queue.body, "/console/payouts/"+kill.ID+"/confirm") {
+		t.Fatalf("finance's payout queue: %s", queue.body)
+	}
+	noRef := u.submit("/console/payouts", "/console/payouts/"+kill.ID+"/confirm", url.Values{})
+	if noRef.status != http.StatusUnprocessableEntity || !strings.Contains(noRef.body, `id="confirm-error"`) || !strings.Contains(noRef.body, "reference") {
+		t.Fatalf("confirm without a reference: %d %s", noRef.status, noRef.body)
+	}
+	early := u.submit("/console/payouts", "/console/payouts/"+fee.ID+"/confirm", url.Values{"reference": {"BANK-1"}})
+	if early.status != http.StatusConflict || !strings.Contains(early.body, `id="confirm-error"`) || !strings.Contains(early.body, `value="BANK-1"`) {
+		t.Fatalf("confirming a fee not owed: %d %s", early.status, early.body)
+	}
+	paid := u.submit("/console/payouts", "/console/payouts/"+kill.ID+"/confirm", url.Values{"reference": {"BANK-42"}})
+	if paid.status != http.StatusSeeOther {
+		t.Fatalf("confirm: %d %s", paid.status, paid.body)
+	}
+	if p := u.get(paid.location); !strings.Contains(p.body, "Payout confirmed.") {
+		t.Fatalf("queue after confirming: %s", p.body)
+	}
+	if row, err := st.PayoutByID(ctx, kill.ID); err != nil || row.Status != store.PayoutPaid || row.Reference != "BANK-42" || row.ConfirmedBy != "fin" {
+		t.Fatalf("ledger row: %+v %v", row, err)
+	}
+}
+
+var nextPayouts = regexp.MustCompile(`href="(/console/payouts\?after=[^"]+)"`)
+
+// queuePageWith follows the payout queue's pages, oldest first, to the one listing the
+// payout: other tests leave pending payouts before it.
+func queuePageWith(t *testing.T, u *consoleUser, payoutID string) string {
+	t.Helper()
+	for path := "/console/payouts"; ; {
+		p := u.get(path)
+		if p.status != 200 {
+			t.Fatalf("payout queue %s: %d %s", path, p.status, p.body)
+		}
+		if strings.Contains(p.body, payoutID) {
+			return p.body
+		}
+		m := nextPayouts.FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("payout %s not in the queue", payoutID)
+		}
+		path = html.UnescapeString(m[1])
 	}
 }

@@ -21,6 +21,15 @@ import (
 // approvedCollaboration takes a new collaboration to awaiting_post through the API.
 func approvedCollaboration(t *testing.T, timings map[string]any) (id string) {
 	t.Helper()
+	id = draftedCollaboration(t, timings)
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
+	return id
+}
+
+// draftedCollaboration takes a new collaboration to in_review through the API: its first
+// draft waits for review.
+func draftedCollaboration(t *testing.T, timings map[string]any) (id string) {
+	t.Helper()
 	tm := map[string]any{"reply_wait": "1h", "follow_up_delays": []string{"1h", "1h"}}
 	for k, v := range timings {
 		tm[k] = v
@@ -41,7 +50,6 @@ func approvedCollaboration(t *testing.T, timings map[string]any) (id string) {
 	}
 	waitForStage(t, id, "in_production")
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts", opsKey, `{"assets":["https://cdn.example.com/a.mp4"],"caption":"#ad hello"}`))
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
 	return id
 }
 
