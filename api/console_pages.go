@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/collabflow/collabflow/campaigns"
+	"github.com/collabflow/collabflow/payout"
 	"github.com/collabflow/collabflow/roster"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/workflows"
@@ -286,7 +288,9 @@ type collaborationPage struct {
 	// PendingDraft is the draft waiting for review; 0 when none.
 	PendingDraft int
 	Open         bool
-	Idem         string
+	// Metrics is the newest metrics snapshot; nil before any.
+	Metrics *payout.Metrics
+	Idem    string
 	// Form is the last action's input, shown again with its errors; Action names it.
 	Form   map[string]string
 	Action string
@@ -356,6 +360,12 @@ func (s *Server) collaboration(c echo.Context) (consoleData, error) {
 			p.Emails[i].BodyText = redactTokens(p.Emails[i].BodyText)
 			p.Emails[i].ReplyTo = redactTokens(p.Emails[i].ReplyTo)
 		}
+	}
+	switch m, err := s.store.LatestMetrics(ctx, id); {
+	case err == nil:
+		p.Metrics = &m
+	case !errors.Is(err, store.ErrNotFound):
+		return consoleData{}, err
 	}
 	if n := len(state.Offers); n > 0 {
 		p.LatestOffer = state.Offers[n-1].N

@@ -301,6 +301,39 @@ func TestConsoleCollaborationActions(t *testing.T) {
 	}
 	waitForStage(t, id, "contracting")
 	eventually(t, "the contract on the page", func() bool { return strings.Contains(u.get(path).body, "SHA-256</dt><dd><code>") })
+	must(t, 201, call(t, "POST", "/v1/collaborations/"+id+"/metrics", opsKey, `{"at":"2026-01-02T00:00:00Z","clicks":7,"revenue":5000,"currency":"USD"}`))
+	if p := u.get(path); !strings.Contains(p.body, "<dt>Clicks</dt><dd>7</dd>") || !strings.Contains(p.body, "50.00 USD") {
+		t.Fatalf("metrics not shown: %s", p.body)
+	}
+}
+
+// TestConsolePauseResumeCancel: ops pause and resume outreach and cancel with a reason
+// from the collaboration page; an ended collaboration offers no actions.
+func TestConsolePauseResumeCancel(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	u, path := signedIn(t, opsKey), "/console/collaborations/"+id
+	paused := u.submit(path, path+"/pause", url.Values{"reason": {"brand review"}})
+	if paused.status != http.StatusSeeOther {
+		t.Fatalf("pause: %d %s", paused.status, paused.body)
+	}
+	if p := u.get(paused.location); !strings.Contains(p.body, "Outreach paused.") || !strings.Contains(p.body, "(paused)") || !strings.Contains(p.body, `id="form-resume"`) {
+		t.Fatalf("page after pausing: %s", p.body)
+	}
+	if r := u.submit(path, path+"/resume", url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("resume: %d %s", r.status, r.body)
+	}
+	if p := u.get(path); strings.Contains(p.body, "(paused)") || !strings.Contains(p.body, `id="form-pause"`) {
+		t.Fatalf("page after resuming: %s", p.body)
+	}
+	if r := u.submit(path, path+"/cancel", url.Values{}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="cancel-error"`) {
+		t.Fatalf("cancel without a reason: %d %s", r.status, r.body)
+	}
+	if r := u.submit(path, path+"/cancel", url.Values{"reason": {"not a fit"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	if p := u.get(path); !strings.Contains(p.body, `id="stage">cancelled`) || strings.Contains(p.body, `id="h-actions"`) || !strings.Contains(p.body, "not a fit") {
+		t.Fatalf("page after cancelling: %s", p.body)
+	}
 }
 
 // TestConsoleRoles: each role sees only the actions it may take (auditor none), and an
