@@ -236,6 +236,7 @@ func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
 	con.POST("/sign-out", s.signOut)
 	con.GET("", s.campaignList)
 	con.GET("/campaigns/:id", s.campaignBoard)
+	con.GET("/campaigns/:id/report", s.campaignReportPage)
 	con.POST("/campaigns/:id/bulk", s.boardBulk)
 	con.GET("/collaborations/:id", s.collaborationPage)
 	con.POST("/collaborations/:id/:action", s.collaborationAction)

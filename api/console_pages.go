@@ -175,10 +175,7 @@ func (s *Server) board(c echo.Context, id string, form bulkForm) (consoleData, e
 		return consoleData{}, notFoundAs(err, "campaign")
 	}
 	f := readBoardFilter(c, id)
-	stages := make([]string, len(workflows.Stages))
-	for i, st := range workflows.Stages {
-		stages[i] = string(st)
-	}
+	stages := stageNames()
 	now := time.Now()
 	p, err := s.store.CampaignPipeline(ctx, id, stages, now)
 	if err != nil {

@@ -477,3 +477,32 @@ func queuePageWith(t *testing.T, u *consoleUser, payoutID string) string {
 		path = html.UnescapeString(m[1])
 	}
 }
+
+// TestConsoleReport: the report page shows the API's figures and draws its three charts
+// as SVG in the page: spend and conversions per tier, the funnel of stages entered, and
+// (without outreach variants) says why the reply-rate chart is empty.
+func TestConsoleReport(t *testing.T) {
+	campaign := newCampaign(t)
+	waiting := start(t, campaign, newCreator(t))
+	replied := negotiating(t, campaign)
+	waitForListed(t, "campaign_id="+campaign, waiting, "outreach")
+	waitForListed(t, "campaign_id="+campaign, replied, "negotiating")
+	figures := must(t, 200, call(t, "GET", "/v1/campaigns/"+campaign+"/report", auditorKey, nil))
+	tier := figures.Body["by_tier"].([]any)[0].(map[string]any)["tier"].(string)
+
+	p := signedIn(t, auditorKey).get("/console/campaigns/" + campaign + "/report")
+	if p.status != 200 {
+		t.Fatalf("report page: %d %s", p.status, p.body)
+	}
+	for _, want := range []string{`<span id="reply-rate">1 of 2 replied</span>`,
+		`aria-label="Spend and conversions per tier"`, `class="chart-label">` + tier + `</text>`, "0 conversions",
+		`aria-label="Funnel: collaborations that entered each stage"`, "outreach</text>", "2 entered", "negotiating</text>", "1 entered",
+		"No outreach variants in this campaign"} {
+		if !strings.Contains(p.body, want) {
+			t.Fatalf("report page lacks %q: %s", want, p.body)
+		}
+	}
+	if strings.Contains(p.body, "style=") {
+		t.Fatal("inline style on the report page")
+	}
+}

@@ -22,6 +22,7 @@ var access = map[string][]string{
 	"POST /console/sign-out":                            {"session"},
 	"GET /console":                                      {"session"},
 	"GET /console/campaigns/:id":                        {"session"},
+	"GET /console/campaigns/:id/report":                 {"session"},
 	"POST /console/campaigns/:id/bulk":                  {"session"},
 	"GET /console/collaborations/:id":                   {"session"},
 	"POST /console/collaborations/:id/:action":          {"session"},
