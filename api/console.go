@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -309,9 +310,13 @@ func (s *Server) signInForm(c echo.Context) error {
 }
 
 // signIn checks the posted API key like the API checks a bearer key and seals a session
-// for it. The sign-in form has no session yet, so its CSRF defence is SameSite=Strict on
-// the cookie it sets: a cross-site post could only sign the victim in as the attacker.
+// for it. The form has no session, hence no token, yet: a post another site makes would
+// sign the victim in as the attacker, so a post a browser marks as cross-site is refused.
 func (s *Server) signIn(c echo.Context) error {
+	if crossSite(c.Request()) {
+		return s.consolePage(c, http.StatusForbidden, "signin", consoleData{Title: "Sign in",
+			Error: "This sign-in did not come from the console's own form. Open the console and sign in there."})
+	}
 	k := s.keyFor(strings.TrimSpace(c.FormValue("key")))
 	if k == nil {
 		return s.consolePage(c, http.StatusUnauthorized, "signin", consoleData{Title: "Sign in",
@@ -324,6 +329,21 @@ func (s *Server) signIn(c echo.Context) error {
 	expires := time.Now().Add(consoleSessionTTL)
 	s.setSessionCookie(c, seal(k, expires, base64.RawURLEncoding.EncodeToString(nonce)), expires)
 	return c.Redirect(http.StatusSeeOther, "/console")
+}
+
+// crossSite says whether a browser marked the request as sent by another site:
+// Sec-Fetch-Site, which modern browsers send and a proxy does not disturb, else an Origin
+// whose host is not this one (the scheme may differ behind a proxy that ends TLS).
+func crossSite(req *http.Request) bool {
+	if site := req.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site != "same-origin" && site != "none"
+	}
+	origin := req.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != req.Host
 }
 
 func (s *Server) signOut(c echo.Context) error {

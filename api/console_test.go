@@ -116,7 +116,8 @@ func column(t *testing.T, board, stage string) string {
 }
 
 // TestConsoleSignInAndOut: pages send a browser without a session to the sign-in form; a
-// wrong key shows the form again with an error and sets no cookie; a right key sets an
+// wrong key shows the form again with an error and sets no cookie, and so does a sign-in
+// posted from another site; a right key sets an
 // HttpOnly, SameSite=Strict cookie that does not hold the key (Secure when the public URL
 // is https); the pages carry the console's CSP; signing out ends the session.
 func TestConsoleSignInAndOut(t *testing.T) {
@@ -142,6 +143,21 @@ func TestConsoleSignInAndOut(t *testing.T) {
 		t.Fatalf("wrong key: %d %v %s", bad.status, bad.header, bad.body)
 	}
 
+	for name, value := range map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"} {
+		req, _ := http.NewRequest("POST", baseURL+"/console/sign-in", strings.NewReader(url.Values{"key": {opsKey}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(name, value)
+		if p := u.do(req); p.status != http.StatusForbidden || p.header.Get("Set-Cookie") != "" {
+			t.Fatalf("sign-in with %s %s: %d %v", name, value, p.status, p.header)
+		}
+	}
+	// Behind a proxy that ends TLS the browser's origin is https, the request http.
+	req, _ := http.NewRequest("POST", baseURL+"/console/sign-in", strings.NewReader(url.Values{"key": {opsKey}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://"+strings.TrimPrefix(baseURL, "http://"))
+	if p := newConsoleUser(t, baseURL).do(req); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-in from the console's own page: %d %s", p.status, p.body)
+	}
 	good := u.post("/console/sign-in", url.Values{"key": {opsKey}})
 	if good.status != http.StatusSeeOther || good.location != "/console" {
 		t.Fatalf("right key: %d %s", good.status, good.location)
