@@ -22,7 +22,7 @@ var (
 // consoleUser is a person's browser on the console: it keeps the session cookie and does
 // not follow redirects, so tests see where each answer sends them.
 type consoleUser struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	client *http.Client
 }
@@ -35,7 +35,7 @@ type page struct {
 	body     string
 }
 
-func newConsoleUser(t *testing.T, base string) *consoleUser {
+func newConsoleUser(t testing.TB, base string) *consoleUser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -46,7 +46,7 @@ func newConsoleUser(t *testing.T, base string) *consoleUser {
 }
 
 // signedIn is a console user signed in with key.
-func signedIn(t *testing.T, key string) *consoleUser {
+func signedIn(t testing.TB, key string) *consoleUser {
 	t.Helper()
 	u := newConsoleUser(t, baseURL)
 	if p := u.post("/console/sign-in", url.Values{"key": {key}}); p.status != http.StatusSeeOther || p.location != "/console" {
