@@ -216,7 +216,14 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(sessionKey, sess)
 		// The request log names who looked; dispatched API calls record their own actor.
 		c.Set(actorKey, workflows.Actor{Name: sess.key.Name, Role: sess.key.Role, RequestID: requestID(c)})
-		return next(c)
+		// A refusal (no such campaign, say) is a page a person can read and leave; other
+		// errors go to the API's error handler, which logs them and hides their details.
+		err = next(c)
+		var refused *Error
+		if errors.As(err, &refused) && !c.Response().Committed {
+			return s.consolePage(c, refused.Status, "message", consoleData{Title: http.StatusText(refused.Status), Error: refused.Msg})
+		}
+		return err
 	}
 }
 

@@ -212,7 +212,8 @@ func TestConsoleRefusesFormsWithoutItsToken(t *testing.T) {
 }
 
 // TestConsoleBoard: the board puts each collaboration's card in its stage's column with
-// the column's count; a filter shows one stage; a bulk pause of the selected cards goes
+// the column's count; filters show one stage, or no card when none matches; an unknown
+// campaign is a page saying so; a bulk pause of the selected cards goes
 // through the API and shows its progress; an empty selection is refused inline.
 func TestConsoleBoard(t *testing.T) {
 	campaign := newCampaign(t)
@@ -246,6 +247,18 @@ func TestConsoleBoard(t *testing.T) {
 	filtered := u.get("/console/campaigns/" + campaign + "?stage=negotiating")
 	if strings.Contains(filtered.body, `data-stage="outreach"`) || !strings.Contains(filtered.body, talking) {
 		t.Fatalf("stage filter: %s", filtered.body)
+	}
+	other := "mega" // the test creators' tier is smaller
+	if listed := must(t, 200, call(t, "GET", "/v1/collaborations?campaign_id="+campaign+"&tier=mega", opsKey, nil)); len(listed.Body["items"].([]any)) > 0 {
+		other = "nano"
+	}
+	for _, filter := range []string{"tier=" + other, "attention=true"} {
+		if p := u.get("/console/campaigns/" + campaign + "?" + filter); p.status != 200 || strings.Contains(p.body, "/console/collaborations/") {
+			t.Fatalf("%s filter shows cards: %s", filter, p.body)
+		}
+	}
+	if p := u.get("/console/campaigns/01a22047-fe95-7c2d-9b1d-1367eab1508b"); p.status != http.StatusNotFound || !strings.Contains(p.body, "campaign not found") || !strings.Contains(p.body, "<!doctype html>") {
+		t.Fatalf("unknown campaign: %d %s", p.status, p.body)
 	}
 
 	none := u.submit("/console/campaigns/"+campaign, "/console/campaigns/"+campaign+"/bulk", url.Values{"action": {"pause"}})
