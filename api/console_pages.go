@@ -40,18 +40,21 @@ type campaignListPage struct {
 }
 
 func (s *Server) campaignList(c echo.Context) error {
-	after := c.QueryParam("after")
-	if after != "" {
-		var err error
-		if after, err = canonicalID("after", after, errNotAnID); err != nil {
-			after = ""
-		}
-	}
-	list, next, err := s.store.ListCampaigns(c.Request().Context(), after, defaultLimit)
+	list, next, err := s.store.ListCampaigns(c.Request().Context(), consoleCursor(c), defaultLimit)
 	if err != nil {
 		return err
 	}
 	return s.consolePage(c, http.StatusOK, "campaigns", consoleData{Title: "Campaigns", Page: campaignListPage{Campaigns: list, Next: next}})
+}
+
+// consoleCursor is a page's ?after= id cursor; one that is not an id (edited by hand)
+// starts from the first page rather than showing an error.
+func consoleCursor(c echo.Context) string {
+	after, err := canonicalID("after", c.QueryParam("after"), errNotAnID)
+	if err != nil {
+		return ""
+	}
+	return after
 }
 
 // boardFilter is the board's filters, as the query string gives them.

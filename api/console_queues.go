@@ -119,14 +119,7 @@ func (s *Server) renderPayoutQueue(c echo.Context, status int, d consoleData, co
 		return s.consolePage(c, http.StatusForbidden, "message", consoleData{Title: "Payouts",
 			Error: "Your role may not read the payout ledger; allowed: " + strings.Join(payoutReaders, ", ")})
 	}
-	after := c.QueryParam("after")
-	if after != "" {
-		var err error
-		if after, err = canonicalID("after", after, errNotAnID); err != nil {
-			after = ""
-		}
-	}
-	list, next, err := s.store.Payouts(c.Request().Context(), store.PayoutPending, "", after, queueLength)
+	list, next, err := s.store.Payouts(c.Request().Context(), store.PayoutPending, "", consoleCursor(c), queueLength)
 	if err != nil {
 		return err
 	}

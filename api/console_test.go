@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/store"
@@ -533,5 +534,38 @@ func TestConsoleReport(t *testing.T) {
 	}
 	if strings.Contains(p.body, "style=") {
 		t.Fatal("inline style on the report page")
+	}
+}
+
+var moreLink = regexp.MustCompile(`class="more" href="([^"]+)"`)
+
+// TestConsoleBoardColumnPages: a column shows its first cards and links to the rest, which
+// it shows as the whole board, in pages, with the column's count.
+func TestConsoleBoardColumnPages(t *testing.T) {
+	campaign := newCampaign(t)
+	const n = 27 // more than a board column shows
+	for range n {
+		creator := newCreator(t)
+		if err := st.RecordCollaboration(t.Context(), store.Collaboration{ID: "collab-" + campaign + "-" + creator, CampaignID: campaign,
+			CreatorID: creator, Stage: "outreach", StageSeq: 1, UpdatedAt: time.Now(), Tier: "micro"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := signedIn(t, auditorKey)
+	board := u.get("/console/campaigns/" + campaign)
+	col := column(t, board.body, "outreach")
+	m := moreLink.FindStringSubmatch(col)
+	if shown := strings.Count(col, `<li class="card">`); shown != 25 || m == nil || !strings.Contains(col, `<span class="count">27</span>`) {
+		t.Fatalf("outreach column: %d cards, more link %v: %s", shown, m, col)
+	}
+	rest := u.get(html.UnescapeString(m[1]))
+	restCol := column(t, rest.body, "outreach")
+	if shown := strings.Count(restCol, `<li class="card">`); rest.status != 200 || shown != n-25 || strings.Contains(rest.body, `data-stage="negotiating"`) {
+		t.Fatalf("the rest of the column: %d %d cards: %s", rest.status, shown, rest.body)
+	}
+	for _, card := range regexp.MustCompile(`/console/collaborations/([a-z0-9-]+)`).FindAllStringSubmatch(restCol, -1) {
+		if strings.Contains(col, card[1]) {
+			t.Fatalf("card %s on both pages", card[1])
+		}
 	}
 }
