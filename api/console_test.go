@@ -384,8 +384,9 @@ func TestConsoleRoles(t *testing.T) {
 		if b := u.get("/console/campaigns/" + campaign); strings.Contains(b.body, `name="ids"`) != want.board {
 			t.Fatalf("%s sees bulk selection: %v", key, !want.board)
 		}
-		if key == auditorKey && !strings.Contains(p.body, "takes no action here") {
-			t.Fatalf("auditor page: %s", p.body)
+		if note := map[string]string{auditorKey: "takes no action here", financeKey: "in the <a href=\"/console/payouts\">payout queue</a>",
+			reviewerKey: "No draft waits for review here."}[key]; !strings.Contains(p.body, note) {
+			t.Fatalf("%s page lacks %q: %s", key, note, p.body)
 		}
 		if key == opsKey {
 			continue
