@@ -216,14 +216,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(sessionKey, sess)
 		// The request log names who looked; dispatched API calls record their own actor.
 		c.Set(actorKey, workflows.Actor{Name: sess.key.Name, Role: sess.key.Role, RequestID: requestID(c)})
-		// A refusal (no such campaign, say) is a page a person can read and leave; other
-		// errors go to the API's error handler, which logs them and hides their details.
-		err = next(c)
-		var refused *Error
-		if errors.As(err, &refused) && !c.Response().Committed {
-			return s.consolePage(c, refused.Status, "message", consoleData{Title: http.StatusText(refused.Status), Error: refused.Msg})
-		}
-		return err
+		return next(c)
 	}
 }
 
@@ -237,6 +230,7 @@ func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
 	headers := middleware.SecureWithConfig(middleware.SecureConfig{ContentSecurityPolicy: consoleCSP})
 	e.GET("/console/static/*", echo.WrapHandler(http.StripPrefix("/console/static/", http.FileServer(http.FS(static)))), headers)
 
+	// Sign-in attempts count against the client's address like unauthenticated API calls.
 	open := e.Group("/console", headers, noStore, limitIP, middleware.BodyLimit("64K"))
 	open.GET("/sign-in", s.signInForm)
 	open.POST("/sign-in", s.signIn)
@@ -251,6 +245,18 @@ func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
 	con.GET("/reviews", s.reviewQueue)
 	con.GET("/payouts", s.payoutQueue)
 	con.POST("/payouts/:id/confirm", s.confirmPayoutForm)
+}
+
+// consolePath says whether a request is for a console page, whose errors the error
+// handler answers as a page (consoleError) rather than JSON.
+func consolePath(path string) bool {
+	return (path == "/console" || strings.HasPrefix(path, "/console/")) && !strings.HasPrefix(path, "/console/static/")
+}
+
+// consoleError answers a console page's error (a refusal, a rate limit, an unknown page)
+// as a page a person can read and leave, with the error handler's status and words.
+func (s *Server) consoleError(c echo.Context, e *Error) error {
+	return s.consolePage(c, e.Status, "message", consoleData{Title: http.StatusText(e.Status), Error: e.Msg, Fields: e.Fields})
 }
 
 // noStore keeps console pages out of caches: they show personal data behind a session.

@@ -120,7 +120,8 @@ func column(t *testing.T, board, stage string) string {
 // wrong key shows the form again with an error and sets no cookie, and so does a sign-in
 // posted from another site; a right key sets an
 // HttpOnly, SameSite=Strict cookie that does not hold the key (Secure when the public URL
-// is https); the pages carry the console's CSP; signing out ends the session.
+// is https); the pages carry the console's CSP; sign-ins are rate limited per address;
+// signing out ends the session.
 func TestConsoleSignInAndOut(t *testing.T) {
 	campaign := newCampaign(t)
 	u := newConsoleUser(t, baseURL)
@@ -186,6 +187,20 @@ func TestConsoleSignInAndOut(t *testing.T) {
 	}
 	if p := u.get("/console"); p.status != http.StatusSeeOther {
 		t.Fatalf("console after signing out: %d", p.status)
+	}
+
+	// Guessing keys is slowed like unauthenticated API calls: 10 a second per address at
+	// a rate limit of 1, with a burst of 20.
+	slow := newConsoleUser(t, newAPI(t, func(cfg *api.Config) { cfg.RateLimit = 1 }))
+	limited := false
+	for range 40 {
+		if p := slow.post("/console/sign-in", url.Values{"key": {"guess-0123456789abcdef"}}); p.status == http.StatusTooManyRequests {
+			limited = strings.Contains(p.body, "rate limit exceeded") && strings.Contains(p.body, "<!doctype html>")
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("40 quick sign-ins were not rate limited with a page saying so")
 	}
 
 	secure := newConsoleUser(t, newAPI(t, func(cfg *api.Config) { cfg.SecureCookies = true }))
