@@ -82,12 +82,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="collabflow"`)
 			return &Error{Status: http.StatusUnauthorized, Msg: "missing bearer API key"}
 		}
-		var found *Key
-		for i := range s.keys {
-			if subtle.ConstantTimeCompare([]byte(s.keys[i].Secret), []byte(secret)) == 1 {
-				found = &s.keys[i]
-			}
-		}
+		found := s.keyFor(secret)
 		if found == nil {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="collabflow", error="invalid_token"`)
 			return &Error{Status: http.StatusUnauthorized, Msg: "unknown API key"}
@@ -99,6 +94,19 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		})
 		return next(c)
 	}
+}
+
+// keyFor is the key whose secret is secret, or nil. Every key is compared, in constant
+// time, so the answer's timing says nothing about which key or how much of it matched;
+// the API's bearer check and the console's sign-in both use it.
+func (s *Server) keyFor(secret string) *Key {
+	var found *Key
+	for i := range s.keys {
+		if subtle.ConstantTimeCompare([]byte(s.keys[i].Secret), []byte(secret)) == 1 {
+			found = &s.keys[i]
+		}
+	}
+	return found
 }
 
 // allow admits only the given roles; it runs after authenticate.

@@ -438,10 +438,7 @@ func (s *Server) campaignPipeline(c echo.Context) error {
 	if _, err := s.store.Campaign(ctx, id); err != nil {
 		return notFoundAs(err, "campaign")
 	}
-	stages := make([]string, len(workflows.Stages))
-	for i, st := range workflows.Stages {
-		stages[i] = string(st)
-	}
+	stages := stageNames()
 	p, err := s.store.CampaignPipeline(ctx, id, stages, time.Now())
 	if err != nil {
 		return err
@@ -472,4 +469,13 @@ func (s *Server) pauseOrResume(c echo.Context, update string) error {
 		}
 		return workflows.PauseRequest{Actor: actor(c), Reason: strings.TrimSpace(in.Reason)}, nil
 	})
+}
+
+// stageNames are the stages in the lifecycle's order, as the read model stores them.
+func stageNames() []string {
+	names := make([]string, len(workflows.Stages))
+	for i, st := range workflows.Stages {
+		names[i] = string(st)
+	}
+	return names
 }

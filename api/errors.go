@@ -92,9 +92,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			"request_id", requestID(c), "err", err)
 		apiErr = &Error{Status: http.StatusInternalServerError, Msg: "internal error"}
 	}
-	if c.Request().Method == http.MethodHead {
+	switch {
+	case c.Request().Method == http.MethodHead:
 		err = c.NoContent(apiErr.Status)
-	} else {
+	case consolePath(c.Request().URL.Path):
+		err = s.consoleError(c, apiErr)
+	default:
 		err = c.JSON(apiErr.Status, apiErr)
 	}
 	if err != nil {

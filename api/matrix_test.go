@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,8 +12,23 @@ import (
 )
 
 // access is who may call a route: "public" routes authenticate by other means (a signed
-// link, a webhook signature or password) or not at all; the others name the API key roles.
+// link, a webhook signature or password) or not at all; "session" routes are the console's,
+// which authenticate by its session cookie (console_test.go checks what each role sees
+// there); the others name the API key roles.
 var access = map[string][]string{
+	"GET /console/static/*":                             {"public"},
+	"GET /console/sign-in":                              {"public"},
+	"POST /console/sign-in":                             {"public"},
+	"POST /console/sign-out":                            {"session"},
+	"GET /console":                                      {"session"},
+	"GET /console/campaigns/:id":                        {"session"},
+	"GET /console/campaigns/:id/report":                 {"session"},
+	"POST /console/campaigns/:id/bulk":                  {"session"},
+	"GET /console/collaborations/:id":                   {"session"},
+	"POST /console/collaborations/:id/:action":          {"session"},
+	"GET /console/reviews":                              {"session"},
+	"GET /console/payouts":                              {"session"},
+	"POST /console/payouts/:id/confirm":                 {"session"},
 	"GET /healthz":                                      {"public"},
 	"GET /openapi.json":                                 {"public"},
 	"POST /webhooks/sendgrid/events":                    {"public"},
@@ -100,6 +116,16 @@ func TestRouteRoleMatrix(t *testing.T) {
 		if slices.Contains(allowed, "public") {
 			continue
 		}
+		if slices.Contains(allowed, "session") {
+			// Without a session cookie, with or without an API key, a console route sends
+			// the browser to the sign-in form and does nothing else.
+			for who, key := range map[string]string{"no key": "", "an API key": opsKey} {
+				if got := noSessionAnswer(t, srv.URL, r.Method, r.Path, key); got != "303 /console/sign-in" {
+					t.Errorf("%s with %s and no session: %s, want 303 to the sign-in form", route, who, got)
+				}
+			}
+			continue
+		}
 		path := strings.NewReplacer(
 			":id", "collab-01a22047-fe95-7c2d-9b1d-1367eab1508b-01a22047-f28e-7750-bf30-739dc3eb9cbf", ":n", "1",
 		).Replace(r.Path)
@@ -126,4 +152,26 @@ func TestRouteRoleMatrix(t *testing.T) {
 			t.Errorf("the matrix decides %s, which is not served", route)
 		}
 	}
+}
+
+// noSessionAnswer is the status and Location a console route answers a request without a
+// session cookie, redirects not followed.
+func noSessionAnswer(t *testing.T, base, method, path, key string) string {
+	t.Helper()
+	path = strings.NewReplacer(":id", "01a22047-fe95-7c2d-9b1d-1367eab1508b", ":action", "cancel").Replace(path)
+	req, err := http.NewRequest(method, base+path, strings.NewReader("_csrf=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return fmt.Sprintf("%d %s", resp.StatusCode, resp.Header.Get("Location"))
 }

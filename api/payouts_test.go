@@ -21,6 +21,15 @@ import (
 // approvedCollaboration takes a new collaboration to awaiting_post through the API.
 func approvedCollaboration(t *testing.T, timings map[string]any) (id string) {
 	t.Helper()
+	id = draftedCollaboration(t, timings)
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
+	return id
+}
+
+// draftedCollaboration takes a new collaboration to in_review through the API: its first
+// draft waits for review.
+func draftedCollaboration(t *testing.T, timings map[string]any) (id string) {
+	t.Helper()
 	tm := map[string]any{"reply_wait": "1h", "follow_up_delays": []string{"1h", "1h"}}
 	for k, v := range timings {
 		tm[k] = v
@@ -41,7 +50,6 @@ func approvedCollaboration(t *testing.T, timings map[string]any) (id string) {
 	}
 	waitForStage(t, id, "in_production")
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts", opsKey, `{"assets":["https://cdn.example.com/a.mp4"],"caption":"#ad hello"}`))
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
 	return id
 }
 
@@ -233,8 +241,8 @@ func TestImportMetricsCSV(t *testing.T) {
 // TestPostOnAnotherAccountFailsUntilOpsOverride: a post on the platform but on someone
 // else's account (the M4 finding: any page with "#ad" and the code passed) fails
 // platform_account and holds the collaboration in verifying, the creator is told in words
-// without the handle, and ops' override with a reason accepts it: the workflow needs no
-// change for the new check.
+// without the handle, and ops' override with a reason (from the console, which refuses it
+// without one) accepts it: the workflow needs no change for the new check.
 func TestPostOnAnotherAccountFailsUntilOpsOverride(t *testing.T) {
 	id := approvedCollaboration(t, map[string]any{"live_window": "2s", "verification_interval": "1s"})
 	code := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["attribution"].(map[string]any)["code"].(string)
@@ -270,7 +278,17 @@ func TestPostOnAnotherAccountFailsUntilOpsOverride(t *testing.T) {
 		t.Fatalf("stage %s with a failing post", stage)
 	}
 
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/verification/override", opsKey, `{"post":1,"reason":"posted from the brand's co-account, checked by hand"}`))
+	// Ops override from the console, which shows the failed check's evidence first.
+	u, path := signedIn(t, opsKey), "/console/collaborations/"+id
+	if p := u.get(path); !strings.Contains(p.body, "✗ platform account: ") || !strings.Contains(p.body, `id="form-override"`) {
+		t.Fatalf("console page of the failing post: %s", p.body)
+	}
+	if r := u.submit(path, path+"/override", url.Values{"post": {"1"}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="override-error"`) {
+		t.Fatalf("override without a reason: %d %s", r.status, r.body)
+	}
+	if r := u.submit(path, path+"/override", url.Values{"post": {"1"}, "reason": {"posted from the brand's co-account, checked by hand"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("override: %d %s", r.status, r.body)
+	}
 	waitForStage(t, id, "live")
 	events := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Body["events"].([]any)
 	var overridden bool

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/report"
-	"github.com/collabflow/collabflow/workflows"
 )
 
 // campaignReport measures a campaign (see the report package for the definitions): JSON,
@@ -23,24 +23,10 @@ func (s *Server) campaignReport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	cp, err := s.store.Campaign(ctx, id)
-	if err != nil {
-		return notFoundAs(err, "campaign")
-	}
-	rows, err := s.store.ReportRows(ctx, id)
+	_, r, err := s.buildReport(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	stages := make([]string, len(workflows.Stages))
-	for i, st := range workflows.Stages {
-		stages[i] = string(st)
-	}
-	in := report.Input{CampaignID: id, Stages: stages, Rows: rows, AsOf: time.Now()}
-	if b := cp.Budget; b != nil {
-		in.Budget = &report.Money{Currency: b.Currency, Amount: b.Amount}
-	}
-	r := report.Build(in)
 	c.Response().Header().Add("Vary", "Accept")
 	if !wantsCSV(c.Request().Header.Get("Accept")) {
 		return c.JSON(http.StatusOK, r)
@@ -52,6 +38,25 @@ func (s *Server) campaignReport(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="campaign-`+id+`-report.csv"`)
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// buildReport reads a campaign and measures it: the API's report and the console's report
+// page are the same figures.
+func (s *Server) buildReport(ctx context.Context, id string) (campaigns.Campaign, report.Report, error) {
+	cp, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return cp, report.Report{}, notFoundAs(err, "campaign")
+	}
+	rows, err := s.store.ReportRows(ctx, id)
+	if err != nil {
+		return cp, report.Report{}, err
+	}
+	stages := stageNames()
+	in := report.Input{CampaignID: id, Stages: stages, Rows: rows, AsOf: time.Now()}
+	if b := cp.Budget; b != nil {
+		in.Budget = &report.Money{Currency: b.Currency, Amount: b.Amount}
+	}
+	return cp, report.Build(in), nil
 }
 
 // wantsCSV reports whether an Accept header asks for text/csv (with a non-zero q); JSON

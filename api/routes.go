@@ -30,6 +30,9 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	p.GET("/content/:token", s.contentPage)
 	p.POST("/content/:token", s.submitContent, linkKey)
 
+	// The ops console: pages behind a session cookie; its actions call the routes below.
+	s.consoleRoutes(e, limitIP)
+
 	v1 := e.Group("/v1", limitIP, middleware.BodyLimit(MaxBody), s.authenticate, limitKey)
 	read := allow(RoleOps, RoleReviewer, RoleFinance, RoleAuditor)
 	ops := allow(RoleOps)

@@ -94,6 +94,8 @@ type Server struct {
 	webhookTolerance time.Duration
 	// launchRate: see Config.LaunchRate.
 	launchRate float64
+	// echo is the instance serving the routes: the console dispatches its actions to it.
+	echo *echo.Echo
 }
 
 // MaxBody bounds request bodies; campaign briefs are the largest at a few kilobytes.
@@ -128,6 +130,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		dataConverter: cfg.DataConverter, launchRate: cfg.LaunchRate}
 
 	e := echo.New()
+	s.echo = e
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
 	if len(cfg.TrustedProxies) > 0 {

@@ -156,27 +156,50 @@ func (s *Store) ListCollaborations(ctx context.Context, f CollaborationFilter) (
 		}
 		q.where(cond)
 	}
-	base := `SELECT id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at, attention_reason, attention_since,
-		tier, variant, due_at, on_hold, fee, currency, COALESCE(stage_since, updated_at) FROM collaborations`
-	rows, err := s.pool.Query(ctx, q.sql(base, f.After, f.Limit), q.args...)
+	rows, err := s.pool.Query(ctx, q.sql(collaborationSelect, f.After, f.Limit), q.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list collaborations: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Collaboration, error) {
-		var (
-			c      Collaboration
-			reason string
-			since  *time.Time
-		)
-		err := row.Scan(&c.ID, &c.CampaignID, &c.CreatorID, &c.Stage, &c.StageSeq, &c.CreatedAt, &c.UpdatedAt, &reason, &since,
-			&c.Tier, &c.Variant, &c.DueAt, &c.OnHold, &c.Fee, &c.Currency, &c.StageSince)
-		if reason != "" && since != nil {
-			c.Attention = &Attention{Reason: reason, Since: since.UTC()}
-		}
-		return c, err
-	})
+	list, err := pgx.CollectRows(rows, scanCollaboration)
 	if err != nil {
 		return nil, "", fmt.Errorf("list collaborations: %w", err)
 	}
 	return page(list, f.Limit, func(c Collaboration) string { return c.ID })
+}
+
+// collaborationSelect reads the columns scanCollaboration scans.
+const collaborationSelect = `SELECT id, campaign_id, creator_id, stage, stage_seq, created_at, updated_at, attention_reason, attention_since,
+		tier, variant, due_at, on_hold, fee, currency, COALESCE(stage_since, updated_at) FROM collaborations`
+
+func scanCollaboration(row pgx.CollectableRow) (Collaboration, error) {
+	var (
+		c      Collaboration
+		reason string
+		since  *time.Time
+	)
+	err := row.Scan(&c.ID, &c.CampaignID, &c.CreatorID, &c.Stage, &c.StageSeq, &c.CreatedAt, &c.UpdatedAt, &reason, &since,
+		&c.Tier, &c.Variant, &c.DueAt, &c.OnHold, &c.Fee, &c.Currency, &c.StageSince)
+	if reason != "" && since != nil {
+		c.Attention = &Attention{Reason: reason, Since: since.UTC()}
+	}
+	return c, err
+}
+
+// StageQueue is the collaborations waiting in a stage across campaigns, the longest
+// waiting first, up to limit, and how many wait there in all: a work queue (drafts in
+// review) is worked from its oldest end, so its first page is the one people need.
+func (s *Store) StageQueue(ctx context.Context, stage string, limit int) ([]Collaboration, int, error) {
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM collaborations WHERE stage = $1`, stage).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("queue of %s: %w", stage, err)
+	}
+	rows, err := s.pool.Query(ctx, collaborationSelect+` WHERE stage = $1 ORDER BY COALESCE(stage_since, updated_at), id LIMIT $2`, stage, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("queue of %s: %w", stage, err)
+	}
+	list, err := pgx.CollectRows(rows, scanCollaboration)
+	if err != nil {
+		return nil, 0, fmt.Errorf("queue of %s: %w", stage, err)
+	}
+	return list, total, nil
 }

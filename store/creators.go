@@ -200,3 +200,22 @@ func escapeLike(s string) string {
 // now is the time rows are stamped with, at the microsecond precision PostgreSQL keeps, so
 // a returned value equals the stored one.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// CreatorNames maps each of ids to its creator's name, in one query: the console's board
+// names the creators of a page of cards without a lookup per card. Erased creators (whose
+// name is gone) and unknown ids are left out.
+func (s *Store) CreatorNames(ctx context.Context, ids []string) (map[string]string, error) {
+	names := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return names, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, name FROM creators WHERE id = ANY ($1) AND erased_at IS NULL`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("creator names: %w", err)
+	}
+	var id, name string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error { names[id] = name; return nil }); err != nil {
+		return nil, fmt.Errorf("creator names: %w", err)
+	}
+	return names, nil
+}

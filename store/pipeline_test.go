@@ -145,3 +145,38 @@ func BenchmarkCampaignPipeline(b *testing.B) {
 		}
 	}
 }
+
+// TestStageQueueOldestFirst: the queue of a stage lists its collaborations across
+// campaigns by how long they have been in it, longest first, up to the limit, and counts
+// them all; CreatorNames names the creators in one query.
+func TestStageQueueOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	campaign, creators := seedCampaign(t, s, 4)
+	now := time.Now().UTC().Truncate(time.Second)
+	// Entered in_review 1h, 3h and 2h ago; the fourth is elsewhere.
+	for i, r := range []struct {
+		stage string
+		ago   time.Duration
+	}{{"in_review", time.Hour}, {"in_review", 3 * time.Hour}, {"in_review", 2 * time.Hour}, {"live", 5 * time.Hour}} {
+		err := s.RecordCollaboration(ctx, store.Collaboration{ID: fmt.Sprintf("collab-%s-%d", campaign, i), CampaignID: campaign,
+			CreatorID: creators[i], Stage: r.stage, StageSeq: 1, UpdatedAt: now.Add(-r.ago)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, total, err := s.StageQueue(ctx, "in_review", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 || len(list) != 2 || list[0].CreatorID != creators[1] || list[1].CreatorID != creators[2] {
+		t.Fatalf("queue: %d in all, %+v", total, list)
+	}
+	names, err := s.CreatorNames(ctx, []string{creators[0], creators[3], "01a22047-fe95-7c2d-9b1d-1367eab1508b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 || names[creators[0]] != "P 0" || names[creators[3]] != "P 3" {
+		t.Fatalf("names: %v", names)
+	}
+}
