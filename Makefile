@@ -41,8 +41,12 @@ lint: $(BIN)/workflowcheck
 	$(GO) vet ./...
 	$(BIN)/workflowcheck ./workflows/...
 
-## bench: benchmarks (speed and memory targets live here, not in tests)
-bench:
+## bench: `collabflow bench` (a launch driven to completed through the API beside a bare
+## workflow, API vs SDK latency, memory with 10,000 open; BENCH_FLAGS e.g. -n 200 -open 1000),
+## then the Go benchmarks (speed and memory targets live here, not in tests); BENCHMARKS.md
+BENCH_FLAGS ?=
+bench: build
+	$(BIN)/collabflow bench $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 $(BIN)/workflowcheck:

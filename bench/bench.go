@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,9 +37,15 @@ type Config struct {
 	Open int
 	// EmailRate is COLLABFLOW_EMAIL_RATE, which also paces launches (default 100/s).
 	EmailRate float64
+	// Phases are the parts to run (launch, lifecycle, bare, latency, open); empty runs
+	// them all. bare needs lifecycle's profile.
+	Phases []string
 	// Log receives progress lines.
 	Log io.Writer
 }
+
+// runs reports whether phase is to run.
+func (c *Config) runs(phase string) bool { return len(c.Phases) == 0 || slices.Contains(c.Phases, phase) }
 
 func (c *Config) defaults() {
 	if c.Creators == 0 {
@@ -71,8 +78,21 @@ type Result struct {
 	LaunchSkipped    int     `json:"launch_skipped"`
 	LaunchFailed     int     `json:"launch_failed"`
 
+	LaunchFirstTask  durations `json:"launch_first_workflow_task"`
+	LaunchFirstEmail durations `json:"launch_first_email_after_start"`
+
+	// FirstTask and FirstEmail are the lifecycle phase's, with InFlight driven at once.
 	FirstTask  durations `json:"first_workflow_task"`
 	FirstEmail durations `json:"first_email_after_start"`
+	// CPU is CPU seconds per lifecycle: the dev process's (Temporal's server, and in the
+	// collabflow phase its worker, API and their PostgreSQL calls) and this process's (the
+	// drivers, or the bare worker and its client).
+	CPU struct {
+		Dev       float64 `json:"dev_s"`
+		Bench     float64 `json:"bench_s"`
+		DevBare   float64 `json:"dev_bare_s"`
+		BenchBare float64 `json:"bench_bare_s"`
+	} `json:"cpu_per_lifecycle"`
 
 	Lifecycles       int       `json:"lifecycles"`
 	LifecycleWall    float64   `json:"lifecycle_wall_s"`
@@ -136,17 +156,30 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, err
 	}
 
-	if err := lifecycles(ctx, st, mail, cfg, &res, logf); err != nil {
-		return res, err
+	if cfg.runs("launch") {
+		if err := launchAlone(ctx, st, mail, cfg, &res, logf); err != nil {
+			return res, err
+		}
 	}
-	if err := bare(ctx, st, cfg, &res, logf); err != nil {
-		return res, err
+	if cfg.runs("lifecycle") {
+		if err := lifecycles(ctx, st, mail, cfg, &res, logf); err != nil {
+			return res, err
+		}
 	}
-	if res.Latency, err = latency(ctx, st, mail, logf); err != nil {
-		return res, err
+	if cfg.runs("bare") && res.BareProfile.Updates > 0 {
+		if err := bare(ctx, st, cfg, &res, logf); err != nil {
+			return res, err
+		}
 	}
-	if err := openMany(ctx, st, mail, cfg, &res, logf); err != nil {
-		return res, err
+	if cfg.runs("latency") {
+		if res.Latency, err = latency(ctx, st, mail, logf); err != nil {
+			return res, err
+		}
+	}
+	if cfg.runs("open") {
+		if err := openMany(ctx, st, mail, cfg, &res, logf); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +18,60 @@ import (
 )
 
 type logFunc func(format string, args ...any)
+
+// launchAlone launches cfg.Creators creators of a campaign of their own with nothing else
+// running, and measures the launch: the API's answer, the time until every creator was
+// started, and each collaboration's first workflow task and first email. They stay open,
+// waiting for replies, and count toward the collaborations open when memory is read.
+func launchAlone(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res *Result, logf logFunc) error {
+	var camp struct{ ID string }
+	if err := st.api.want(ctx, "POST", "/v1/campaigns", st.keys.ops, campaignBody("Bench launch"), &camp, http.StatusCreated); err != nil {
+		return fmt.Errorf("create the campaign: %w", err)
+	}
+	logf("launch: creating %d creators and their roster", cfg.Creators)
+	if _, err := roster(ctx, st.api, st.keys.ops, camp.ID, "launch", cfg.Creators); err != nil {
+		return err
+	}
+	l, err := launch(ctx, st.api, st.keys.ops, camp.ID, nil)
+	if err != nil {
+		return err
+	}
+	res.LaunchAccepted, res.LaunchAllStarted = l.Accepted.Seconds(), l.AllStarted.Seconds()
+	res.LaunchStarted, res.LaunchSkipped, res.LaunchFailed = l.Started, l.Skipped, l.Failed
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
+	for _, id := range l.ids {
+		g.Go(func() error {
+			_, err := mail.wait(gctx, id, "the first outreach email", isOutreach)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	hs, err := histories(ctx, st.temporal, l.ids)
+	if err != nil {
+		return err
+	}
+	res.LaunchFirstTask, res.LaunchFirstEmail = firstLatencies(hs, mail)
+	logf("launch: accepted in %.2f s, %d started in %.1f s; first task p99 %.2f s, first email p50 %.2f s",
+		res.LaunchAccepted, l.Started, res.LaunchAllStarted, res.LaunchFirstTask.P99, res.LaunchFirstEmail.P50)
+	return nil
+}
+
+// firstLatencies are how long each workflow waited for its first task, and for its first
+// email after its start.
+func firstLatencies(hs []lifecycleHistory, mail *mailboxes) (tasks, emails durations) {
+	first := mail.first(isOutreach)
+	var t, e []time.Duration
+	for _, h := range hs {
+		t = append(t, h.firstTask)
+		if at, ok := first[h.id]; ok {
+			e = append(e, at.Sub(h.started))
+		}
+	}
+	return summarise(t), summarise(e)
+}
 
 // lifecycles launches cfg.Creators creators and drives each to completed with
 // cfg.InFlight drivers at once.
@@ -40,6 +95,11 @@ func lifecycles(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res
 	go stages.follow(follow, st.api, st.keys.auditor, camp.ID, 300*time.Millisecond)
 
 	logf("launching %d creators; %d drivers take them through as they start", cfg.Creators, cfg.InFlight)
+	cpu0, err := st.cpu()
+	if err != nil {
+		return err
+	}
+	self0 := selfCPU()
 	d := &driver{api: st.api, keys: st.keys, mail: mail, stages: stages, posts: st.posts, prefix: "life", byID: map[string]int{}}
 	t0 := time.Now()
 	launched := make(chan error, 1)
@@ -90,29 +150,28 @@ func lifecycles(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res
 		return derr
 	}
 	wall := time.Since(t0)
-	res.LaunchAccepted, res.LaunchAllStarted = l.Accepted.Seconds(), l.AllStarted.Seconds()
-	res.LaunchStarted, res.LaunchSkipped, res.LaunchFailed = l.Started, l.Skipped, l.Failed
+	cpu1, err := st.cpu()
+	if err != nil {
+		return err
+	}
+	res.CPU.Dev = (cpu1 - cpu0).Seconds() / float64(len(done))
+	res.CPU.Bench = (selfCPU() - self0).Seconds() / float64(len(done))
 	res.Lifecycles, res.LifecycleWall = len(done), wall.Seconds()
 	res.LifecyclesPerSec = float64(len(done)) / wall.Seconds()
-	logf("launch accepted in %.2f s, %d started in %.1f s; %d lifecycles completed in %.1f s: %.2f/s",
-		res.LaunchAccepted, l.Started, res.LaunchAllStarted, len(done), wall.Seconds(), res.LifecyclesPerSec)
+	logf("%d lifecycles completed in %.1f s: %.2f/s (launch all started in %.1f s)", len(done), wall.Seconds(), res.LifecyclesPerSec, l.AllStarted.Seconds())
 
 	hs, err := histories(ctx, st.temporal, l.ids)
 	if err != nil {
 		return err
 	}
-	firstEmail := mail.first(isOutreach)
-	var tasks, emails, spans []time.Duration
+	var spans []time.Duration
 	for _, h := range hs {
-		tasks = append(tasks, h.firstTask)
-		if at, ok := firstEmail[h.id]; ok {
-			emails = append(emails, at.Sub(h.started))
-		}
 		if at, ok := done[h.id]; ok {
 			spans = append(spans, at.Sub(h.started))
 		}
 	}
-	res.FirstTask, res.FirstEmail, res.LifecycleTime = summarise(tasks), summarise(emails), summarise(spans)
+	res.FirstTask, res.FirstEmail = firstLatencies(hs, mail)
+	res.LifecycleTime = summarise(spans)
 	res.History = figures(hs)
 	res.BareProfile = medianProfile(hs)
 	logf("first workflow task p50 %.2f s p99 %.2f s; first email p50 %.2f s p99 %.2f s; %d events, %d bytes per lifecycle",
@@ -124,10 +183,21 @@ func lifecycles(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res
 func bare(ctx context.Context, st *stack, cfg Config, res *Result, logf logFunc) error {
 	logf("bare workflow: %d lifecycles, %d at once, each %d activities, %d local activities, %d updates, timers %v",
 		cfg.Creators, cfg.InFlight, res.BareProfile.Activities, res.BareProfile.LocalActivities, res.BareProfile.Updates, res.BareProfile.Timers)
+	cpu0, err := st.cpu()
+	if err != nil {
+		return err
+	}
+	self0 := selfCPU()
 	wall, ids, err := runBare(ctx, st.temporal, res.BareProfile, strconv.FormatInt(time.Now().Unix(), 36), cfg.Creators, cfg.InFlight)
 	if err != nil {
 		return err
 	}
+	cpu1, err := st.cpu()
+	if err != nil {
+		return err
+	}
+	res.CPU.DevBare = (cpu1 - cpu0).Seconds() / float64(cfg.Creators)
+	res.CPU.BenchBare = (selfCPU() - self0).Seconds() / float64(cfg.Creators)
 	res.BareWall = wall.Seconds()
 	res.BarePerSec = float64(cfg.Creators) / wall.Seconds()
 	if res.BarePerSec > 0 {
@@ -273,8 +343,10 @@ func openMany(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res *
 	if err := st.api.want(ctx, "POST", "/v1/campaigns", st.keys.ops, campaignBody("Bench open"), &camp, http.StatusCreated); err != nil {
 		return err
 	}
-	// Everything launched so far has completed except the latency set, which stays open.
-	n := max(0, cfg.Open-64)
+	// Completed lifecycles are closed; the launch's collaborations and the latency set
+	// stay open.
+	already := mail.count(isOutreach) - res.Lifecycles
+	n := max(0, cfg.Open-already)
 	logf("opening %d more collaborations", n)
 	creators, err := roster(ctx, st.api, st.keys.ops, camp.ID, "open", n)
 	if err != nil {
@@ -288,7 +360,7 @@ func openMany(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res *
 	}
 	res.OpenAllStarted = time.Since(t0).Seconds()
 	logf("opened %d in %.1f s; waiting for their first emails", n, res.OpenAllStarted)
-	for mail.count(isOutreach) < n+64 {
+	for mail.count(isOutreach) < already+n+res.Lifecycles {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -310,4 +382,13 @@ func openMany(ctx context.Context, st *stack, mail *mailboxes, cfg Config, res *
 	logf("%d open: RSS %d MiB (peak %d MiB); pipeline p50 %.1f ms p99 %.1f ms", cfg.Open, res.RSSOpen>>20, res.RSSPeak>>20,
 		res.Pipeline.P50*1000, res.Pipeline.P99*1000)
 	return nil
+}
+
+// selfCPU is the CPU time this process has used: the drivers, or the bare worker.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -201,6 +201,28 @@ func (s *stack) memory() (rss, peak int64, err error) {
 	return rss, peak, sc.Err()
 }
 
+// cpu is the CPU time the dev process has used so far (user and system), from
+// /proc/<pid>/stat: what a phase cost the process beside what it cost the clock.
+func (s *stack) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(s.cmd.Process.Pid), "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("read the dev process's CPU time: %w", err)
+	}
+	// The command name in parentheses may hold spaces; the fields after it are fixed.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc stat times: %w", err)
+	}
+	// Clock ticks are 100 a second on Linux (USER_HZ).
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/collabflow/collabflow/bench"
 )
@@ -25,10 +27,19 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Dir, "data", "", "data directory of the dev process (default: a new temporary one)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the data directory and the dev log")
 	out := fs.String("out", "", "also write the figures as JSON to this file")
+	phases := fs.String("phases", "", "comma-separated parts to run: launch, lifecycle, bare (needs lifecycle), latency, open (default: all)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
 		return err
+	}
+	if *phases != "" {
+		for _, p := range strings.Split(*phases, ",") {
+			if !slices.Contains([]string{"launch", "lifecycle", "bare", "latency", "open"}, p) {
+				return fmt.Errorf("-phases: %q is not one of launch, lifecycle, bare, latency, open", p)
+			}
+			cfg.Phases = append(cfg.Phases, p)
+		}
 	}
 	switch {
 	case cfg.Creators < 1 || cfg.Creators > 5000:

@@ -20,6 +20,7 @@ import (
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/verify"
+	"github.com/collabflow/collabflow/worker"
 )
 
 // config is every setting, read from the environment once at start. Defaults suit
@@ -48,6 +49,9 @@ type config struct {
 	// NoticesPerSecond caps transactional notices apart from outreach, so that a launch's
 	// outreach backlog never delays a contract or a brief.
 	NoticesPerSecond float64 // COLLABFLOW_NOTICE_RATE
+	// WorkflowCache is how many workflows the worker keeps in memory between their tasks;
+	// the others replay their history when they next wake.
+	WorkflowCache int // COLLABFLOW_WORKFLOW_CACHE
 	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
 	// attempt whose answer was lost before it sends again.
 	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
@@ -102,6 +106,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
 		EmailsPerSecond:   10,
 		NoticesPerSecond:  10,
+		WorkflowCache:     worker.DefaultWorkflowCache,
 		ProviderEventWait: activities.DefaultProviderEventWait,
 		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
 		MetricsAddr:       getenv("COLLABFLOW_METRICS_ADDR"),
@@ -156,6 +161,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if v := getenv("COLLABFLOW_EMAIL_RATE"); v != "" {
 		if cfg.EmailsPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.EmailsPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
+		}
+	}
+	if v := getenv("COLLABFLOW_WORKFLOW_CACHE"); v != "" {
+		if cfg.WorkflowCache, err = strconv.Atoi(v); err != nil || cfg.WorkflowCache < 1 {
+			return cfg, fmt.Errorf("COLLABFLOW_WORKFLOW_CACHE: %q is not a positive number of workflows", v)
 		}
 	}
 	if v := getenv("COLLABFLOW_NOTICE_RATE"); v != "" {
@@ -220,7 +230,7 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "workflow_cache", c.WorkflowCache, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
 		"ui_addr", or(c.UIAddr, "off"),

@@ -54,6 +54,18 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 		if cancelled["stage"] != "cancelled" {
 			t.Fatalf("cancel gave %v", cancelled)
 		}
+		// The update answers once the workflow is cancelled; the read model follows
+		// from the same workflow task. Shut down once it shows it, as the second run
+		// asserts it.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			list := get(t, base, key, "/v1/collaborations")
+			if items := list["items"].([]any); len(items) == 1 && items[0].(map[string]any)["stage"] == "cancelled" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the read model never showed the cancel: %v", list)
+			}
+		}
 		assertEncrypted(t, env["TEMPORAL_ADDRESS"], collabID)
 		keyFile := filepath.Join(dataDir, "codec-keys")
 		assertDecodes(t, sdkCodec(base+codecPath, key, "default"), keyFile)
