@@ -45,7 +45,9 @@ type Config struct {
 }
 
 // runs reports whether phase is to run.
-func (c *Config) runs(phase string) bool { return len(c.Phases) == 0 || slices.Contains(c.Phases, phase) }
+func (c *Config) runs(phase string) bool {
+	return len(c.Phases) == 0 || slices.Contains(c.Phases, phase)
+}
 
 func (c *Config) defaults() {
 	if c.Creators == 0 {
