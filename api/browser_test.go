@@ -133,8 +133,9 @@ func openConsoleTab(t *testing.T) *consoleTab {
 		t.Skip("no chromium on PATH: make test-browser installs it")
 	}
 	profile := t.TempDir()
+	// Wide enough that a board screenshot shows the columns on both sides of in review.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 1000))
+		chromedp.WindowSize(1920, 1080))
 	if os.Geteuid() == 0 {
 		// Chromium refuses to start its sandbox as root, which CI is.
 		opts = append(opts, chromedp.NoSandbox)
