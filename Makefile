@@ -3,7 +3,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build run test test-faults fuzz lint bench clean
+.PHONY: all build run test test-browser test-faults fuzz lint bench clean
 
 all: lint test
 
@@ -17,6 +17,13 @@ run: build
 ## test: every test, starting its own PostgreSQL and Temporal where needed
 test:
 	$(GO) test -count=1 -timeout 15m ./...
+
+## test-browser: the console driven in headless Chromium (api/browser_test.go, behind the
+## browser tag), installed from Debian when missing; a failure leaves a screenshot of each
+## page in .data/screenshots/
+test-browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+	COLLABFLOW_REQUIRE_BROWSER=1 $(GO) test -tags browser -count=1 -timeout 10m -v -run '^TestBrowser' ./api
 
 ## test-faults: a batch of collaborations through real processes on loopback while the
 ## worker, the API, PostgreSQL, SendGrid and a post host fail in turn (faults/doc.go);
@@ -37,11 +44,12 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
 	done
 
-## lint: formatting, vet, and the workflow determinism check
+## lint: formatting, vet (the browser test's tag too), and the workflow determinism check
 lint: $(BIN)/workflowcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags browser ./api
 	$(BIN)/workflowcheck ./workflows/...
 
 ## bench: `collabflow bench` (a launch driven to completed through the API beside a bare
