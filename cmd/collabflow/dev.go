@@ -133,6 +133,7 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	if cfg.PostalAddress == "" {
 		cfg.PostalAddress = "collabflow dev (set COLLABFLOW_POSTAL_ADDRESS), 1 Example Street, Springfield"
 	}
+	fmt.Fprintf(stdout, "Console: %s/console (sign in with the API key)\n", cfg.PublicURL)
 	fmt.Fprintf(stdout, "Inbound Parse: POST %s/webhooks/sendgrid/inbound with basic auth dev:%s\n", cfg.PublicURL, cfg.InboundSecret)
 
 	if cfg.SendGridAPIKey == "" {

@@ -148,6 +148,10 @@ func runDevDuring(t *testing.T, env map[string]string, f func(base, key string))
 			cancel()
 			t.Fatalf("dev did not print its Web UI address: %q", out.String())
 		}
+		if !strings.Contains(out.String(), "Console: "+cfg.PublicURL+"/console") {
+			cancel()
+			t.Fatalf("dev did not print the console's address: %q", out.String())
+		}
 		func() {
 			defer cancel()
 			f("http://"+addr, key)
