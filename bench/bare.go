@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -106,7 +107,7 @@ func runBare(ctx context.Context, c client.Client, p BareProfile, run string, n,
 			for id := range next {
 				if err := bareOne(ctx, c, p, id); err != nil {
 					mu.Lock()
-					first = cmpOr(first, err)
+					first = cmp.Or(first, err)
 					mu.Unlock()
 				}
 			}
@@ -142,11 +143,4 @@ func bareOne(ctx context.Context, c client.Client, p BareProfile, id string) err
 		return fmt.Errorf("%s: %w", id, err)
 	}
 	return nil
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

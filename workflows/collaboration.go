@@ -405,12 +405,8 @@ const changeLocalReadModel = "local-read-model"
 // first minute back off on workflow timers), then ops hear of it.
 var readModelOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: 15 * time.Minute,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	},
+	ScheduleToCloseTimeout: dbOptions.ScheduleToCloseTimeout,
+	RetryPolicy:            dbOptions.RetryPolicy,
 }
 
 // publish writes the stage entered by e to the search attributes and the read model. A
