@@ -173,13 +173,17 @@ func runTests(m *testing.M) (int, error) {
 	return code, nil
 }
 
+// errorsToStderr logs the API's errors where go test shows them when the package fails: a
+// 500 in a test is otherwise only "internal error".
+var errorsToStderr = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+
 // apiConfig is the configuration of the package's API, changed by tweaks.
 func apiConfig(tweaks ...func(*api.Config)) api.Config {
 	keys, err := api.ParseKeys("ops-team:ops:" + opsKey + ",rev:reviewer:" + reviewerKey + ",audit:auditor:" + auditorKey + ",fin:finance:" + financeKey)
 	if err != nil {
 		panic(err) // constant input
 	}
-	cfg := api.Config{Store: st, Temporal: temporalClient, Keys: keys, Logger: slog.New(slog.DiscardHandler), RateLimit: 1000, Links: signer,
+	cfg := api.Config{Store: st, Temporal: temporalClient, Keys: keys, Logger: errorsToStderr, RateLimit: 1000, Links: signer,
 		WebhookKey: &webhookKey.PublicKey, InboundSecret: inboundSecret, ReplyDomain: replyDomain}
 	for _, tweak := range tweaks {
 		tweak(&cfg)

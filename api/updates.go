@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -63,15 +64,26 @@ func (s *Server) update(c echo.Context, id, name string, arg, result any) (*acce
 		}
 		updateID = u.String()
 	}
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	opts := client.UpdateWorkflowOptions{
 		WorkflowID:   id,
 		UpdateID:     updateID,
 		UpdateName:   name,
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
+	}
+	handle, err := s.temporal.UpdateWorkflow(ctx, opts)
+	for pause := abortedUpdatePause; abortedBeforeAcceptance(err) && pause <= maxAbortedUpdatePause; pause *= 2 {
+		// The server dropped the update before the workflow saw it (the workflow task it
+		// rode in failed, or the workflow was busy): nothing was applied, and the same
+		// update ID cannot apply it twice, so ask again.
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+			handle, err = s.temporal.UpdateWorkflow(ctx, opts)
+		}
+	}
 	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
-	if errors.As(err, &timeout) {
+	if errors.As(err, &timeout) || abortedBeforeAcceptance(err) {
 		// Not known to be accepted: nothing can be promised, but a repeat with the same
 		// Idempotency-Key cannot apply it twice.
 		c.Response().Header().Set("Retry-After", "5")
@@ -92,6 +104,25 @@ func (s *Server) update(c echo.Context, id, name string, arg, result any) (*acce
 		return &accepted{updateID: updateID, collaborationID: id}, nil
 	}
 	return nil, s.updateFailure(ctx, id, name, err)
+}
+
+// abortedUpdatePause and maxAbortedUpdatePause bound asking again for an update the server
+// aborted before acceptance: 100, 200, 400 and 800 ms, well inside a request's deadline.
+const (
+	abortedUpdatePause    = 100 * time.Millisecond
+	maxAbortedUpdatePause = 800 * time.Millisecond
+)
+
+// abortedBeforeAcceptance reports the server's refusals of an update the workflow never
+// accepted and that may be sent again: the workflow task carrying it failed
+// (WorkflowNotReady), or the workflow has too many updates in flight (BUSY_WORKFLOW).
+func abortedBeforeAcceptance(err error) bool {
+	var (
+		notReady *serviceerror.WorkflowNotReady
+		busy     *serviceerror.ResourceExhausted
+	)
+	return errors.As(err, &notReady) ||
+		errors.As(err, &busy) && busy.Cause == enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW
 }
 
 // appliedBefore handles an update's refusal: one the workflow refused as already applied

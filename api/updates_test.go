@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/collabflow/collabflow/api"
 )
@@ -210,5 +215,58 @@ func TestIdempotencyKeyIsValidated(t *testing.T) {
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`, "Idempotency-Key", strings.Repeat("k", 200)))
 	if got := stageOf(t, id); got != "negotiating" {
 		t.Fatalf("stage %s", fmt.Sprint(got))
+	}
+}
+
+// abortingClient is the real Temporal client, except that the server aborts the next
+// updates before the workflow sees them, as it does when the workflow task carrying an
+// update fails (CI saw a decline answer 500 so).
+type abortingClient struct {
+	client.Client
+	aborts atomic.Int32
+	err    error
+	calls  atomic.Int32
+}
+
+func (c *abortingClient) UpdateWorkflow(ctx context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	c.calls.Add(1)
+	if c.aborts.Add(-1) >= 0 {
+		return nil, c.err
+	}
+	return c.Client.UpdateWorkflow(ctx, opts)
+}
+
+func TestUpdateAbortedBeforeAcceptanceIsAskedAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		aborts     int32
+		wantStatus int
+		wantStage  string
+	}{
+		{"task failed once", serviceerror.NewWorkflowNotReady("Unable to perform workflow execution update due to unexpected workflow task failure."), 1, 200, "declined"},
+		{"busy twice", serviceerror.NewResourceExhausted(enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW, "workflow is busy"), 2, 200, "declined"},
+		{"aborted every time", serviceerror.NewWorkflowNotReady("task failed"), 100, 503, "negotiating"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flaky := &abortingClient{Client: temporalClient, err: tc.err}
+			base := newAPI(t, func(cfg *api.Config) { cfg.Temporal = flaky })
+			id := start(t, newCampaign(t), newCreator(t))
+			must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`))
+			flaky.aborts.Store(tc.aborts)
+			r := must(t, tc.wantStatus, callAt(t, base, "POST", "/v1/collaborations/"+id+"/decline", opsKey, `{"reason":"budget"}`))
+			if tc.wantStatus == 503 && r.Header.Get("Retry-After") == "" {
+				t.Fatalf("503 without Retry-After: %v", r.Header)
+			}
+			if tc.wantStatus == 200 && r.str("stage") != "declined" {
+				t.Fatalf("answer %s", r.Raw)
+			}
+			if got := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).str("stage"); got != tc.wantStage {
+				t.Fatalf("stage %q, want %q", got, tc.wantStage)
+			}
+			if want := min(tc.aborts+1, 5); flaky.calls.Load() != want {
+				t.Fatalf("%d update calls, want %d", flaky.calls.Load(), want)
+			}
+		})
 	}
 }
