@@ -14,13 +14,10 @@ import (
 
 	"go.temporal.io/sdk/converter"
 
-	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/links"
-	"github.com/collabflow/collabflow/mailer"
 	"github.com/collabflow/collabflow/verify"
-	"github.com/collabflow/collabflow/worker"
 )
 
 // config is every setting, read from the environment once at start. Defaults suit
@@ -88,37 +85,31 @@ func (c config) dataConverter() converter.DataConverter {
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
+	e := env{getenv: getenv}
 	cfg := config{
-		TemporalAddress:   or(getenv("TEMPORAL_ADDRESS"), "127.0.0.1:7233"),
-		TemporalNamespace: or(getenv("TEMPORAL_NAMESPACE"), "default"),
-		DatabaseURL:       getenv("DATABASE_URL"),
-		Addr:              or(getenv("COLLABFLOW_ADDR"), "127.0.0.1:8080"),
-		DataDir:           or(getenv("COLLABFLOW_DATA_DIR"), ".data"),
-		LogFormat:         or(getenv("COLLABFLOW_LOG_FORMAT"), "text"),
-		RateLimit:         50,
-		Retention:         365 * 24 * time.Hour,
-		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
-		SendGridBaseURL:   or(getenv("SENDGRID_BASE_URL"), mailer.DefaultBaseURL),
-		InboundSecret:     getenv("SENDGRID_INBOUND_SECRET"),
-		WebhookTolerance:  api.DefaultWebhookTolerance,
-		ReplyDomain:       getenv("INBOUND_REPLY_DOMAIN"),
-		PostalAddress:     getenv("COLLABFLOW_POSTAL_ADDRESS"),
-		LinkSecret:        getenv("COLLABFLOW_LINK_SECRET"),
-		EmailsPerSecond:   10,
-		NoticesPerSecond:  10,
-		WorkflowCache:     worker.DefaultWorkflowCache,
-		ProviderEventWait: activities.DefaultProviderEventWait,
-		OpsEmail:          getenv("COLLABFLOW_OPS_EMAIL"),
-		MetricsAddr:       getenv("COLLABFLOW_METRICS_ADDR"),
-		SinkAddr:          or(getenv("COLLABFLOW_SENDGRID_SINK_ADDR"), "127.0.0.1:8025"),
-		CodecAddr:         or(getenv("COLLABFLOW_CODEC_ADDR"), "127.0.0.1:8081"),
+		TemporalAddress:   e.get("TEMPORAL_ADDRESS"),
+		TemporalNamespace: e.get("TEMPORAL_NAMESPACE"),
+		DatabaseURL:       e.raw("DATABASE_URL"),
+		Addr:              e.get("COLLABFLOW_ADDR"),
+		DataDir:           e.get("COLLABFLOW_DATA_DIR"),
+		LogFormat:         e.get("COLLABFLOW_LOG_FORMAT"),
+		SendGridAPIKey:    e.raw("SENDGRID_API_KEY"),
+		SendGridBaseURL:   e.get("SENDGRID_BASE_URL"),
+		InboundSecret:     e.raw("SENDGRID_INBOUND_SECRET"),
+		ReplyDomain:       e.raw("INBOUND_REPLY_DOMAIN"),
+		PostalAddress:     e.raw("COLLABFLOW_POSTAL_ADDRESS"),
+		LinkSecret:        e.raw("COLLABFLOW_LINK_SECRET"),
+		OpsEmail:          e.raw("COLLABFLOW_OPS_EMAIL"),
+		MetricsAddr:       e.raw("COLLABFLOW_METRICS_ADDR"),
+		SinkAddr:          e.get("COLLABFLOW_SENDGRID_SINK_ADDR"),
+		CodecAddr:         e.get("COLLABFLOW_CODEC_ADDR"),
 	}
-	cfg.PublicURL = strings.TrimRight(or(getenv("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
+	cfg.PublicURL = strings.TrimRight(or(e.raw("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
 	var err error
-	if cfg.APIKeys, err = api.ParseKeys(getenv("COLLABFLOW_API_KEYS")); err != nil {
+	if cfg.APIKeys, err = api.ParseKeys(e.raw("COLLABFLOW_API_KEYS")); err != nil {
 		return cfg, fmt.Errorf("COLLABFLOW_API_KEYS: %w", err)
 	}
-	if v := getenv("COLLABFLOW_LOG_LEVEL"); v != "" {
+	if v := e.get("COLLABFLOW_LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return cfg, fmt.Errorf("COLLABFLOW_LOG_LEVEL: %w", err)
 		}
@@ -126,12 +117,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return cfg, fmt.Errorf("COLLABFLOW_LOG_FORMAT: %q is neither text nor json", cfg.LogFormat)
 	}
-	if v := getenv("COLLABFLOW_RATE_LIMIT"); v != "" {
+	if v := e.get("COLLABFLOW_RATE_LIMIT"); v != "" {
 		if cfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || cfg.RateLimit <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_RATE_LIMIT: %q is not a positive number of requests per second", v)
 		}
 	}
-	if v := getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"); v != "" {
+	if v := e.raw("SENDGRID_WEBHOOK_PUBLIC_KEY"); v != "" {
 		if cfg.WebhookKey, err = api.ParseWebhookKey(v); err != nil {
 			return cfg, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
 		}
@@ -139,7 +130,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if cfg.LinkSecret != "" && len(cfg.LinkSecret) < links.MinKeyLength {
 		return cfg, fmt.Errorf("COLLABFLOW_LINK_SECRET: at least %d characters", links.MinKeyLength)
 	}
-	for _, cidr := range strings.Split(getenv("COLLABFLOW_TRUSTED_PROXIES"), ",") {
+	for _, cidr := range strings.Split(e.raw("COLLABFLOW_TRUSTED_PROXIES"), ",") {
 		if cidr = strings.TrimSpace(cidr); cidr == "" {
 			continue
 		}
@@ -149,36 +140,36 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
-	if v := getenv("COLLABFLOW_VERIFY_ALLOW_PRIVATE"); v != "" {
+	if v := e.raw("COLLABFLOW_VERIFY_ALLOW_PRIVATE"); v != "" {
 		cfg.VerifyPrivateSet = true
 		if cfg.VerifyPrivate, err = strconv.ParseBool(v); err != nil {
 			return cfg, fmt.Errorf("COLLABFLOW_VERIFY_ALLOW_PRIVATE: %q is not true or false", v)
 		}
 	}
-	if cfg.PlatformHosts, err = verify.ParsePlatformHosts(getenv("COLLABFLOW_PLATFORM_HOSTS")); err != nil {
+	if cfg.PlatformHosts, err = verify.ParsePlatformHosts(e.raw("COLLABFLOW_PLATFORM_HOSTS")); err != nil {
 		return cfg, fmt.Errorf("COLLABFLOW_PLATFORM_HOSTS: %w", err)
 	}
-	if v := getenv("COLLABFLOW_EMAIL_RATE"); v != "" {
+	if v := e.get("COLLABFLOW_EMAIL_RATE"); v != "" {
 		if cfg.EmailsPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.EmailsPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_EMAIL_RATE: %q is not a positive number of emails per second", v)
 		}
 	}
-	if v := getenv("COLLABFLOW_WORKFLOW_CACHE"); v != "" {
+	if v := e.get("COLLABFLOW_WORKFLOW_CACHE"); v != "" {
 		if cfg.WorkflowCache, err = strconv.Atoi(v); err != nil || cfg.WorkflowCache < 1 {
 			return cfg, fmt.Errorf("COLLABFLOW_WORKFLOW_CACHE: %q is not a positive number of workflows", v)
 		}
 	}
-	if v := getenv("COLLABFLOW_NOTICE_RATE"); v != "" {
+	if v := e.get("COLLABFLOW_NOTICE_RATE"); v != "" {
 		if cfg.NoticesPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.NoticesPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_NOTICE_RATE: %q is not a positive number of notices per second", v)
 		}
 	}
-	if v := getenv("SENDGRID_WEBHOOK_TOLERANCE"); v != "" {
+	if v := e.get("SENDGRID_WEBHOOK_TOLERANCE"); v != "" {
 		if cfg.WebhookTolerance, err = time.ParseDuration(v); err != nil || cfg.WebhookTolerance < time.Minute || cfg.WebhookTolerance > 24*time.Hour {
 			return cfg, fmt.Errorf("SENDGRID_WEBHOOK_TOLERANCE: %q is not a duration between 1m and 24h", v)
 		}
 	}
-	if v := getenv("COLLABFLOW_PROVIDER_EVENT_WAIT"); v != "" {
+	if v := e.get("COLLABFLOW_PROVIDER_EVENT_WAIT"); v != "" {
 		if cfg.ProviderEventWait, err = time.ParseDuration(v); err != nil || cfg.ProviderEventWait < time.Second {
 			return cfg, fmt.Errorf("COLLABFLOW_PROVIDER_EVENT_WAIT: %q is not a duration of at least 1s", v)
 		}
@@ -186,13 +177,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cfg, fmt.Errorf("COLLABFLOW_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL)
 	}
-	if v := getenv("COLLABFLOW_CODEC_KEYS"); v != "" {
+	if v := e.raw("COLLABFLOW_CODEC_KEYS"); v != "" {
 		if cfg.Codec, err = codec.Parse(v); err != nil {
 			return cfg, fmt.Errorf("COLLABFLOW_CODEC_KEYS: %w", err)
 		}
 	}
 	// The Web UI of a local Temporal (temporal server start-dev) by default.
-	for _, o := range strings.Split(or(getenv("COLLABFLOW_CODEC_CORS_ORIGINS"), "http://127.0.0.1:8233,http://localhost:8233"), ",") {
+	for _, o := range strings.Split(e.get("COLLABFLOW_CODEC_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
 		}
@@ -203,13 +194,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	// 8233 is where `temporal server start-dev` serves its UI, next to frontend 7233, and
 	// the origin COLLABFLOW_CODEC_CORS_ORIGINS allows by default.
-	if v := or(getenv("COLLABFLOW_UI_ADDR"), "127.0.0.1:8233"); !strings.EqualFold(v, "off") {
+	if v := e.get("COLLABFLOW_UI_ADDR"); !strings.EqualFold(v, "off") {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			return cfg, fmt.Errorf("COLLABFLOW_UI_ADDR: %q is neither host:port nor off", v)
 		}
 		cfg.UIAddr = v
 	}
-	if v := getenv("COLLABFLOW_RETENTION"); v != "" {
+	if v := e.get("COLLABFLOW_RETENTION"); v != "" {
 		if cfg.Retention, err = time.ParseDuration(v); err != nil || cfg.Retention < 24*time.Hour {
 			return cfg, fmt.Errorf("COLLABFLOW_RETENTION: %q is not a duration of at least 24h", v)
 		}
