@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -91,4 +92,21 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 	if !seen["200"] || !seen["404"] {
 		t.Fatalf("route counters by status: %v", seen)
 	}
+}
+
+// TestRateLimitAnswerSaysWhenToRetry: a 429 carries Retry-After, so clients back off by
+// the server's word rather than guessing.
+func TestRateLimitAnswerSaysWhenToRetry(t *testing.T) {
+	slow := newAPI(t, func(cfg *api.Config) { cfg.RateLimit = 1 })
+	for range 50 {
+		r := callAt(t, slow, "GET", "/v1/campaigns", opsKey, nil)
+		if r.Status != http.StatusTooManyRequests {
+			continue
+		}
+		if r.Header.Get("Retry-After") != "1" || r.str("error") != "rate limit exceeded; retry shortly" {
+			t.Fatalf("429 answer %s, Retry-After %q", r.Raw, r.Header.Get("Retry-After"))
+		}
+		return
+	}
+	t.Fatal("50 quick calls at a rate limit of 1 a second were never refused")
 }

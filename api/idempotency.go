@@ -83,6 +83,9 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 				return invalid(map[string]string{IdempotencyHeader: "already used for a request with another body"})
 			case err == nil && prior.Final:
 				c.Response().Header().Set("Idempotent-Replayed", "true")
+				if prior.Location != "" {
+					c.Response().Header().Set(echo.HeaderLocation, prior.Location)
+				}
 				return c.Blob(prior.Status, prior.ContentType, prior.Body)
 			case err != nil && !errors.Is(err, store.ErrNotFound):
 				return err
@@ -100,7 +103,8 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 			}
 			final := status != http.StatusAccepted || c.Get(finalAnswerKey) == true
 			answer := store.IdempotentAnswer{Key: scoped, Route: route, BodySHA256: bodySum, Final: final,
-				Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType), Body: tee.buf.Bytes()}
+				Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType),
+				Location: c.Response().Header().Get(echo.HeaderLocation), Body: tee.buf.Bytes()}
 			// The answer is sent: keep it even if the client has gone or the request's
 			// deadline passed meanwhile.
 			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)

@@ -63,8 +63,9 @@ func TestLaunchStartsTheRosterOnceAndSkipsWithReasons(t *testing.T) {
 	if first.str("id") == "" || first.Body["total"] != float64(7) || first.Header.Get("Location") != "/v1/launches/"+first.str("id") {
 		t.Fatalf("launch answer: %s", first.Raw)
 	}
-	if again := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`, "Idempotency-Key", "launch-1")); again.str("id") != first.str("id") {
-		t.Fatalf("a repeated request made launch %s after %s", again.str("id"), first.str("id"))
+	if again := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`, "Idempotency-Key", "launch-1")); again.str("id") != first.str("id") ||
+		again.Header.Get("Idempotent-Replayed") != "true" || again.Header.Get("Location") != first.Header.Get("Location") {
+		t.Fatalf("a repeated request made launch %s after %s, Location %q", again.str("id"), first.str("id"), again.Header.Get("Location"))
 	}
 	launch, items := launched(t, first.str("id"))
 	if launch["started"] != float64(4) || launch["skipped"] != float64(3) || launch["failed"] != float64(0) || len(items) != 7 {

@@ -201,6 +201,8 @@ func rateLimiter(limit float64) echo.MiddlewareFunc {
 			return &Error{Status: http.StatusForbidden, Msg: "cannot identify client for rate limiting"}
 		},
 		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			// The bucket refills limit tokens a second: one second always brings the next.
+			c.Response().Header().Set("Retry-After", "1")
 			return &Error{Status: http.StatusTooManyRequests, Msg: "rate limit exceeded; retry shortly"}
 		},
 	})

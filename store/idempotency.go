@@ -26,17 +26,19 @@ type IdempotentAnswer struct {
 	Final       bool
 	Status      int
 	ContentType string
-	Body        []byte
-	CreatedAt   time.Time
+	// Location is the answer's Location header, "" when it had none.
+	Location  string
+	Body      []byte
+	CreatedAt time.Time
 }
 
 // IdempotentAnswer returns the answer stored under a scoped key, or ErrNotFound when there
 // is none younger than IdempotencyTTL.
 func (s *Store) IdempotentAnswer(ctx context.Context, key string) (IdempotentAnswer, error) {
 	a := IdempotentAnswer{Key: key}
-	err := s.pool.QueryRow(ctx, `SELECT route, body_sha256, final, status, content_type, body, created_at
+	err := s.pool.QueryRow(ctx, `SELECT route, body_sha256, final, status, content_type, location, body, created_at
 		FROM idempotency_keys WHERE key = $1 AND created_at > $2`, key, now().Add(-IdempotencyTTL)).Scan(
-		&a.Route, &a.BodySHA256, &a.Final, &a.Status, &a.ContentType, &a.Body, &a.CreatedAt)
+		&a.Route, &a.BodySHA256, &a.Final, &a.Status, &a.ContentType, &a.Location, &a.Body, &a.CreatedAt)
 	if err != nil {
 		return IdempotentAnswer{}, fmt.Errorf("idempotent answer: %w", pgError(err, nil))
 	}
@@ -51,12 +53,12 @@ func (s *Store) SaveIdempotentAnswer(ctx context.Context, a IdempotentAnswer) er
 	if a.Body == nil {
 		a.Body = []byte{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (key, route, body_sha256, final, status, content_type, body, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+	_, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (key, route, body_sha256, final, status, content_type, location, body, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 		ON CONFLICT (key) DO UPDATE SET final = EXCLUDED.final, status = EXCLUDED.status, content_type = EXCLUDED.content_type,
-			body = EXCLUDED.body, updated_at = EXCLUDED.updated_at
+			location = EXCLUDED.location, body = EXCLUDED.body, updated_at = EXCLUDED.updated_at
 		WHERE NOT idempotency_keys.final AND idempotency_keys.body_sha256 = EXCLUDED.body_sha256`,
-		a.Key, a.Route, a.BodySHA256, a.Final, a.Status, a.ContentType, a.Body, t)
+		a.Key, a.Route, a.BodySHA256, a.Final, a.Status, a.ContentType, a.Location, a.Body, t)
 	if err != nil {
 		return fmt.Errorf("save idempotent answer: %w", err)
 	}
