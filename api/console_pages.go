@@ -302,8 +302,12 @@ func startBody(campaignID, creatorID string) map[string]any {
 	return map[string]any{"campaign_id": campaignID, "creator_id": creatorID}
 }
 
-// startedNotice is the collaboration page's notice after the board's start form.
-const startedNotice = "Collaboration started: outreach is under way."
+// startNotices are the collaboration page's notices after the board's start form: the
+// API answers 201 for a new collaboration, 200 for the pair's existing one.
+var startNotices = map[string]string{
+	"start":  "Collaboration started: outreach is under way.",
+	"exists": "This creator already has this collaboration in the campaign; here it is.",
+}
 
 // boardStart is the board's start form: a collaboration of the campaign with a creator,
 // through POST /v1/collaborations, which starts its workflow (with its search attributes)
@@ -328,7 +332,11 @@ func (s *Server) boardStart(c echo.Context) error {
 		if err := json.Unmarshal(a.Body, &started); err != nil || started.ID == "" {
 			return fmt.Errorf("start answer %q: %w", a.Body, err)
 		}
-		return c.Redirect(http.StatusSeeOther, "/console/collaborations/"+url.PathEscape(started.ID)+"?done=start")
+		done := "start"
+		if a.Status == http.StatusOK {
+			done = "exists"
+		}
+		return c.Redirect(http.StatusSeeOther, "/console/collaborations/"+url.PathEscape(started.ID)+"?done="+done)
 	}
 	d, err := s.board(c, id, bulkForm{Idem: formToken()}, in)
 	if err != nil {
@@ -380,8 +388,8 @@ func (s *Server) collaborationPage(c echo.Context) error {
 	}
 	if a, ok := collabActions[c.QueryParam("done")]; ok {
 		d.Notice = a.done
-	} else if c.QueryParam("done") == "start" {
-		d.Notice = startedNotice
+	} else if notice, ok := startNotices[c.QueryParam("done")]; ok {
+		d.Notice = notice
 	}
 	return s.consolePage(c, http.StatusOK, "collaboration", d)
 }

@@ -603,7 +603,8 @@ func startForm(board string) string {
 // roster's creators not yet in the campaign; an empty or unknown creator is the API's
 // refusal beside the form; a roster creator starts, the browser lands on the new
 // collaboration's page, and its workflow carries the search attributes the Web UI lists
-// it by; the creator is then no longer offered.
+// it by; the creator is then no longer offered; one already in the campaign leads to
+// their collaboration, said to exist.
 func TestConsoleStartCollaboration(t *testing.T) {
 	campaign := newCampaign(t)
 	fresh, busy := newCreator(t), newCreator(t)
@@ -661,6 +662,14 @@ func TestConsoleStartCollaboration(t *testing.T) {
 	}
 	if form := startForm(u.get(board).body); strings.Contains(form, fresh) {
 		t.Fatalf("a started creator is still offered: %s", form)
+	}
+	// A creator typed in who is already in the campaign leads to their collaboration.
+	again := u.submit(board, board+"/start", url.Values{"creator_id": {busy}})
+	if again.status != http.StatusSeeOther || again.location != "/console/collaborations/"+workflows.CollaborationID(campaign, busy)+"?done=exists" {
+		t.Fatalf("start of a started pair: %d %s %s", again.status, again.location, again.body)
+	}
+	if p := u.get(again.location); !strings.Contains(p.body, "already has this collaboration") {
+		t.Fatalf("page of the existing collaboration: %s", p.body)
 	}
 }
 
