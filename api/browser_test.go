@@ -29,7 +29,8 @@ const screenshotDir = "../.data/screenshots"
 const browserWait = time.Minute
 
 // TestBrowserConsole drives the console in headless Chromium as its people would: ops
-// signs in, opens the campaign board and a collaboration from its card; a reviewer
+// signs in, opens the campaign board, starts a collaboration with a roster creator from
+// the board's form and opens another collaboration from its card; a reviewer
 // approves the draft from the review queue and its card moves to the awaiting post
 // column; finance confirms the fee in the payout queue and the collaboration shows it
 // paid. A failure leaves a screenshot of each page in .data/screenshots/.
@@ -38,12 +39,20 @@ func TestBrowserConsole(t *testing.T) {
 	campaign := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).str("campaign_id")
 	waitForListed(t, "campaign_id="+campaign, id, "in_review")
 	board, card := "/console/campaigns/"+campaign, `a[href="/console/collaborations/`+id+`"]`
+	fresh := newCreator(t)
+	approve(t, campaign, fresh)
 
 	tab := openConsoleTab(t)
 	tab.signIn("campaigns", opsKey, "ops")
 	tab.pageUntil("campaigns", `a[href="`+board+`"]`, `a[href^="/console?after="]`)
 	tab.click("board", `table a[href="`+board+`"]`)
 	tab.check("board", "the card in the in review column", inColumn("in_review", card))
+	tab.check("board", "the roster creator offered", fmt.Sprintf(`document.querySelector('#start-roster option[value=%q]') !== null`, fresh))
+	tab.do("board", chromedp.SendKeys(chromedp.ID("start-creator"), fresh))
+	tab.click("started", `#form-start button[type=submit]`)
+	tab.hasText("started", "#stage", "outreach")
+	tab.check("started", "the notice", `document.querySelector("p.notice")?.textContent.startsWith("Collaboration started")`)
+	tab.click("board", `p.sub a[href="`+board+`"]`)
 	tab.click("collaboration", `section[data-stage="in_review"] `+card)
 	tab.hasText("collaboration", "#stage", "in review")
 

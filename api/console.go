@@ -51,6 +51,8 @@ var consoleFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04 UTC")
 	},
+	// inc numbers the next of a list: post 1 when none was submitted.
+	"inc":      func(n int) int { return n + 1 },
 	"money":    formatMoney,
 	"duration": formatDuration,
 	"label":    func(s string) string { return strings.ReplaceAll(s, "_", " ") },
@@ -240,6 +242,7 @@ func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
 	con.GET("/campaigns/:id", s.campaignBoard)
 	con.GET("/campaigns/:id/report", s.campaignReportPage)
 	con.POST("/campaigns/:id/bulk", s.boardBulk)
+	con.POST("/campaigns/:id/start", s.boardStart)
 	con.GET("/collaborations/:id", s.collaborationPage)
 	con.POST("/collaborations/:id/:action", s.collaborationAction)
 	con.GET("/reviews", s.reviewQueue)

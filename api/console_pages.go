@@ -139,7 +139,23 @@ type boardPage struct {
 	Bulk  *store.BulkAction
 	// Form is the bulk form's last input, shown again with its errors.
 	Form bulkForm
+	// Roster is the roster's creators without a collaboration in the campaign yet, whom
+	// the start form offers; Start is that form's last input.
+	Roster []store.RosterCandidate
+	Start  startForm
 }
+
+// startForm is the board's form starting a collaboration: a creator of the roster, or any
+// creator by id. Failed says the last post was refused, so the form shows the errors.
+type startForm struct {
+	CreatorID string
+	Idem      string
+	Failed    bool
+}
+
+// rosterOffered is how many roster creators the start form lists; a longer roster's
+// others are started by id (or by a launch).
+const rosterOffered = 500
 
 // bulkForm is the board's bulk form: the selection, the action and the reason.
 type bulkForm struct {
@@ -157,7 +173,7 @@ func (s *Server) campaignBoard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.board(c, id, bulkForm{Idem: formToken()})
+	d, err := s.board(c, id, bulkForm{Idem: formToken()}, startForm{Idem: formToken()})
 	if err != nil {
 		return err
 	}
@@ -170,8 +186,8 @@ func (s *Server) campaignBoard(c echo.Context) error {
 }
 
 // board reads a campaign's board: the pipeline's counts and each column's first cards,
-// filtered, with the creators' names in one query.
-func (s *Server) board(c echo.Context, id string, form bulkForm) (consoleData, error) {
+// both filtered, with the creators' names in one query.
+func (s *Server) board(c echo.Context, id string, form bulkForm, start startForm) (consoleData, error) {
 	ctx := c.Request().Context()
 	cp, err := s.store.Campaign(ctx, id)
 	if err != nil {
@@ -180,11 +196,20 @@ func (s *Server) board(c echo.Context, id string, form bulkForm) (consoleData, e
 	f := readBoardFilter(c, id)
 	stages := stageNames()
 	now := time.Now()
-	p, err := s.store.CampaignPipeline(ctx, id, stages, now)
+	// The counts are of the cards the filters select: a column headed by the whole
+	// campaign's count over filtered cards reads as cards missing.
+	p, err := s.store.PipelineOf(ctx, store.CollaborationFilter{CampaignID: id, Stage: f.Stage, Tier: f.Tier,
+		Attention: f.attention, Overdue: f.overdue, Now: now}, stages)
 	if err != nil {
 		return consoleData{}, err
 	}
-	page := &boardPage{Campaign: cp, Pipeline: p, Filter: f, Clear: "/console/campaigns/" + id, Form: form}
+	page := &boardPage{Campaign: cp, Pipeline: p, Filter: f, Clear: "/console/campaigns/" + id, Form: form, Start: start}
+	// Only ops may start one, so only they are shown whom they could start.
+	if consoleSession(c).key.Role == RoleOps {
+		if page.Roster, err = s.store.RosterNotStarted(ctx, id, rosterOffered); err != nil {
+			return consoleData{}, err
+		}
+	}
 	var ids []string
 	for _, sc := range p.Stages {
 		if f.Stage != "" && sc.Stage != f.Stage {
@@ -245,8 +270,7 @@ func (s *Server) boardBulk(c echo.Context) error {
 	if len(in.IDs) == 0 {
 		msg, fields["collaboration_ids"] = "validation failed", "select at least one card"
 	} else {
-		a, err := s.dispatch(c, http.MethodPost, "/v1/campaigns/"+id+"/bulk",
-			map[string]any{"action": in.Action, "reason": in.Reason, "collaboration_ids": in.IDs}, in.Idem)
+		a, err := s.dispatch(c, http.MethodPost, "/v1/campaigns/"+id+"/bulk", bulkBody(in), in.Idem)
 		if err != nil {
 			return err
 		}
@@ -260,12 +284,66 @@ func (s *Server) boardBulk(c echo.Context) error {
 		msg, fields = refusal(a)
 		status = a.Status
 	}
-	d, err := s.board(c, id, in)
+	d, err := s.board(c, id, in, startForm{Idem: formToken()})
 	if err != nil {
 		return err
 	}
 	d.Error, d.Fields = msg, fields
 	return s.consolePage(c, status, "board", d)
+}
+
+// bulkBody is the request body of POST /v1/campaigns/{id}/bulk made from the bulk form.
+func bulkBody(in bulkForm) map[string]any {
+	return map[string]any{"action": in.Action, "reason": in.Reason, "collaboration_ids": in.IDs}
+}
+
+// startBody is the request body of POST /v1/collaborations made from the start form.
+func startBody(campaignID, creatorID string) map[string]any {
+	return map[string]any{"campaign_id": campaignID, "creator_id": creatorID}
+}
+
+// startNotices are the collaboration page's notices after the board's start form: the
+// API answers 201 for a new collaboration, 200 for the pair's existing one.
+var startNotices = map[string]string{
+	"start":  "Collaboration started: outreach is under way.",
+	"exists": "This creator already has this collaboration in the campaign; here it is.",
+}
+
+// boardStart is the board's start form: a collaboration of the campaign with a creator,
+// through POST /v1/collaborations, which starts its workflow (with its search attributes)
+// or answers the one that exists. Either way the browser goes to its page.
+func (s *Server) boardStart(c echo.Context) error {
+	id, err := pathUUID(c, "campaign")
+	if err != nil {
+		return err
+	}
+	in := startForm{CreatorID: strings.TrimSpace(c.FormValue("creator_id")), Idem: c.FormValue("_idem"), Failed: true}
+	if in.Idem == "" {
+		in.Idem = formToken()
+	}
+	a, err := s.dispatch(c, http.MethodPost, "/v1/collaborations", startBody(id, in.CreatorID), in.Idem)
+	if err != nil {
+		return err
+	}
+	if a.Status == http.StatusCreated || a.Status == http.StatusOK {
+		var started struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(a.Body, &started); err != nil || started.ID == "" {
+			return fmt.Errorf("start answer %q: %w", a.Body, err)
+		}
+		done := "start"
+		if a.Status == http.StatusOK {
+			done = "exists"
+		}
+		return c.Redirect(http.StatusSeeOther, "/console/collaborations/"+url.PathEscape(started.ID)+"?done="+done)
+	}
+	d, err := s.board(c, id, bulkForm{Idem: formToken()}, in)
+	if err != nil {
+		return err
+	}
+	d.Error, d.Fields = refusal(a)
+	return s.consolePage(c, a.Status, "board", d)
 }
 
 // stageStep is one stage a collaboration passed through, and how long it stayed.
@@ -288,6 +366,10 @@ type collaborationPage struct {
 	// PendingDraft is the draft waiting for review; 0 when none.
 	PendingDraft int
 	Open         bool
+	// Declinable says the collaboration may still end as declined: not signed yet.
+	Declinable bool
+	// WantsPost says the collaboration waits for the URL of a live post.
+	WantsPost bool
 	// Metrics is the newest metrics snapshot; nil before any.
 	Metrics *payout.Metrics
 	Idem    string
@@ -306,6 +388,8 @@ func (s *Server) collaborationPage(c echo.Context) error {
 	}
 	if a, ok := collabActions[c.QueryParam("done")]; ok {
 		d.Notice = a.done
+	} else if notice, ok := startNotices[c.QueryParam("done")]; ok {
+		d.Notice = notice
 	}
 	return s.consolePage(c, http.StatusOK, "collaboration", d)
 }
@@ -373,6 +457,10 @@ func (s *Server) collaboration(c echo.Context) (consoleData, error) {
 	if n := len(state.Drafts); n > 0 && state.Stage == workflows.StageInReview && state.Drafts[n-1].Review == nil {
 		p.PendingDraft = state.Drafts[n-1].N
 	}
+	// As the workflow's validators judge them; the buttons only spare refusals.
+	signed := state.Contract != nil && state.Contract.Signed != nil
+	p.Declinable = !signed && slices.Contains([]workflows.Stage{workflows.StageOutreach, workflows.StageNegotiating, workflows.StageContracting}, state.Stage)
+	p.WantsPost = state.Stage == workflows.StageAwaitingPost && len(state.Posts) < state.PostsRequired
 	return consoleData{Title: p.Creator + " · " + p.Campaign.Name, Page: p}, nil
 }
 
@@ -415,6 +503,16 @@ var collabActions = map[string]collabAction{
 		body: func(form func(string) string) (any, map[string]string) {
 			return map[string]string{"decision": form("decision"), "comments": form("comments")}, nil
 		}},
+	"decline": {route: fixed("decline"), done: "Collaboration declined.", body: reasonBody},
+	"draft": {route: fixed("drafts"), done: "Draft submitted for review.", body: func(form func(string) string) (any, map[string]string) {
+		return map[string]any{"assets": lines(form("assets")), "caption": form("caption")}, nil
+	}},
+	"post": {route: fixed("posts"), done: "Post submitted for verification.", body: func(form func(string) string) (any, map[string]string) {
+		return map[string]string{"url": form("url")}, nil
+	}},
+	"resolve": {route: fixed("resolve"), done: "Decision recorded.", body: func(form func(string) string) (any, map[string]string) {
+		return map[string]string{"decision": form("decision"), "reason": form("reason")}, nil
+	}},
 	"override": {route: fixed("verification/override"), done: "Verification overridden.", body: func(form func(string) string) (any, map[string]string) {
 		n, err := strconv.Atoi(form("post"))
 		if err != nil {
@@ -422,6 +520,18 @@ var collabActions = map[string]collabAction{
 		}
 		return map[string]any{"post": n, "reason": form("reason")}, nil
 	}},
+}
+
+// lines are a textarea's non-blank lines, trimmed: the draft form's asset links, one a
+// line. None is an empty list, which the API refuses by its field name.
+func lines(text string) []string {
+	out := []string{}
+	for l := range strings.Lines(text) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // offerBody is an offer of one deliverable at a fixed fee typed in the currency's major

@@ -136,7 +136,7 @@ func (s *Server) confirmPayoutForm(c echo.Context) error {
 		return err
 	}
 	reference := strings.TrimSpace(c.FormValue("reference"))
-	a, err := s.dispatch(c, http.MethodPost, "/v1/payouts/"+id+"/confirm", map[string]string{"reference": reference}, c.FormValue("_idem"))
+	a, err := s.dispatch(c, http.MethodPost, "/v1/payouts/"+id+"/confirm", confirmBody(reference), c.FormValue("_idem"))
 	if err != nil {
 		return err
 	}
@@ -152,4 +152,9 @@ func (s *Server) confirmPayoutForm(c echo.Context) error {
 	}
 	d.Error, d.Fields = refusal(a)
 	return s.renderPayoutQueue(c, a.Status, d, id, reference)
+}
+
+// confirmBody is the request body of POST /v1/payouts/{id}/confirm made from the confirm form.
+func confirmBody(reference string) map[string]string {
+	return map[string]string{"reference": reference}
 }

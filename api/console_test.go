@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -11,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
+
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
 )
 
 var (
@@ -584,4 +588,209 @@ func TestConsoleBoardColumnPages(t *testing.T) {
 			t.Fatalf("card %s on both pages", card[1])
 		}
 	}
+}
+
+// startForm is the HTML of the board's start form, empty when the page has none.
+func startForm(board string) string {
+	start := strings.Index(board, `id="form-start"`)
+	if start < 0 {
+		return ""
+	}
+	return board[start : start+strings.Index(board[start:], "</form>")]
+}
+
+// TestConsoleStartCollaboration: ops (only) see a start form on the board offering the
+// roster's creators not yet in the campaign; an empty or unknown creator is the API's
+// refusal beside the form; a roster creator starts, the browser lands on the new
+// collaboration's page, and its workflow carries the search attributes the Web UI lists
+// it by; the creator is then no longer offered; one already in the campaign leads to
+// their collaboration, said to exist.
+func TestConsoleStartCollaboration(t *testing.T) {
+	campaign := newCampaign(t)
+	fresh, busy := newCreator(t), newCreator(t)
+	approve(t, campaign, fresh, busy)
+	start(t, campaign, busy)
+	board := "/console/campaigns/" + campaign
+
+	for _, key := range []string{reviewerKey, financeKey, auditorKey} {
+		if p := signedIn(t, key).get(board); p.status != 200 || startForm(p.body) != "" {
+			t.Fatalf("%s sees the start form: %d %s", key, p.status, p.body)
+		}
+	}
+	u := signedIn(t, opsKey)
+	form := startForm(u.get(board).body)
+	if !strings.Contains(form, `<option value="`+fresh+`">`) || strings.Contains(form, busy) || !strings.Contains(form, `name="creator_id"`) {
+		t.Fatalf("start form: %s", form)
+	}
+
+	empty := u.submit(board, board+"/start", url.Values{"creator_id": {""}})
+	if empty.status != http.StatusUnprocessableEntity || !strings.Contains(startForm(empty.body), `id="start-error"`) ||
+		!strings.Contains(startForm(empty.body), "<code>creator_id</code>") {
+		t.Fatalf("start without a creator: %d %s", empty.status, empty.body)
+	}
+	unknown := "01a22047-f28e-7750-bf30-739dc3eb9cbf"
+	refused := u.submit(board, board+"/start", url.Values{"creator_id": {unknown}})
+	if refused.status != http.StatusUnprocessableEntity || !strings.Contains(startForm(refused.body), "no such creator") ||
+		!strings.Contains(startForm(refused.body), `value="`+unknown+`"`) {
+		t.Fatalf("start with an unknown creator: %d %s", refused.status, refused.body)
+	}
+
+	id := workflows.CollaborationID(campaign, fresh)
+	started := u.submit(board, board+"/start", url.Values{"creator_id": {fresh}})
+	if started.status != http.StatusSeeOther || started.location != "/console/collaborations/"+id+"?done=start" {
+		t.Fatalf("start: %d %s %s", started.status, started.location, started.body)
+	}
+	if p := u.get(started.location); p.status != 200 || !strings.Contains(p.body, "Collaboration started") {
+		t.Fatalf("page of the started collaboration: %d %s", p.status, p.body)
+	}
+	desc, err := temporalClient.DescribeWorkflowExecution(t.Context(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	for name, want := range map[string]string{workflows.SearchCampaign.GetName(): campaign, workflows.SearchCreator.GetName(): fresh,
+		workflows.SearchStage.GetName(): "outreach"} {
+		var got string
+		if p, ok := attrs[name]; !ok {
+			t.Fatalf("search attribute %s missing: %v", name, attrs)
+		} else if err := converter.GetDefaultDataConverter().FromPayload(p, &got); err != nil || got != want {
+			t.Fatalf("search attribute %s: %q %v, want %q", name, got, err, want)
+		}
+	}
+	if _, ok := workflows.SearchAttributeTypes()[workflows.SearchCampaign.GetName()]; !ok {
+		t.Fatal("the campaign attribute is not registered")
+	}
+	if form := startForm(u.get(board).body); strings.Contains(form, fresh) {
+		t.Fatalf("a started creator is still offered: %s", form)
+	}
+	// A creator typed in who is already in the campaign leads to their collaboration.
+	again := u.submit(board, board+"/start", url.Values{"creator_id": {busy}})
+	if again.status != http.StatusSeeOther || again.location != "/console/collaborations/"+workflows.CollaborationID(campaign, busy)+"?done=exists" {
+		t.Fatalf("start of a started pair: %d %s %s", again.status, again.location, again.body)
+	}
+	if p := u.get(again.location); !strings.Contains(p.body, "already has this collaboration") {
+		t.Fatalf("page of the existing collaboration: %s", p.body)
+	}
+}
+
+// TestConsoleBoardCountsFollowFilters: with a filter in force, each column's count, the
+// totals and the cards are of the filtered collaborations, not the whole campaign's.
+func TestConsoleBoardCountsFollowFilters(t *testing.T) {
+	campaign := newCampaign(t)
+	past := time.Now().Add(-time.Hour)
+	for _, c := range []store.Collaboration{
+		{Stage: "outreach", Tier: "micro"}, {Stage: "outreach", Tier: "micro"}, {Stage: "outreach", Tier: "mega"},
+		{Stage: "contracting", Tier: "mega", DueAt: &past}, {Stage: "contracting", Tier: "micro"},
+	} {
+		c.CreatorID, c.CampaignID = newCreator(t), campaign
+		c.ID, c.StageSeq, c.UpdatedAt = workflows.CollaborationID(campaign, c.CreatorID), 1, time.Now()
+		if err := st.RecordCollaboration(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := signedIn(t, auditorKey)
+	for query, want := range map[string]struct{ total, outreach, contracting int }{
+		"":                         {5, 3, 2},
+		"?tier=micro":              {3, 2, 1},
+		"?tier=mega":               {2, 1, 1},
+		"?overdue=true":            {1, 0, 1},
+		"?tier=micro&overdue=true": {0, 0, 0},
+	} {
+		p := u.get("/console/campaigns/" + campaign + query)
+		if !strings.Contains(p.body, fmt.Sprintf(`id="total">%d<`, want.total)) {
+			t.Errorf("%q: total is not %d: %s", query, want.total, p.body)
+		}
+		for stage, n := range map[string]int{"outreach": want.outreach, "contracting": want.contracting} {
+			col := column(t, p.body, stage)
+			if !strings.Contains(col, fmt.Sprintf(`<span class="count">%d</span>`, n)) || strings.Count(col, `<li class="card">`) != n {
+				t.Errorf("%q: %s column is not %d cards counted %d: %s", query, stage, n, n, col)
+			}
+		}
+	}
+}
+
+// TestConsoleDecline: before signing, ops decline with a reason from the collaboration
+// page; without one the API's refusal is shown beside the form.
+func TestConsoleDecline(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	u, path := signedIn(t, opsKey), "/console/collaborations/"+id
+	if p := signedIn(t, reviewerKey).get(path); strings.Contains(p.body, `id="form-decline"`) {
+		t.Fatal("a reviewer sees the decline form")
+	}
+	if r := u.submit(path, path+"/decline", url.Values{}); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.body, `id="decline-error"`) || !strings.Contains(r.body, "<code>reason</code>") {
+		t.Fatalf("decline without a reason: %d %s", r.status, r.body)
+	}
+	r := u.submit(path, path+"/decline", url.Values{"reason": {"creator said no"}})
+	if r.status != http.StatusSeeOther || r.location != path+"?done=decline" {
+		t.Fatalf("decline: %d %s %s", r.status, r.location, r.body)
+	}
+	waitForStage(t, id, "declined")
+	if p := u.get(r.location); !strings.Contains(p.body, "Collaboration declined.") || strings.Contains(p.body, `id="form-decline"`) {
+		t.Fatalf("page after declining: %s", p.body)
+	}
+}
+
+// TestConsoleDraftAndPost: once signed (no decline any more), ops submit a draft for the
+// creator, refused first without assets; after the review, they submit the live post's
+// link, refused first when it is not a link; the post is then listed for verification.
+func TestConsoleDraftAndPost(t *testing.T) {
+	id := signedCollaboration(t)
+	u, path := signedIn(t, opsKey), "/console/collaborations/"+id
+	if p := u.get(path); !strings.Contains(p.body, `id="form-draft"`) || strings.Contains(p.body, `id="form-decline"`) || strings.Contains(p.body, `id="form-post"`) {
+		t.Fatalf("signed collaboration's actions: %s", p.body)
+	}
+	if r := u.submit(path, path+"/draft", url.Values{"assets": {" \n "}, "caption": {"#ad hello"}}); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.body, `id="draft-error"`) || !strings.Contains(r.body, "<code>assets</code>") || !strings.Contains(r.body, "#ad hello</textarea>") {
+		t.Fatalf("draft without assets: %d %s", r.status, r.body)
+	}
+	r := u.submit(path, path+"/draft", url.Values{"assets": {"https://cdn.example.com/a.mp4\r\nhttps://cdn.example.com/b.jpg"}, "caption": {"#ad hello"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("draft: %d %s", r.status, r.body)
+	}
+	if p := u.get(r.location); !strings.Contains(p.body, "Draft submitted for review.") || !strings.Contains(p.body, "<code>https://cdn.example.com/b.jpg</code>") {
+		t.Fatalf("page after the draft: %s", p.body)
+	}
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts/1/review", reviewerKey, `{"decision":"approve"}`))
+	waitForStage(t, id, "awaiting_post")
+
+	if p := u.get(path); !strings.Contains(p.body, "Submit post 1 of 1") {
+		t.Fatalf("post form: %s", p.body)
+	}
+	if r := u.submit(path, path+"/post", url.Values{"url": {"not a link"}}); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.body, `id="post-error"`) || !strings.Contains(r.body, "<code>url</code>") {
+		t.Fatalf("post that is not a link: %d %s", r.status, r.body)
+	}
+	postURL, _ := postPageAs(t, "someone", "NOCODE")
+	r = u.submit(path, path+"/post", url.Values{"url": {postURL}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("post: %d %s", r.status, r.body)
+	}
+	if p := u.get(r.location); !strings.Contains(p.body, "Post submitted for verification.") || !strings.Contains(p.body, "Post 1: <code>"+postURL) {
+		t.Fatalf("page after the post: %s", p.body)
+	}
+}
+
+// TestConsoleResolveEscalation: a kill fee the payout provider refuses waits for ops; the
+// page shows the decision form, an override without a reason is refused beside it, and a
+// retry lets the cancel finish.
+func TestConsoleResolveEscalation(t *testing.T) {
+	id := signedCollaboration(t)
+	fast := newAPI(t, func(cfg *api.Config) { cfg.UpdateWait = 300 * time.Millisecond })
+	refusePayouts(t, id, 1)
+	must(t, 202, callAt(t, fast, "POST", "/v1/collaborations/"+id+"/cancel", opsKey, `{"reason":"brand pulled out"}`))
+	u, path := signedIn(t, opsKey), "/console/collaborations/"+id
+	eventually(t, "the decision form", func() bool { return strings.Contains(u.get(path).body, `id="form-resolve"`) })
+	if p := signedIn(t, reviewerKey).get(path); strings.Contains(p.body, `id="form-resolve"`) {
+		t.Fatal("a reviewer sees the decision form")
+	}
+	if r := u.submit(path, path+"/resolve", url.Values{"decision": {"override"}}); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.body, `id="resolve-error"`) || !strings.Contains(r.body, "<code>reason</code>") {
+		t.Fatalf("override without a reason: %d %s", r.status, r.body)
+	}
+	r := u.submit(path, path+"/resolve", url.Values{"decision": {"retry"}})
+	if r.status != http.StatusSeeOther || r.location != path+"?done=resolve" {
+		t.Fatalf("retry: %d %s %s", r.status, r.location, r.body)
+	}
+	waitForStage(t, id, "cancelled")
 }

@@ -24,6 +24,7 @@ var access = map[string][]string{
 	"GET /console/campaigns/:id":                        {"session"},
 	"GET /console/campaigns/:id/report":                 {"session"},
 	"POST /console/campaigns/:id/bulk":                  {"session"},
+	"POST /console/campaigns/:id/start":                 {"session"},
 	"GET /console/collaborations/:id":                   {"session"},
 	"POST /console/collaborations/:id/:action":          {"session"},
 	"GET /console/reviews":                              {"session"},

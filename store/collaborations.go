@@ -127,6 +127,21 @@ type CollaborationFilter struct {
 // ListCollaborations returns one page of collaborations in id order and the next cursor.
 func (s *Store) ListCollaborations(ctx context.Context, f CollaborationFilter) ([]Collaboration, string, error) {
 	var q keysetQuery
+	f.conditions(&q)
+	rows, err := s.pool.Query(ctx, q.sql(collaborationSelect, f.After, f.Limit), q.args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list collaborations: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanCollaboration)
+	if err != nil {
+		return nil, "", fmt.Errorf("list collaborations: %w", err)
+	}
+	return page(list, f.Limit, func(c Collaboration) string { return c.ID })
+}
+
+// conditions adds the filter's conditions (all but the cursor and limit) to q: the list
+// and the pipeline's counts (PipelineOf) select the same rows.
+func (f CollaborationFilter) conditions(q *keysetQuery) {
 	if f.ID != "" {
 		q.where("id = " + q.arg(f.ID))
 	}
@@ -156,15 +171,6 @@ func (s *Store) ListCollaborations(ctx context.Context, f CollaborationFilter) (
 		}
 		q.where(cond)
 	}
-	rows, err := s.pool.Query(ctx, q.sql(collaborationSelect, f.After, f.Limit), q.args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list collaborations: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, scanCollaboration)
-	if err != nil {
-		return nil, "", fmt.Errorf("list collaborations: %w", err)
-	}
-	return page(list, f.Limit, func(c Collaboration) string { return c.ID })
 }
 
 // collaborationSelect reads the columns scanCollaboration scans.

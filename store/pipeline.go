@@ -46,16 +46,30 @@ type Money struct {
 // given), with how many are overdue, on hold and waiting for ops, and the sums of agreed
 // fees per currency, in one grouped query over the campaign's index.
 func (s *Store) CampaignPipeline(ctx context.Context, campaignID string, stages []string, now time.Time) (Pipeline, error) {
+	return s.PipelineOf(ctx, CollaborationFilter{CampaignID: campaignID, Now: now}, stages)
+}
+
+// PipelineOf is CampaignPipeline of the collaborations the filter selects (f.After and
+// f.Limit do not apply), as of f.Now: the console's board counts what its filters show.
+func (s *Store) PipelineOf(ctx context.Context, f CollaborationFilter, stages []string) (Pipeline, error) {
+	campaignID, now := f.CampaignID, f.Now
 	p := Pipeline{CampaignID: campaignID, Fees: []Money{}, AsOf: now.UTC()}
 	index := map[string]int{}
 	for i, st := range stages {
 		p.Stages = append(p.Stages, StageCount{Stage: st, Fees: []Money{}})
 		index[st] = i
 	}
+	var q keysetQuery
+	late := "due_at < " + q.arg(now) + " AND stage = ANY (" + q.arg(WaitingStages) + ")"
+	f.conditions(&q)
+	where := ""
+	if len(q.conds) > 0 {
+		where = " WHERE " + strings.Join(q.conds, " AND ")
+	}
 	rows, err := s.pool.Query(ctx, `SELECT stage, currency, count(*),
-			count(*) FILTER (WHERE due_at < $2 AND stage = ANY ($3)),
+			count(*) FILTER (WHERE `+late+`),
 			count(*) FILTER (WHERE on_hold), count(*) FILTER (WHERE attention_reason <> ''), COALESCE(sum(fee), 0)
-		FROM collaborations WHERE campaign_id = $1 GROUP BY stage, currency`, campaignID, now, WaitingStages)
+		FROM collaborations`+where+` GROUP BY stage, currency`, q.args...)
 	if err != nil {
 		return p, fmt.Errorf("pipeline of %s: %w", campaignID, err)
 	}

@@ -35,7 +35,8 @@ func seedCampaign(t testing.TB, s *store.Store, n int) (string, []string) {
 
 // TestPipelineCountsPerStage: counts, overdue (past due in a waiting stage only), holds,
 // attention and agreed fees per currency, per stage and in total; a stage entered twice in
-// a row is one entry of the stage history; the list filters by tier and overdue.
+// a row is one entry of the stage history; the list filters by tier, overdue and
+// attention, and the filtered pipeline (PipelineOf) counts the rows the list shows.
 func TestPipelineCountsPerStage(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.New(t)
@@ -90,6 +91,8 @@ func TestPipelineCountsPerStage(t *testing.T) {
 		{store.CollaborationFilter{Overdue: &overdue}, 2},
 		{store.CollaborationFilter{Overdue: &notOverdue}, 4},
 		{store.CollaborationFilter{Tier: "mid", Overdue: &overdue}, 1},
+		{store.CollaborationFilter{Attention: &overdue}, 1},
+		{store.CollaborationFilter{Stage: "in_production", Overdue: &notOverdue}, 1},
 	} {
 		tt.f.CampaignID, tt.f.Now, tt.f.Limit = campaign, now, 50
 		list, _, err := s.ListCollaborations(ctx, tt.f)
@@ -98,6 +101,22 @@ func TestPipelineCountsPerStage(t *testing.T) {
 		}
 		if len(list) != tt.want {
 			t.Errorf("filter %+v: %d rows, want %d", tt.f, len(list), tt.want)
+		}
+		fp, err := s.PipelineOf(ctx, tt.f, []string{"outreach", "in_production", "in_review"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perStage := map[string]int{}
+		for _, r := range list {
+			perStage[r.Stage]++
+		}
+		for _, sc := range fp.Stages {
+			if sc.Count != perStage[sc.Stage] {
+				t.Errorf("filter %+v: pipeline counts %d in %s, the list %d", tt.f, sc.Count, sc.Stage, perStage[sc.Stage])
+			}
+		}
+		if fp.Total != tt.want {
+			t.Errorf("filter %+v: pipeline total %d, want %d", tt.f, fp.Total, tt.want)
 		}
 	}
 

@@ -381,3 +381,36 @@ func rosterEntries(ctx context.Context, db querier, tail string, args ...any) ([
 	}
 	return list, nil
 }
+
+// RosterCandidate is a creator on a campaign's roster: the console offers them to start.
+type RosterCandidate struct {
+	CreatorID string
+	Name      string
+	Tier      roster.Tier
+}
+
+// RosterNotStarted lists up to limit creators of a campaign's approved roster who have no
+// collaboration in it yet, by name; erased creators are left out, as the API would
+// refuse to start them.
+func (s *Store) RosterNotStarted(ctx context.Context, campaignID string, limit int) ([]RosterCandidate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.creator_id::text, c.name, r.tier FROM campaign_roster r
+		JOIN creators c ON c.id = r.creator_id
+		WHERE r.campaign_id = $1 AND c.erased_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM collaborations k WHERE k.campaign_id = r.campaign_id AND k.creator_id = r.creator_id)
+		ORDER BY c.name, r.creator_id LIMIT $2`, campaignID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("roster not started of campaign %s: %w", campaignID, err)
+	}
+	var (
+		list           []RosterCandidate
+		id, name, tier string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &name, &tier}, func() error {
+		list = append(list, RosterCandidate{CreatorID: id, Name: name, Tier: roster.Tier(tier)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("roster not started of campaign %s: %w", campaignID, err)
+	}
+	return list, nil
+}
