@@ -4,7 +4,6 @@
 package api
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
@@ -204,25 +203,6 @@ func rateLimiter(limit float64) echo.MiddlewareFunc {
 			return &Error{Status: http.StatusTooManyRequests, Msg: "rate limit exceeded; retry shortly"}
 		},
 	})
-}
-
-// healthz answers 200 when the database and Temporal answer, 503 otherwise.
-func (s *Server) healthz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
-	defer cancel()
-	checks := map[string]string{"database": "ok", "temporal": "ok"}
-	status := http.StatusOK
-	// The answer is unauthenticated: details (addresses, users, database names) go to
-	// the log only.
-	if err := s.store.Ping(ctx); err != nil {
-		s.logger.Warn("health check failed", "check", "database", "err", err)
-		checks["database"], status = "unavailable", http.StatusServiceUnavailable
-	}
-	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		s.logger.Warn("health check failed", "check", "temporal", "err", err)
-		checks["temporal"], status = "unavailable", http.StatusServiceUnavailable
-	}
-	return c.JSON(status, map[string]any{"status": http.StatusText(status), "checks": checks})
 }
 
 // clientRequestIDKey holds the client's own X-Request-ID, kept for the log only.
