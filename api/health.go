@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -19,7 +20,8 @@ import (
 // and every process at /readyz on COLLABFLOW_METRICS_ADDR, for Kubernetes' readiness
 // probe: a replica that is not ready is taken out of the Service but not restarted.
 type Readiness struct {
-	Store    *store.Store
+	Store *store.Store
+	// Temporal is nil while the process is still connecting: not ready.
 	Temporal client.Client
 	Logger   *slog.Logger
 }
@@ -69,7 +71,10 @@ func (r Readiness) Check(ctx context.Context) (int, ReadyAnswer) {
 	} else if !m.Current() {
 		fail(checkMigrations, checkBehind, nil, "applied", m.Applied, "latest", m.Latest)
 	}
-	if _, err := r.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if r.Temporal == nil {
+		// A process still dialling Temporal at start.
+		fail(checkTemporal, checkUnavailable, errors.New("not connected yet"))
+	} else if _, err := r.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		fail(checkTemporal, checkUnavailable, err)
 	}
 	slices.Sort(a.Failed)
