@@ -100,6 +100,9 @@ func (t *telemetry) setupMetrics(logger *slog.Logger, st *store.Store) error {
 	t.closers = append(t.closers, provider.Shutdown)
 	t.sdkMetrics = temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{
 		Meter: provider.Meter("temporal-sdk-go"),
+		// Counters as Prometheus counters (temporal_request_total), which rate() is for;
+		// the default up-down counters are exported as gauges.
+		UseMonotonicCounters: true,
 		// The handler's default panics; a metric the SDK cannot record is no reason to
 		// stop a worker.
 		OnError: func(err error) { logger.Warn("temporal sdk metric", "err", err) },
