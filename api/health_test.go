@@ -73,12 +73,19 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// TestReadinessHandler: the handler the metrics listener serves answers as /readyz does.
+// TestReadinessHandler: the handler the metrics listener serves answers as /readyz does,
+// and names temporal while the process has not connected yet.
 func TestReadinessHandler(t *testing.T) {
 	rec := httptest.NewRecorder()
 	api.Readiness{Store: st, Temporal: temporalClient}.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("readyz: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	api.Readiness{Store: st}.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	var a api.ReadyAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || rec.Code != http.StatusServiceUnavailable || !slices.Equal(a.Failed, []string{"temporal"}) {
+		t.Fatalf("readyz before Temporal is connected: %d %s", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()
 	api.Alive(rec, httptest.NewRequest("GET", "/healthz", nil))
