@@ -32,7 +32,7 @@ type Store interface {
 	BeginEmail(ctx context.Context, e store.Email) (store.Email, error)
 	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error
 	MarkEmailFailed(ctx context.Context, key, reason string) error
-	MarkEmailStopped(ctx context.Context, key, reason string) error
+	StopEmail(ctx context.Context, key, reason string) (bool, error)
 	MarkSendAttempt(ctx context.Context, key string, at time.Time) error
 	ClearSendAttempt(ctx context.Context, key string) error
 	FirstProviderEvent(ctx context.Context, key string) (time.Time, error)
@@ -42,8 +42,8 @@ type Store interface {
 	RecordSignature(ctx context.Context, contractID, signatureID string) error
 	AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (store.Attribution, error)
 	LatestMetrics(ctx context.Context, collaborationID string) (payout.Metrics, error)
-	CreatePayout(ctx context.Context, p store.Payout) (store.Payout, error)
-	ConfirmPayout(ctx context.Context, id, reference, by string) (store.Payout, error)
+	CreatePayoutOnce(ctx context.Context, p store.Payout) (store.Payout, bool, error)
+	ConfirmPayoutOnce(ctx context.Context, id, reference, by string) (store.Payout, bool, error)
 	LaunchItems(ctx context.Context, launchID string, afterSeq, limit int, status string) ([]store.LaunchItem, error)
 	MarkLaunchItemStarting(ctx context.Context, launchID string, seq int) error
 	SetLaunchItem(ctx context.Context, launchID string, it store.LaunchItem) error
@@ -98,6 +98,8 @@ type Activities struct {
 	// attempt whose answer was lost before it sends again; longer than webhook latency.
 	// Zero means DefaultProviderEventWait.
 	ProviderEventWait time.Duration
+	// Metrics counts the side effects confirmed; nil counts nothing.
+	Metrics *Metrics
 }
 
 // StageChange is one stage transition of a collaboration, numbered by Seq.

@@ -24,7 +24,10 @@ func (a *Activities) RecordPayment(ctx context.Context, in PaymentInput) error {
 	if in.PayoutID == "" || in.Reference == "" {
 		return temporal.NewNonRetryableApplicationError("payment without payout id or reference", "BadInput", nil)
 	}
-	_, err := a.Store.ConfirmPayout(ctx, in.PayoutID, in.Reference, in.By)
+	_, confirmed, err := a.Store.ConfirmPayoutOnce(ctx, in.PayoutID, in.Reference, in.By)
+	if confirmed {
+		a.Metrics.payout("confirmed")
+	}
 	var conflict *store.ConflictError
 	if errors.As(err, &conflict) {
 		return temporal.NewNonRetryableApplicationError(conflict.Error(), "Conflict", err)
@@ -46,5 +49,11 @@ func (a *Activities) StopEmail(ctx context.Context, in StopEmailInput) error {
 	if in.MessageKey == "" {
 		return temporal.NewNonRetryableApplicationError("stop email without a message key", "BadInput", nil)
 	}
-	return a.Store.MarkEmailStopped(ctx, in.MessageKey, in.Reason)
+	stopped, err := a.Store.StopEmail(ctx, in.MessageKey, in.Reason)
+	if stopped {
+		// The key alone does not say the email's kind; only outreach sends are cancelled
+		// between attempts by a reply or cancel.
+		a.Metrics.emailStopped("outreach")
+	}
+	return err
 }

@@ -177,8 +177,12 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 				temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute})
 		}
 		if !verdict.Allowed {
-			if err := a.Store.MarkEmailStopped(ctx, key, verdict.Reason); err != nil {
+			stopped, err := a.Store.StopEmail(ctx, key, verdict.Reason)
+			if err != nil {
 				return res, err
+			}
+			if stopped {
+				a.Metrics.emailStopped(e.Kind)
 			}
 			logger.Info("email stopped by its collaboration", "message_key", key, "reason", verdict.Reason)
 			res.Status, res.Reason = SendStopped, verdict.Reason
@@ -218,6 +222,9 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 	// The duplicate window: a crash before the mark commits leaves the retry to the
 	// provider events.
 	logger.Info("email sent", "message_key", key, "provider_message_id", providerID, "logged_after", time.Since(accepted))
+	// Counted here, by the attempt that handed it over: a retry after this finds the row
+	// sent (sentBefore, BeginEmail) and never reaches this line.
+	a.Metrics.emailSent(e.Kind)
 	res.Status, res.ProviderMessageID = SendSent, providerID
 	return res, nil
 }
@@ -242,6 +249,8 @@ func (a *Activities) outcomeOfLostAttempt(ctx context.Context, logged store.Emai
 		if err := a.markSent(ctx, key, "", at); err != nil {
 			return SendEmailResult{}, false, err
 		}
+		// The attempt that sent it never learned so; this one is the first to log it.
+		a.Metrics.emailSent(logged.Kind)
 		return SendEmailResult{Status: SendSent, MessageKey: key, ProviderMessageID: logged.ProviderMessageID}, true, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return SendEmailResult{}, false, err

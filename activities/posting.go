@@ -156,6 +156,8 @@ func (a *Activities) VerifyPost(ctx context.Context, in VerifyPostInput) (verify
 		return verify.Report{}, temporal.NewApplicationErrorWithOptions("verify "+in.URL+": "+evidence, ErrPostUnreachable,
 			temporal.ApplicationErrorOptions{Details: []any{r}})
 	}
+	// A verdict completes the activity; only a lost completion (rare) runs it again.
+	a.Metrics.verified(r.Passed)
 	return r, nil
 }
 
@@ -252,12 +254,15 @@ func (a *Activities) CreatePayout(ctx context.Context, in PayoutInput) (store.Pa
 	if err != nil {
 		return store.Payout{}, fmt.Errorf("encode breakdown: %w", err)
 	}
-	p, err := a.Store.CreatePayout(ctx, store.Payout{
+	p, created, err := a.Store.CreatePayoutOnce(ctx, store.Payout{
 		CollaborationID: in.CollaborationID, Kind: in.Kind, IdempotencyKey: key,
 		Currency: b.Currency, Amount: b.Total, Breakdown: breakdown, Provider: a.Payouts.Name(), Status: store.PayoutPending,
 	})
 	if err != nil {
 		return store.Payout{}, err
+	}
+	if created {
+		a.Metrics.payout("created")
 	}
 	if p.Status != store.PayoutPending {
 		return p, nil
@@ -274,7 +279,11 @@ func (a *Activities) CreatePayout(ctx context.Context, in PayoutInput) (store.Pa
 		return store.Payout{}, fmt.Errorf("submit payout %s to %s: %w", key, a.Payouts.Name(), err)
 	}
 	if ref != "" {
-		return a.Store.ConfirmPayout(ctx, p.ID, ref, a.Payouts.Name())
+		p, confirmed, err := a.Store.ConfirmPayoutOnce(ctx, p.ID, ref, a.Payouts.Name())
+		if confirmed {
+			a.Metrics.payout("confirmed")
+		}
+		return p, err
 	}
 	return p, nil
 }

@@ -31,6 +31,7 @@ var access = map[string][]string{
 	"GET /console/payouts":                              {"session"},
 	"POST /console/payouts/:id/confirm":                 {"session"},
 	"GET /healthz":                                      {"public"},
+	"GET /readyz":                                       {"public"},
 	"GET /openapi.json":                                 {"public"},
 	"POST /webhooks/sendgrid/events":                    {"public"},
 	"POST /webhooks/sendgrid/inbound":                   {"public"},

@@ -294,8 +294,8 @@ func TestOpenAPIContractCatchesMismatches(t *testing.T) {
 		respBody                    string
 		want                        string // "" when the exchange matches
 	}{
-		{"documented", "GET", "/healthz", "", 200, `{"status":"OK","checks":{"database":"ok","temporal":"ok"}}`, ""},
-		{"answer breaks its schema", "GET", "/healthz", "", 200, `{"status":"OK"}`, "does not match"},
+		{"documented", "GET", "/readyz", "", 200, `{"status":"OK","checks":{"database":"ok","migrations":"ok","temporal":"ok"},"failed":[]}`, ""},
+		{"answer breaks its schema", "GET", "/readyz", "", 200, `{"status":"OK"}`, "does not match"},
 		{"undocumented status", "GET", "/healthz", "", 418, `{"error":"teapot"}`, "status is not supported"},
 		{"accepted request breaks its schema", "POST", "/v1/collaborations", `{"campaign_id":1}`, 201, `{}`, "request answered 201"},
 		{"refused request is not held to the schema", "POST", "/v1/collaborations", `{"campaign_id":1}`, 400, `{"error":"invalid request","fields":{"campaign_id":"must be a string"}}`, ""},

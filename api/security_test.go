@@ -237,9 +237,9 @@ func TestRequestLogHasNoTokensAndServerRequestIDs(t *testing.T) {
 	}
 }
 
-// L8: /healthz says which dependency is unavailable, never why: the error (addresses,
+// L8: /readyz says which dependency is unavailable, never why: the error (addresses,
 // users, database names) goes to the log.
-func TestHealthzShowsNoErrorDetails(t *testing.T) {
+func TestReadyzShowsNoErrorDetails(t *testing.T) {
 	ctx := context.Background()
 	dbURL, drop, err := storetest.CreateDatabase(ctx)
 	if err != nil {
@@ -258,10 +258,13 @@ func TestHealthzShowsNoErrorDetails(t *testing.T) {
 	t.Cleanup(dead.Close)
 	logs := &logBuffer{}
 	base := loggingAPI(t, logs, func(cfg *api.Config) { cfg.Store, cfg.Temporal = closed, dead })
-	r := must(t, 503, callAt(t, base, "GET", "/healthz", "", nil))
+	r := must(t, 503, callAt(t, base, "GET", "/readyz", "", nil))
 	checks, _ := r.Body["checks"].(map[string]any)
-	if checks["database"] != "unavailable" || checks["temporal"] != "unavailable" || len(checks) != 2 {
-		t.Fatalf("healthz: %s", r.Raw)
+	if checks["database"] != "unavailable" || checks["migrations"] != "unavailable" || checks["temporal"] != "unavailable" || len(checks) != 3 {
+		t.Fatalf("readyz: %s", r.Raw)
+	}
+	if strings.Contains(string(r.Raw), "127.0.0.1") {
+		t.Fatalf("readyz shows an address: %s", r.Raw)
 	}
 	eventually(t, "the details in the log", func() bool {
 		s := logs.String()

@@ -4,7 +4,6 @@
 package api
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/time/rate"
@@ -61,6 +61,9 @@ type Config struct {
 	SecureCookies bool
 	// Metrics, when set, receives the HTTP request metrics.
 	Metrics prometheus.Registerer
+	// TracerProvider, when set, traces every request (see tracing); the Temporal client
+	// needs the SDK's tracing interceptor for the trace to reach the workflows.
+	TracerProvider trace.TracerProvider
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed. Without
 	// them the client address is the connection's: headers a client sets are not trusted
 	// for rate limits or for the IP a contract signature records.
@@ -155,6 +158,12 @@ func New(cfg Config) (*echo.Echo, error) {
 			LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 				attrs := []any{"method", v.Method, "route", c.Path(), "path", logPath(v.URIPath), "status", v.Status,
 					"latency", v.Latency, "request_id", requestID(c), "actor", actor(c).Name}
+				if id := routeCollaboration(c); id != "" {
+					attrs = append(attrs, "collaboration_id", id)
+				}
+				if id := traceID(c); id != "" {
+					attrs = append(attrs, "trace_id", id)
+				}
 				if id, ok := c.Get(clientRequestIDKey).(string); ok {
 					attrs = append(attrs, "client_request_id", id)
 				}
@@ -165,6 +174,11 @@ func New(cfg Config) (*echo.Echo, error) {
 				return nil
 			},
 		}),
+	)
+	if cfg.TracerProvider != nil {
+		e.Use(tracing(cfg.TracerProvider))
+	}
+	e.Use(
 		securityHeaders(),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}),
 	)
@@ -206,25 +220,6 @@ func rateLimiter(limit float64) echo.MiddlewareFunc {
 			return &Error{Status: http.StatusTooManyRequests, Msg: "rate limit exceeded; retry shortly"}
 		},
 	})
-}
-
-// healthz answers 200 when the database and Temporal answer, 503 otherwise.
-func (s *Server) healthz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
-	defer cancel()
-	checks := map[string]string{"database": "ok", "temporal": "ok"}
-	status := http.StatusOK
-	// The answer is unauthenticated: details (addresses, users, database names) go to
-	// the log only.
-	if err := s.store.Ping(ctx); err != nil {
-		s.logger.Warn("health check failed", "check", "database", "err", err)
-		checks["database"], status = "unavailable", http.StatusServiceUnavailable
-	}
-	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		s.logger.Warn("health check failed", "check", "temporal", "err", err)
-		checks["temporal"], status = "unavailable", http.StatusServiceUnavailable
-	}
-	return c.JSON(status, map[string]any{"status": http.StatusText(status), "checks": checks})
 }
 
 // clientRequestIDKey holds the client's own X-Request-ID, kept for the log only.

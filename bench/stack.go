@@ -114,12 +114,12 @@ func startStack(ctx context.Context, exe, dir string, emailRate float64, logw *o
 	return s, nil
 }
 
-// waitHealthy polls /healthz until it answers 200, the process exits or three minutes pass.
+// waitHealthy polls /readyz until it answers 200, the process exits or three minutes pass.
 func (s *stack) waitHealthy(ctx context.Context) error {
 	deadline := time.Now().Add(3 * time.Minute)
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.api.base+"/healthz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.api.base+"/readyz", nil)
 		if resp, err := hc.Do(req); err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -134,7 +134,7 @@ func (s *stack) waitHealthy(ctx context.Context) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("collabflow dev did not answer /healthz within 3 minutes (log in %s)", s.dir)
+	return fmt.Errorf("collabflow dev did not answer /readyz within 3 minutes (log in %s)", s.dir)
 }
 
 // stop interrupts the dev process like Ctrl-C, waits for it to shut down, and stops the

@@ -221,7 +221,7 @@ func (h *harness) inject(ctx context.Context, startWave2 func()) {
 	hold(10 * time.Second)
 	f.down = time.Since(h.t0) - f.at
 	if f.err = s.startPostgres(ctx); f.err == nil {
-		// /healthz answers 200 once the API reaches PostgreSQL again.
+		// /readyz answers 200 once the API reaches PostgreSQL again.
 		f.recovery, f.err = s.apiReady(ctx)
 		f.measured = true
 	}

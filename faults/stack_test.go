@@ -250,12 +250,12 @@ func (s *stack) close() {
 	}
 }
 
-// apiReady waits until /healthz answers 200 (PostgreSQL and Temporal reachable from the
+// apiReady waits until /readyz answers 200 (PostgreSQL and Temporal reachable from the
 // API) and returns how long that took.
 func (s *stack) apiReady(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	return pollUntil(ctx, start, time.Minute, "the API's /healthz", func() bool {
-		resp, err := http.Get(s.apiURL + "/healthz")
+	return pollUntil(ctx, start, time.Minute, "the API's /readyz", func() bool {
+		resp, err := http.Get(s.apiURL + "/readyz")
 		if err != nil {
 			return false
 		}

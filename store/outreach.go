@@ -156,19 +156,29 @@ func (s *Store) MarkEmailFailed(ctx context.Context, key, reason string) error {
 // MarkEmailStopped records that the email was not sent because its collaboration stopped
 // it, with the reason as an event in its history. Only an email not yet sent is marked.
 func (s *Store) MarkEmailStopped(ctx context.Context, key, reason string) error {
+	_, err := s.StopEmail(ctx, key, reason)
+	return err
+}
+
+// StopEmail is MarkEmailStopped that also reports whether this call marked the email
+// (false: it was already sent, failed or stopped, or never logged), so that a stop is
+// counted once however often its activity runs.
+func (s *Store) StopEmail(ctx context.Context, key, reason string) (bool, error) {
+	var stopped bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE emails SET status = 'stopped' WHERE message_key = $1 AND status = 'sending'`, key)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
+		stopped = true
 		_, err = tx.Exec(ctx, `INSERT INTO email_events (event_id, message_key, event, detail, occurred_at, received_at)
 			VALUES ($1, $2, 'stopped', $3, $4, $4) ON CONFLICT DO NOTHING`, "stopped:"+key, key, reason, now())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("mark email %s stopped: %w", key, err)
+		return false, fmt.Errorf("mark email %s stopped: %w", key, err)
 	}
-	return nil
+	return stopped, nil
 }
 
 // RecordEmailEvent adds a provider event to an email's history and makes it the email's

@@ -164,17 +164,8 @@ const payoutColumns = `id, collaboration_id, kind, idempotency_key, currency, am
 // CreatePayout writes a ledger row unless its idempotency key exists, and returns the row
 // under that key: the first one written, whatever a retry asks for.
 func (s *Store) CreatePayout(ctx context.Context, p Payout) (Payout, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return Payout{}, fmt.Errorf("new payout id: %w", err)
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO payouts (id, collaboration_id, kind, idempotency_key, currency, amount, breakdown, provider, status, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idempotency_key) DO NOTHING`,
-		id.String(), p.CollaborationID, p.Kind, p.IdempotencyKey, p.Currency, p.Amount, p.Breakdown, p.Provider, p.Status, now())
-	if err != nil {
-		return Payout{}, fmt.Errorf("create payout: %w", err)
-	}
-	return s.scanPayout(ctx, `WHERE idempotency_key = $1`, p.IdempotencyKey)
+	row, _, err := s.CreatePayoutOnce(ctx, p)
+	return row, err
 }
 
 // PayoutByID returns one ledger row.
@@ -205,19 +196,8 @@ func (s *Store) Payouts(ctx context.Context, status, collaborationID, after stri
 // ConfirmPayout marks a pending payout paid. Confirming a paid one again with the same
 // reference returns it unchanged (a retried request); another reference is a conflict.
 func (s *Store) ConfirmPayout(ctx context.Context, id, reference, by string) (Payout, error) {
-	_, err := s.pool.Exec(ctx, `UPDATE payouts SET status = 'paid', reference = $2, confirmed_at = $3, confirmed_by = $4
-		WHERE id = $1 AND status = 'pending'`, id, reference, now(), by)
-	if err != nil {
-		return Payout{}, fmt.Errorf("confirm payout %s: %w", id, err)
-	}
-	p, err := s.PayoutByID(ctx, id)
-	if err != nil {
-		return Payout{}, err
-	}
-	if p.Reference != reference {
-		return Payout{}, &ConflictError{Field: "reference", Message: "payout was already confirmed with reference " + p.Reference}
-	}
-	return p, nil
+	p, _, err := s.ConfirmPayoutOnce(ctx, id, reference, by)
+	return p, err
 }
 
 func (s *Store) scanPayout(ctx context.Context, where string, args ...any) (Payout, error) {
@@ -230,4 +210,40 @@ func (s *Store) scanPayout(ctx context.Context, where string, args ...any) (Payo
 		return Payout{}, fmt.Errorf("payout: %w", pgError(err, nil))
 	}
 	return p, nil
+}
+
+// CreatePayoutOnce is CreatePayout that also reports whether this call wrote the row
+// (false: an earlier attempt under the same idempotency key did), so that a side effect
+// is counted once however often its activity runs.
+func (s *Store) CreatePayoutOnce(ctx context.Context, p Payout) (Payout, bool, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Payout{}, false, fmt.Errorf("new payout id: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO payouts (id, collaboration_id, kind, idempotency_key, currency, amount, breakdown, provider, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idempotency_key) DO NOTHING`,
+		id.String(), p.CollaborationID, p.Kind, p.IdempotencyKey, p.Currency, p.Amount, p.Breakdown, p.Provider, p.Status, now())
+	if err != nil {
+		return Payout{}, false, fmt.Errorf("create payout: %w", err)
+	}
+	row, err := s.scanPayout(ctx, `WHERE idempotency_key = $1`, p.IdempotencyKey)
+	return row, err == nil && tag.RowsAffected() == 1, err
+}
+
+// ConfirmPayoutOnce is ConfirmPayout that also reports whether this call marked the row
+// paid (false: it already was, a retried request or activity).
+func (s *Store) ConfirmPayoutOnce(ctx context.Context, id, reference, by string) (Payout, bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE payouts SET status = 'paid', reference = $2, confirmed_at = $3, confirmed_by = $4
+		WHERE id = $1 AND status = 'pending'`, id, reference, now(), by)
+	if err != nil {
+		return Payout{}, false, fmt.Errorf("confirm payout %s: %w", id, err)
+	}
+	p, err := s.PayoutByID(ctx, id)
+	if err != nil {
+		return Payout{}, false, err
+	}
+	if p.Reference != reference {
+		return Payout{}, false, &ConflictError{Field: "reference", Message: "payout was already confirmed with reference " + p.Reference}
+	}
+	return p, tag.RowsAffected() == 1, nil
 }

@@ -58,7 +58,7 @@ func auditReplay(ctx context.Context, cfg config, args []string, stdout io.Write
 		}
 		data = b
 	} else {
-		tc, err := dialTemporal(ctx, cfg, cfg.logger())
+		tc, err := dialTemporal(ctx, cfg, cfg.logger(), &telemetry{})
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func auditExport(ctx context.Context, cfg config, args []string, stdout io.Write
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, cfg.logger())
+	tc, err := dialTemporal(ctx, cfg, cfg.logger(), &telemetry{})
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,10 @@ type config struct {
 	OpsEmail         string        // COLLABFLOW_OPS_EMAIL
 	TrustedProxies   []*net.IPNet  // COLLABFLOW_TRUSTED_PROXIES
 	MetricsAddr      string        // COLLABFLOW_METRICS_ADDR
-	VerifyPrivate    bool          // COLLABFLOW_VERIFY_ALLOW_PRIVATE
+	// OTLPEndpoint is where traces go; empty traces nothing.
+	OTLPEndpoint  string // OTEL_EXPORTER_OTLP_ENDPOINT
+	ServiceName   string // OTEL_SERVICE_NAME
+	VerifyPrivate bool   // COLLABFLOW_VERIFY_ALLOW_PRIVATE
 	// VerifyPrivateSet is whether COLLABFLOW_VERIFY_ALLOW_PRIVATE was given: dev allows
 	// private addresses unless told not to.
 	VerifyPrivateSet bool
@@ -101,6 +104,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		LinkSecret:        e.raw("COLLABFLOW_LINK_SECRET"),
 		OpsEmail:          e.raw("COLLABFLOW_OPS_EMAIL"),
 		MetricsAddr:       e.raw("COLLABFLOW_METRICS_ADDR"),
+		OTLPEndpoint:      e.raw("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		ServiceName:       e.get("OTEL_SERVICE_NAME"),
 		SinkAddr:          e.get("COLLABFLOW_SENDGRID_SINK_ADDR"),
 		CodecAddr:         e.get("COLLABFLOW_CODEC_ADDR"),
 	}

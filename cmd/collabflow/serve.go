@@ -8,13 +8,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/collabflow/collabflow/activities"
@@ -88,18 +85,29 @@ func runMigrate(ctx context.Context, cfg config) error {
 
 // serve connects to Temporal and runs the chosen parts until ctx ends or one fails.
 // ready, when set, is called with the API's listening address.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store, r role, ready func(addr string)) error {
-	tc, err := dialTemporal(ctx, cfg, logger)
+func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store, r role, ready func(addr string)) (err error) {
+	tel, err := newTelemetry(ctx, cfg, logger, st)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, tel.close(ctx)) }()
+	g, ctx := errgroup.WithContext(ctx)
+	// Probes answer while Temporal is dialled; /readyz is 503 until it is.
+	var connected atomic.Pointer[client.Client]
+	if err := tel.serveOps(ctx, g, cfg.MetricsAddr, logger, st, &connected); err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, cfg, logger, tel)
+	if err != nil {
+		return errors.Join(err, g.Wait())
+	}
 	defer tc.Close()
+	connected.Store(&tc)
 
 	signer, err := links.NewSigner([]byte(cfg.LinkSecret))
 	if err != nil {
 		return fmt.Errorf("COLLABFLOW_LINK_SECRET: %w", err)
 	}
-	g, ctx := errgroup.WithContext(ctx)
 	if r&roleWorker != 0 {
 		sg, err := mailer.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridBaseURL, 30*time.Second)
 		if err != nil {
@@ -112,38 +120,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Verifier: verify.NewFetcher(cfg.VerifyPrivate, 15*time.Second), PlatformHosts: cfg.PlatformHosts, Payouts: activities.ManualPayouts{},
 			Collaborations: activities.TemporalCollaborations{Client: tc}, ProviderEventWait: cfg.ProviderEventWait,
 			Starter: collabstart.Starter{Client: tc, Store: st}, Steerer: collabstart.Starter{Client: tc, Store: st},
+			Metrics: tel.activities,
 		}
 		g.Go(func() error {
 			return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond, NoticesPerSecond: cfg.NoticesPerSecond, WorkflowCache: cfg.WorkflowCache})
 		})
 	}
-	var metrics prometheus.Registerer
-	if cfg.MetricsAddr != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		metrics = reg
-		ln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("listen on COLLABFLOW_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
-		}
-		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-		logger.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
-		g.Go(func() error {
-			if err := msrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve metrics: %w", err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-ctx.Done()
-			return msrv.Close()
-		})
-	}
 	if r&roleAPI != 0 {
 		e, err := api.New(api.Config{
-			Metrics: metrics,
-			Store:   st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
+			Metrics: tel.registerer(), TracerProvider: tel.tracerProvider(),
+			Store: st, Temporal: tc, Keys: cfg.APIKeys, Logger: logger, RateLimit: cfg.RateLimit, Links: signer,
 			WebhookKey: cfg.WebhookKey, InboundSecret: cfg.InboundSecret, ReplyDomain: cfg.ReplyDomain, WebhookTolerance: cfg.WebhookTolerance,
 			LaunchRate:    cfg.EmailsPerSecond,
 			SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
@@ -217,14 +203,13 @@ func newAPIServer(h http.Handler, logger *slog.Logger, t apiTimeouts) *http.Serv
 }
 
 // dialTemporal connects, retrying while the server starts up (a worker may come up first).
-func dialTemporal(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config, logger *slog.Logger, tel *telemetry) (client.Client, error) {
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
-		tc, err := client.DialContext(ctx, client.Options{
+		tc, err := client.DialContext(ctx, tel.clientOptions(client.Options{
 			HostPort:      cfg.TemporalAddress,
 			Namespace:     cfg.TemporalNamespace,
 			DataConverter: cfg.dataConverter(),
-			Logger:        sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-		})
+		}, logger))
 		if err == nil {
 			return tc, nil
 		}

@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/store/storetest"
+)
+
+// TestReadyz: /readyz answers 200 only when PostgreSQL, its schema and Temporal are all
+// fine, and otherwise 503 naming the check that failed; /healthz answers 200 whatever
+// the dependencies do, since restarting the process would mend none of them.
+func TestReadyz(t *testing.T) {
+	ctx := context.Background()
+	url, drop, err := storetest.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = drop() })
+	// The same database through a search path without the schema: a database no
+	// `collabflow migrate` has run on, as a new binary sees one before migrating.
+	unmigrated, err := store.Open(ctx, withQuery(url, "search_path=nothing_migrated"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unmigrated.Close)
+	// Nothing listens on port 1: the client cannot reach Temporal.
+	unreachable, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unreachable.Close)
+
+	for _, tc := range []struct {
+		name   string
+		tweak  func(*api.Config)
+		status int
+		failed []string
+	}{
+		{"all fine", func(*api.Config) {}, 200, []string{}},
+		{"schema behind", func(cfg *api.Config) { cfg.Store = unmigrated }, 503, []string{"migrations"}},
+		{"temporal unreachable", func(cfg *api.Config) { cfg.Temporal = unreachable }, 503, []string{"temporal"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := newAPI(t, tc.tweak)
+			r := must(t, tc.status, callAt(t, base, "GET", "/readyz", "", nil))
+			var got api.ReadyAnswer
+			if err := json.Unmarshal(r.Raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Failed, tc.failed) {
+				t.Fatalf("readyz failed %v, want %v: %s", got.Failed, tc.failed, r.Raw)
+			}
+			for _, check := range tc.failed {
+				if got.Checks[check] == "ok" {
+					t.Fatalf("check %s failed but shows ok: %s", check, r.Raw)
+				}
+			}
+			if tc.name == "schema behind" && got.Checks["migrations"] != "behind" {
+				t.Fatalf("migrations %q, want behind: %s", got.Checks["migrations"], r.Raw)
+			}
+			must(t, 200, callAt(t, base, "GET", "/healthz", "", nil))
+		})
+	}
+}
+
+// TestReadinessHandler: the handler the metrics listener serves answers as /readyz does,
+// and names temporal while the process has not connected yet.
+func TestReadinessHandler(t *testing.T) {
+	rec := httptest.NewRecorder()
+	api.Readiness{Store: st, Temporal: temporalClient}.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("readyz: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	api.Readiness{Store: st}.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	var a api.ReadyAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || rec.Code != http.StatusServiceUnavailable || !slices.Equal(a.Failed, []string{"temporal"}) {
+		t.Fatalf("readyz before Temporal is connected: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	api.Alive(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "{\"status\":\"OK\"}\n" {
+		t.Fatalf("healthz: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// withQuery adds a query parameter to a connection URL.
+func withQuery(url, param string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + param
+	}
+	return url + "?" + param
+}
