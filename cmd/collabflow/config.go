@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ecdsa"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -33,6 +34,12 @@ type config struct {
 	LogFormat         string        // COLLABFLOW_LOG_FORMAT
 	RateLimit         float64       // COLLABFLOW_RATE_LIMIT
 	Retention         time.Duration // COLLABFLOW_RETENTION
+
+	// TemporalTLS is how to reach Temporal over TLS (with a client certificate for mTLS);
+	// nil dials in plaintext.
+	TemporalTLS *tls.Config // TEMPORAL_TLS, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME
+	// TemporalAPIKey authenticates to Temporal Cloud; it implies TLS.
+	TemporalAPIKey string // TEMPORAL_API_KEY
 
 	SendGridAPIKey  string           // SENDGRID_API_KEY
 	SendGridBaseURL string           // SENDGRID_BASE_URL
@@ -106,6 +113,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg.PublicURL = strings.TrimRight(or(e.raw("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
 	var err error
+	if cfg.TemporalTLS, cfg.TemporalAPIKey, err = loadTemporalConn(e); err != nil {
+		return cfg, err
+	}
 	if cfg.APIKeys, err = api.ParseKeys(e.raw("COLLABFLOW_API_KEYS")); err != nil {
 		return cfg, fmt.Errorf("COLLABFLOW_API_KEYS: %w", err)
 	}
@@ -216,6 +226,7 @@ func (c config) logValue() []any {
 	}
 	return []any{
 		"temporal_address", c.TemporalAddress, "temporal_namespace", c.TemporalNamespace,
+		"temporal_security", c.temporalSecurity(), "temporal_api_key", mask(c.TemporalAPIKey),
 		"database_url", maskURL(c.DatabaseURL), "addr", c.Addr, "api_keys", strings.Join(keys, ","),
 		"data_dir", c.DataDir, "rate_limit", c.RateLimit, "retention", c.Retention,
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/collabflow/collabflow/activities"
@@ -219,12 +218,7 @@ func newAPIServer(h http.Handler, logger *slog.Logger, t apiTimeouts) *http.Serv
 // dialTemporal connects, retrying while the server starts up (a worker may come up first).
 func dialTemporal(ctx context.Context, cfg config, logger *slog.Logger) (client.Client, error) {
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
-		tc, err := client.DialContext(ctx, client.Options{
-			HostPort:      cfg.TemporalAddress,
-			Namespace:     cfg.TemporalNamespace,
-			DataConverter: cfg.dataConverter(),
-			Logger:        sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-		})
+		tc, err := client.DialContext(ctx, cfg.temporalClientOptions(logger))
 		if err == nil {
 			return tc, nil
 		}

@@ -42,6 +42,12 @@ func (s setting) requiredBy(cmd string) bool {
 var settings = []setting{
 	{name: "TEMPORAL_ADDRESS", def: "127.0.0.1:7233", cmds: "api worker audit dev", doc: "Temporal frontend; `dev` serves its embedded server here"},
 	{name: "TEMPORAL_NAMESPACE", def: "default", cmds: "api worker audit dev", doc: "Temporal namespace"},
+	{name: "TEMPORAL_TLS", cmds: "api worker audit", doc: "`true`: reach Temporal over TLS, verifying its certificate against the system's roots or `TEMPORAL_TLS_CA`; default `false`, or `true` when any setting below is set (an explicit `false` beside them is an error)"},
+	{name: "TEMPORAL_TLS_CERT", cmds: "api worker audit", doc: "client certificate file (PEM) for mTLS, with `TEMPORAL_TLS_KEY`; checked at start (readable, matches the key, not expired); read once, so restart after rotating it"},
+	{name: "TEMPORAL_TLS_KEY", cmds: "api worker audit", doc: "private key file (PEM) of `TEMPORAL_TLS_CERT`"},
+	{name: "TEMPORAL_TLS_CA", cmds: "api worker audit", doc: "CA bundle file (PEM) that Temporal's server certificate must chain to, instead of the system's roots"},
+	{name: "TEMPORAL_TLS_SERVER_NAME", cmds: "api worker audit", doc: "name to verify Temporal's server certificate against, when it is not the host of `TEMPORAL_ADDRESS`"},
+	{name: "TEMPORAL_API_KEY", cmds: "api worker audit", secret: true, doc: "Temporal Cloud API key, sent as a bearer token on every call; implies TLS"},
 	{name: "DATABASE_URL", cmds: "api worker migrate audit", required: "api worker migrate audit", secret: true,
 		doc: "PostgreSQL URL, e.g. `postgres://user:pass@host:5432/collabflow`; `?pool_max_conns=N` sizes the connection pool (default 20, opened as needed); dev: local cluster"},
 	{name: "COLLABFLOW_ADDR", def: "127.0.0.1:8080", cmds: "api dev", doc: "API listen address"},
