@@ -19,6 +19,7 @@ import (
 	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/verify"
+	"github.com/collabflow/collabflow/worker"
 )
 
 // config is every setting, read from the environment once at start. Defaults suit
@@ -56,6 +57,11 @@ type config struct {
 	// WorkflowCache is how many workflows the worker keeps in memory between their tasks;
 	// the others replay their history when they next wake.
 	WorkflowCache int // COLLABFLOW_WORKFLOW_CACHE
+	// WorkerActivities, WorkerWorkflowTasks and WorkerPollers bound what one worker
+	// process takes on at once: activities per worker, workflow tasks, pollers per queue.
+	WorkerActivities    int // COLLABFLOW_WORKER_ACTIVITIES
+	WorkerWorkflowTasks int // COLLABFLOW_WORKER_WORKFLOW_TASKS
+	WorkerPollers       int // COLLABFLOW_WORKER_POLLERS
 	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
 	// attempt whose answer was lost before it sends again.
 	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
@@ -169,6 +175,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_WORKFLOW_CACHE: %q is not a positive number of workflows", v)
 		}
 	}
+	for _, n := range []struct {
+		name, what string
+		to         *int
+	}{
+		{"COLLABFLOW_WORKER_ACTIVITIES", "activities", &cfg.WorkerActivities},
+		{"COLLABFLOW_WORKER_WORKFLOW_TASKS", "workflow tasks", &cfg.WorkerWorkflowTasks},
+		{"COLLABFLOW_WORKER_POLLERS", "pollers", &cfg.WorkerPollers},
+	} {
+		v := e.get(n.name)
+		if *n.to, err = strconv.Atoi(v); err != nil || *n.to < 1 {
+			return cfg, fmt.Errorf("%s: %q is not a positive whole number of %s", n.name, v, n.what)
+		}
+	}
 	if v := e.get("COLLABFLOW_NOTICE_RATE"); v != "" {
 		if cfg.NoticesPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.NoticesPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_NOTICE_RATE: %q is not a positive number of notices per second", v)
@@ -218,6 +237,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return cfg, nil
 }
 
+// workerOptions are the worker's tuning from the settings.
+func (c config) workerOptions() worker.Options {
+	return worker.Options{
+		EmailsPerSecond: c.EmailsPerSecond, NoticesPerSecond: c.NoticesPerSecond, WorkflowCache: c.WorkflowCache,
+		MaxConcurrentActivities: c.WorkerActivities, MaxConcurrentWorkflowTasks: c.WorkerWorkflowTasks, MaxPollers: c.WorkerPollers,
+	}
+}
+
 // logValue lists the effective settings with secrets masked, for the start-up log.
 func (c config) logValue() []any {
 	keys := make([]string, len(c.APIKeys))
@@ -232,7 +259,9 @@ func (c config) logValue() []any {
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "workflow_cache", c.WorkflowCache, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "workflow_cache", c.WorkflowCache,
+		"worker_activities", c.WorkerActivities, "worker_workflow_tasks", c.WorkerWorkflowTasks, "worker_pollers", c.WorkerPollers,
+		"provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
 		"ui_addr", or(c.UIAddr, "off"),

@@ -113,7 +113,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Starter: collabstart.Starter{Client: tc, Store: st}, Steerer: collabstart.Starter{Client: tc, Store: st},
 		}
 		g.Go(func() error {
-			return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond, NoticesPerSecond: cfg.NoticesPerSecond, WorkflowCache: cfg.WorkflowCache})
+			return worker.Run(ctx, tc, acts, cfg.workerOptions())
 		})
 	}
 	var metrics prometheus.Registerer
