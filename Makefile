@@ -3,20 +3,29 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build run test test-browser test-faults fuzz lint bench clean
+.PHONY: all build build-dev run test test-browser test-faults fuzz lint bench clean
 
 all: lint test
 
+## build: the production binary (api, worker, migrate, audit, codec-server), static and
+## stripped, without the embedded Temporal server; the Dockerfile builds the same
 build:
-	$(GO) build -o $(BIN)/collabflow ./cmd/collabflow
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/collabflow ./cmd/collabflow
+
+## build-dev: the dev binary, which adds `dev` and `bench` (embedded Temporal server,
+## PostgreSQL, SendGrid sink, Web UI)
+build-dev:
+	$(GO) build -tags dev -o $(BIN)/collabflow-dev ./cmd/collabflow
 
 ## run: Temporal and its Web UI, PostgreSQL, worker and API in one process; state in .data/
-run: build
-	$(BIN)/collabflow dev
+run: build-dev
+	$(BIN)/collabflow-dev dev
 
-## test: every test, starting its own PostgreSQL and Temporal where needed
+## test: every test, starting its own PostgreSQL and Temporal where needed; with the dev
+## tag (the tests of `dev` and `bench`), then cmd/collabflow's production build alone
 test:
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -tags dev -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 5m ./cmd/collabflow
 
 ## test-browser: the console driven in headless Chromium (api/browser_test.go, behind the
 ## browser tag), installed from Debian when missing; a failure leaves a screenshot of each
@@ -44,11 +53,12 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
 	done
 
-## lint: formatting, vet (the browser test's tag too), and the workflow determinism check
+## lint: formatting, vet (the dev and browser tags too), and the workflow determinism check
 lint: $(BIN)/workflowcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags dev ./...
 	$(GO) vet -tags browser ./api
 	$(BIN)/workflowcheck ./workflows/...
 
@@ -56,9 +66,9 @@ lint: $(BIN)/workflowcheck
 ## workflow, API vs SDK latency, memory with 10,000 open; BENCH_FLAGS e.g. -n 200 -open 1000),
 ## then the Go benchmarks (speed and memory targets live here, not in tests); BENCHMARKS.md
 BENCH_FLAGS ?=
-bench: build
-	$(BIN)/collabflow bench $(BENCH_FLAGS)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build-dev
+	$(BIN)/collabflow-dev bench $(BENCH_FLAGS)
+	$(GO) test -tags dev -run '^$$' -bench . -benchmem ./...
 
 $(BIN)/workflowcheck:
 	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)

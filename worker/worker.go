@@ -16,8 +16,16 @@ import (
 
 // Options tune the workers; zero values take the defaults.
 type Options struct {
-	// MaxConcurrentActivities bounds activities running at once in this process.
+	// MaxConcurrentActivities bounds the activities each of the three workers runs at
+	// once; zero means DefaultMaxConcurrentActivities.
 	MaxConcurrentActivities int
+	// MaxConcurrentWorkflowTasks bounds the workflow tasks the main worker runs at once;
+	// zero means DefaultMaxConcurrentWorkflowTasks.
+	MaxConcurrentWorkflowTasks int
+	// MaxPollers caps each autoscaling poller group: the main worker's workflow task
+	// pollers and the email and notice workers' activity pollers; zero means
+	// DefaultMaxPollers.
+	MaxPollers int
 	// EmailsPerSecond caps email sends across every worker of the cluster: the server
 	// enforces it on the email task queue. Zero means 10.
 	EmailsPerSecond float64
@@ -34,6 +42,18 @@ type Options struct {
 // replay when they wake: the SDK's default of 10,000 held every open collaboration, about
 // 0.2 MiB each (2.1 GiB of RSS at 10,000 open), while most wait days for a person.
 const DefaultWorkflowCache = 1000
+
+// The SDK's own defaults, named so that the settings table can show them and a
+// deployment knows what it changes.
+const (
+	// DefaultMaxConcurrentActivities is the SDK's default: far above what the database
+	// pool and SendGrid take at once, so the rate limits, not this, bound the sends.
+	DefaultMaxConcurrentActivities = 1000
+	// DefaultMaxConcurrentWorkflowTasks is the SDK's default.
+	DefaultMaxConcurrentWorkflowTasks = 1000
+	// DefaultMaxPollers is the SDK's default ceiling for autoscaling pollers.
+	DefaultMaxPollers = 100
+)
 
 // Workers are the three workers of a process: the main task queue (workflows and all other
 // activities), the rate-limited email task queue (outreach) and the rate-limited notice
@@ -68,20 +88,23 @@ func (o Options) sdk() (main, email, notice sdkworker.Options) {
 	if o.NoticesPerSecond == 0 {
 		o.NoticesPerSecond = 10
 	}
+	activities := cmp.Or(o.MaxConcurrentActivities, DefaultMaxConcurrentActivities)
+	pollers := sdkworker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: cmp.Or(o.MaxPollers, DefaultMaxPollers)}
 	main = sdkworker.Options{
-		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
+		MaxConcurrentActivityExecutionSize:     activities,
+		MaxConcurrentWorkflowTaskExecutionSize: cmp.Or(o.MaxConcurrentWorkflowTasks, DefaultMaxConcurrentWorkflowTasks),
 		// The default two pollers favour the sticky queue while it has a backlog, so a
 		// new workflow waited ~17 s for its first task with 50 in flight; autoscaling
 		// pollers take the normal queue's tasks as they come.
-		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
+		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(pollers),
 	}
 	email = sdkworker.Options{
-		MaxConcurrentActivityExecutionSize: o.MaxConcurrentActivities,
+		MaxConcurrentActivityExecutionSize: activities,
 		TaskQueueActivitiesPerSecond:       o.EmailsPerSecond,
 		// The rate limit turns off eager dispatch, so every send is polled for; two
 		// pollers held first emails seconds behind their rate with 200 collaborations in
 		// flight. Autoscaling pollers follow the backlog.
-		ActivityTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
+		ActivityTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(pollers),
 		// No workflow runs on the email queue: its pollers would only hold connections
 		// and server resources.
 		DisableWorkflowWorker: true,

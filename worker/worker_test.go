@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/devenv/temporalserver"
@@ -57,6 +59,43 @@ func TestZeroOptions(t *testing.T) {
 	}
 	if !notice.DisableWorkflowWorker || notice.TaskQueueActivitiesPerSecond != 10 {
 		t.Errorf("notice worker %+v, want activities only at 10/s", notice)
+	}
+}
+
+// TestTuning: the concurrency and poller limits reach the SDK's options of every worker
+// they concern, and zero takes the documented defaults (the SDK's own).
+func TestTuning(t *testing.T) {
+	autoscaling := func(max int) sdkworker.PollerBehavior {
+		return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: max})
+	}
+	for _, tc := range []struct {
+		name                                string
+		opts                                Options
+		wantActivities, wantTasks, wantPoll int
+	}{
+		{"defaults", Options{}, DefaultMaxConcurrentActivities, DefaultMaxConcurrentWorkflowTasks, DefaultMaxPollers},
+		{"set", Options{MaxConcurrentActivities: 50, MaxConcurrentWorkflowTasks: 20, MaxPollers: 8}, 50, 20, 8},
+		{"one poller", Options{MaxPollers: 1}, DefaultMaxConcurrentActivities, DefaultMaxConcurrentWorkflowTasks, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			main, email, notice := tc.opts.sdk()
+			for name, o := range map[string]sdkworker.Options{"main": main, "email": email, "notice": notice} {
+				if o.MaxConcurrentActivityExecutionSize != tc.wantActivities {
+					t.Errorf("%s: %d concurrent activities, want %d", name, o.MaxConcurrentActivityExecutionSize, tc.wantActivities)
+				}
+			}
+			if main.MaxConcurrentWorkflowTaskExecutionSize != tc.wantTasks {
+				t.Errorf("main: %d concurrent workflow tasks, want %d", main.MaxConcurrentWorkflowTaskExecutionSize, tc.wantTasks)
+			}
+			for name, got := range map[string]sdkworker.PollerBehavior{
+				"main workflow": main.WorkflowTaskPollerBehavior, "email activity": email.ActivityTaskPollerBehavior,
+				"notice activity": notice.ActivityTaskPollerBehavior,
+			} {
+				if !reflect.DeepEqual(got, autoscaling(tc.wantPoll)) {
+					t.Errorf("%s pollers %+v, want autoscaling up to %d", name, got, tc.wantPoll)
+				}
+			}
+		})
 	}
 }
 

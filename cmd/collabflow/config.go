@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ecdsa"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/collabflow/collabflow/codec"
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/verify"
+	"github.com/collabflow/collabflow/worker"
 )
 
 // config is every setting, read from the environment once at start. Defaults suit
@@ -34,6 +36,12 @@ type config struct {
 	RateLimit         float64       // COLLABFLOW_RATE_LIMIT
 	Retention         time.Duration // COLLABFLOW_RETENTION
 
+	// TemporalTLS is how to reach Temporal over TLS (with a client certificate for mTLS);
+	// nil dials in plaintext.
+	TemporalTLS *tls.Config // TEMPORAL_TLS, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME
+	// TemporalAPIKey authenticates to Temporal Cloud; it implies TLS.
+	TemporalAPIKey string // TEMPORAL_API_KEY
+
 	SendGridAPIKey  string           // SENDGRID_API_KEY
 	SendGridBaseURL string           // SENDGRID_BASE_URL
 	WebhookKey      *ecdsa.PublicKey // SENDGRID_WEBHOOK_PUBLIC_KEY
@@ -49,6 +57,11 @@ type config struct {
 	// WorkflowCache is how many workflows the worker keeps in memory between their tasks;
 	// the others replay their history when they next wake.
 	WorkflowCache int // COLLABFLOW_WORKFLOW_CACHE
+	// WorkerActivities, WorkerWorkflowTasks and WorkerPollers bound what one worker
+	// process takes on at once: activities per worker, workflow tasks, pollers per queue.
+	WorkerActivities    int // COLLABFLOW_WORKER_ACTIVITIES
+	WorkerWorkflowTasks int // COLLABFLOW_WORKER_WORKFLOW_TASKS
+	WorkerPollers       int // COLLABFLOW_WORKER_POLLERS
 	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
 	// attempt whose answer was lost before it sends again.
 	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
@@ -111,6 +124,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg.PublicURL = strings.TrimRight(or(e.raw("COLLABFLOW_PUBLIC_URL"), "http://"+cfg.Addr), "/")
 	var err error
+	if cfg.TemporalTLS, cfg.TemporalAPIKey, err = loadTemporalConn(e); err != nil {
+		return cfg, err
+	}
 	if cfg.APIKeys, err = api.ParseKeys(e.raw("COLLABFLOW_API_KEYS")); err != nil {
 		return cfg, fmt.Errorf("COLLABFLOW_API_KEYS: %w", err)
 	}
@@ -164,6 +180,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_WORKFLOW_CACHE: %q is not a positive number of workflows", v)
 		}
 	}
+	for _, n := range []struct {
+		name, what string
+		to         *int
+	}{
+		{"COLLABFLOW_WORKER_ACTIVITIES", "activities", &cfg.WorkerActivities},
+		{"COLLABFLOW_WORKER_WORKFLOW_TASKS", "workflow tasks", &cfg.WorkerWorkflowTasks},
+		{"COLLABFLOW_WORKER_POLLERS", "pollers", &cfg.WorkerPollers},
+	} {
+		v := e.get(n.name)
+		if *n.to, err = strconv.Atoi(v); err != nil || *n.to < 1 {
+			return cfg, fmt.Errorf("%s: %q is not a positive whole number of %s", n.name, v, n.what)
+		}
+	}
 	if v := e.get("COLLABFLOW_NOTICE_RATE"); v != "" {
 		if cfg.NoticesPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.NoticesPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_NOTICE_RATE: %q is not a positive number of notices per second", v)
@@ -213,6 +242,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return cfg, nil
 }
 
+// workerOptions are the worker's tuning from the settings.
+func (c config) workerOptions() worker.Options {
+	return worker.Options{
+		EmailsPerSecond: c.EmailsPerSecond, NoticesPerSecond: c.NoticesPerSecond, WorkflowCache: c.WorkflowCache,
+		MaxConcurrentActivities: c.WorkerActivities, MaxConcurrentWorkflowTasks: c.WorkerWorkflowTasks, MaxPollers: c.WorkerPollers,
+	}
+}
+
 // logValue lists the effective settings with secrets masked, for the start-up log.
 func (c config) logValue() []any {
 	keys := make([]string, len(c.APIKeys))
@@ -221,12 +258,15 @@ func (c config) logValue() []any {
 	}
 	return []any{
 		"temporal_address", c.TemporalAddress, "temporal_namespace", c.TemporalNamespace,
+		"temporal_security", c.temporalSecurity(), "temporal_api_key", mask(c.TemporalAPIKey),
 		"database_url", maskURL(c.DatabaseURL), "addr", c.Addr, "api_keys", strings.Join(keys, ","),
 		"data_dir", c.DataDir, "rate_limit", c.RateLimit, "retention", c.Retention,
 		"sendgrid_base_url", c.SendGridBaseURL, "sendgrid_api_key", mask(c.SendGridAPIKey),
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
-		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "workflow_cache", c.WorkflowCache, "provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
+		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "workflow_cache", c.WorkflowCache,
+		"worker_activities", c.WorkerActivities, "worker_workflow_tasks", c.WorkerWorkflowTasks, "worker_pollers", c.WorkerPollers,
+		"provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
 		"ui_addr", or(c.UIAddr, "off"),

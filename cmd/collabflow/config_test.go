@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/collabflow/collabflow/verify"
+	"github.com/collabflow/collabflow/worker"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -229,5 +230,51 @@ func TestProductionWarnsOfPrivateFetches(t *testing.T) {
 		if (line != "") != tc.want || (line != "" && !strings.Contains(line, "level=WARN")) {
 			t.Errorf("%s: log %q", tc.name, logs.String())
 		}
+	}
+}
+
+// TestWorkerTuning: the worker's concurrency settings reach worker.Options, unset ones
+// are the worker package's defaults, and anything but a positive whole number is refused
+// with the setting's name.
+func TestWorkerTuning(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    worker.Options
+		wantErr string
+	}{
+		{name: "defaults", want: worker.Options{MaxConcurrentActivities: worker.DefaultMaxConcurrentActivities,
+			MaxConcurrentWorkflowTasks: worker.DefaultMaxConcurrentWorkflowTasks, MaxPollers: worker.DefaultMaxPollers}},
+		{name: "set", env: map[string]string{"COLLABFLOW_WORKER_ACTIVITIES": "64", "COLLABFLOW_WORKER_WORKFLOW_TASKS": "32", "COLLABFLOW_WORKER_POLLERS": "4"},
+			want: worker.Options{MaxConcurrentActivities: 64, MaxConcurrentWorkflowTasks: 32, MaxPollers: 4}},
+		{name: "zero activities", env: map[string]string{"COLLABFLOW_WORKER_ACTIVITIES": "0"},
+			wantErr: `COLLABFLOW_WORKER_ACTIVITIES: "0" is not a positive whole number of activities`},
+		{name: "negative workflow tasks", env: map[string]string{"COLLABFLOW_WORKER_WORKFLOW_TASKS": "-5"},
+			wantErr: `COLLABFLOW_WORKER_WORKFLOW_TASKS: "-5" is not a positive whole number of workflow tasks`},
+		{name: "fractional pollers", env: map[string]string{"COLLABFLOW_WORKER_POLLERS": "2.5"},
+			wantErr: `COLLABFLOW_WORKER_POLLERS: "2.5" is not a positive whole number of pollers`},
+		{name: "words", env: map[string]string{"COLLABFLOW_WORKER_ACTIVITIES": "many"},
+			wantErr: `COLLABFLOW_WORKER_ACTIVITIES: "many" is not a positive whole number of activities`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cfg.workerOptions()
+			if got.MaxConcurrentActivities != tc.want.MaxConcurrentActivities || got.MaxConcurrentWorkflowTasks != tc.want.MaxConcurrentWorkflowTasks ||
+				got.MaxPollers != tc.want.MaxPollers {
+				t.Fatalf("worker options %+v, want %+v", got, tc.want)
+			}
+			if got.EmailsPerSecond != cfg.EmailsPerSecond || got.NoticesPerSecond != cfg.NoticesPerSecond || got.WorkflowCache != cfg.WorkflowCache {
+				t.Fatalf("worker options %+v lost the rates or the cache of %+v", got, cfg)
+			}
+		})
 	}
 }

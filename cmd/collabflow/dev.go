@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -33,6 +35,11 @@ func runDev(ctx context.Context, cfg config, stdout io.Writer) error {
 
 func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(addr string)) error {
 	logger := cfg.logger()
+	if cfg.TemporalTLS != nil || cfg.TemporalAPIKey != "" {
+		// The embedded server listens in plaintext on loopback; TLS to it would never connect.
+		logger.Warn("dev ignores TEMPORAL_TLS, TEMPORAL_TLS_* and TEMPORAL_API_KEY: its embedded Temporal listens without TLS")
+		cfg.TemporalTLS, cfg.TemporalAPIKey = nil, ""
+	}
 	// World-traversable so that the postgres user can reach its cluster inside.
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)

@@ -7,6 +7,9 @@
 //	collabflow audit     replay histories against the current code, export them
 //	collabflow codec-server  decode encrypted payloads for the Temporal Web UI and CLI
 //	collabflow bench     measure a launch driven to completed against a bare workflow
+//
+// dev and bench are in the dev binary only (go build -tags dev, make build-dev): they run
+// the embedded Temporal server, which the production binary does not link.
 package main
 
 import (
@@ -39,21 +42,21 @@ func getenv(key string) string {
 	return v
 }
 
+// command is a subcommand: its arguments after its name, the configuration, and where
+// it prints.
+type command func(ctx context.Context, cfg config, args []string, stdout io.Writer) error
+
 const usage = `usage: collabflow <command>
 
 commands:
-  dev      run Temporal and its Web UI, PostgreSQL, the worker and the API in one process
-           (data in .data/)
-  api      serve the HTTP API (needs TEMPORAL_ADDRESS, DATABASE_URL, COLLABFLOW_API_KEYS)
+` + devUsage + `  api      serve the HTTP API (needs TEMPORAL_ADDRESS, DATABASE_URL, COLLABFLOW_API_KEYS)
   worker   run the Temporal worker (needs TEMPORAL_ADDRESS, DATABASE_URL)
   migrate  apply database migrations to DATABASE_URL and exit
   audit    replay a collaboration's history (from Temporal or a file) or export histories
   codec-server
            decrypt payloads for the Temporal Web UI and CLI (needs COLLABFLOW_CODEC_KEYS,
            COLLABFLOW_API_KEYS)
-  bench    start ` + "`collabflow dev`" + ` in a temporary directory and measure it (make bench;
-           collabflow bench -h for its options)
-
+` + benchUsage + `
 Configuration is read from the environment; see README.md.
 `
 
@@ -67,9 +70,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	if cmd, ok := devCommands[args[0]]; ok {
+		return cmd(ctx, cfg, args[1:], stdout)
+	}
 	switch args[0] {
-	case "dev":
-		return runDev(ctx, cfg, stdout)
 	case "api":
 		return runProduction(ctx, cfg, roleAPI)
 	case "worker":
@@ -80,8 +84,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runAudit(ctx, cfg, args[1:], stdout)
 	case "codec-server":
 		return runCodecServer(ctx, cfg, nil)
-	case "bench":
-		return runBench(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Metrics: tel.activities,
 		}
 		g.Go(func() error {
-			return worker.Run(ctx, tc, acts, worker.Options{EmailsPerSecond: cfg.EmailsPerSecond, NoticesPerSecond: cfg.NoticesPerSecond, WorkflowCache: cfg.WorkflowCache})
+			return worker.Run(ctx, tc, acts, cfg.workerOptions())
 		})
 	}
 	if r&roleAPI != 0 {
@@ -205,11 +205,7 @@ func newAPIServer(h http.Handler, logger *slog.Logger, t apiTimeouts) *http.Serv
 // dialTemporal connects, retrying while the server starts up (a worker may come up first).
 func dialTemporal(ctx context.Context, cfg config, logger *slog.Logger, tel *telemetry) (client.Client, error) {
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
-		tc, err := client.DialContext(ctx, tel.clientOptions(client.Options{
-			HostPort:      cfg.TemporalAddress,
-			Namespace:     cfg.TemporalNamespace,
-			DataConverter: cfg.dataConverter(),
-		}, logger))
+		tc, err := client.DialContext(ctx, tel.clientOptions(cfg.temporalClientOptions(logger), logger))
 		if err == nil {
 			return tc, nil
 		}
