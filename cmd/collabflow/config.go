@@ -239,13 +239,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_RETENTION: %q is not a duration of at least 24h", v)
 		}
 	}
-	// added by deploy: read so that the settings table's entries are read; the owners'
-	// implementations replace this block at merge.
-	for _, name := range []string{"TEMPORAL_TLS", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA",
-		"TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_API_KEY", "COLLABFLOW_WORKER_ACTIVITIES", "COLLABFLOW_WORKER_WORKFLOW_TASKS",
-		"COLLABFLOW_WORKER_POLLERS", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"} {
-		_ = e.raw(name)
-	}
 	return cfg, nil
 }
 

@@ -90,18 +90,6 @@ var settings = []setting{
 	{name: "COLLABFLOW_CODEC_CORS_ORIGINS", def: "http://127.0.0.1:8233,http://localhost:8233", cmds: "codec-server dev",
 		doc: "browser origins (the Temporal Web UI's, `scheme://host[:port]`) allowed to call the codec endpoint"},
 	{name: "COLLABFLOW_UI_ADDR", def: "127.0.0.1:8233", cmds: "dev", doc: "where `dev` serves Temporal's Web UI; `off` or empty runs without it"},
-	// added by deploy, merged with the owners' entries
-	{name: "TEMPORAL_TLS", cmds: "api worker audit", doc: "connect to Temporal over TLS"},
-	{name: "TEMPORAL_TLS_CERT", cmds: "api worker audit", doc: "client certificate file for Temporal mTLS"},
-	{name: "TEMPORAL_TLS_KEY", cmds: "api worker audit", doc: "client key file for Temporal mTLS"},
-	{name: "TEMPORAL_TLS_CA", cmds: "api worker audit", doc: "CA file that signs Temporal's server certificate"},
-	{name: "TEMPORAL_TLS_SERVER_NAME", cmds: "api worker audit", doc: "server name to verify Temporal's certificate against"},
-	{name: "TEMPORAL_API_KEY", cmds: "api worker audit", secret: true, doc: "Temporal Cloud API key"},
-	{name: "COLLABFLOW_WORKER_ACTIVITIES", cmds: "worker", doc: "activities a worker runs at once"},
-	{name: "COLLABFLOW_WORKER_WORKFLOW_TASKS", cmds: "worker", doc: "workflow tasks a worker runs at once"},
-	{name: "COLLABFLOW_WORKER_POLLERS", cmds: "worker", doc: "task queue pollers per worker"},
-	{name: "OTEL_EXPORTER_OTLP_ENDPOINT", cmds: "api worker", doc: "OTLP endpoint for traces"},
-	{name: "OTEL_SERVICE_NAME", cmds: "api worker", doc: "service name in traces"},
 }
 
 // lookupSetting returns the table's entry for name.

@@ -14,7 +14,12 @@ func TestSettingsTableIsWhatTheLoaderReads(t *testing.T) {
 	if _, err := loadConfig(func(name string) string { asked = append(asked, name); return "" }); err != nil {
 		t.Fatal(err)
 	}
+	seen := map[string]bool{}
 	for _, s := range settings {
+		if seen[s.name] {
+			t.Errorf("%s is in the settings table twice", s.name)
+		}
+		seen[s.name] = true
 		if !slices.Contains(asked, s.name) {
 			t.Errorf("%s is in the settings table but loadConfig never reads it", s.name)
 		}
