@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/collabflow/collabflow/activities"
@@ -97,6 +98,9 @@ func (o Options) sdk() (main, email, notice sdkworker.Options) {
 		// new workflow waited ~17 s for its first task with 50 in flight; autoscaling
 		// pollers take the normal queue's tasks as they come.
 		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(pollers),
+		// Only this worker runs workflows. With tracing on, the activities an update
+		// causes join its trace; without, it changes nothing.
+		Interceptors: []interceptor.WorkerInterceptor{&UpdateCause{}},
 	}
 	email = sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: activities,

@@ -31,6 +31,7 @@ import (
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/worker"
 )
 
 // telemetry is what a process reports about itself: Prometheus metrics (HTTP, Temporal
@@ -132,7 +133,10 @@ func (t *telemetry) setupTracing(ctx context.Context, cfg config) error {
 	// global propagator) join the same traces.
 	otel.SetTracerProvider(t.tracer)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: t.tracer.Tracer("temporal-sdk-go")})
+	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: t.tracer.Tracer("temporal-sdk-go"),
+		// The key worker.UpdateCause reads an update's span by, to put the activities the
+		// update causes in its trace.
+		SpanContextKey: worker.SpanContextKey})
 	if err != nil {
 		return fmt.Errorf("temporal tracing interceptor: %w", err)
 	}

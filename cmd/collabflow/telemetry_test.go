@@ -20,8 +20,8 @@ import (
 // TestTelemetry runs `collabflow dev` with metrics and tracing on, tracing into memory,
 // and drives a collaboration's start and one update through the API:
 //   - the start request's span, the workflow's (RunWorkflow) and its activities'
-//     (RunActivity) share one trace, as do the update request's span and the workflow's
-//     HandleUpdate;
+//     (RunActivity) share one trace, as do the update request's span, the workflow's
+//     HandleUpdate and the activity the update caused;
 //   - COLLABFLOW_METRICS_ADDR serves the SDK's temporal_* series and the business series
 //     on /metrics, and /healthz and /readyz.
 func TestTelemetry(t *testing.T) {
@@ -47,12 +47,17 @@ func TestTelemetry(t *testing.T) {
 		campaign := post(t, base, key, "/v1/campaigns", `{"name":"Tracing","brand":"Acme","sender_email":"collabs@acme.test"}`, 201)
 		collab := post(t, base, key, "/v1/collaborations", fmt.Sprintf(`{"campaign_id":%q,"creator_id":%q}`, campaign["id"], creator["id"]), 201)
 		id := collab["id"].(string)
-		post(t, base, key, "/v1/collaborations/"+id+"/cancel", `{"reason":"tracing test"}`, 200)
-
 		// The start's trace: the request, the workflow run it started (ended by the
-		// cancel) and an activity it ran.
+		// cancel below) and an activity it ran. Waited for before the cancel: activities
+		// scheduled in a workflow task that handled an update join the update's trace.
+		// The run's own span is exported when the run ends.
+		waitForTrace(t, spans, "POST /v1/collaborations", "StartWorkflow:", "RunActivity:")
+		post(t, base, key, "/v1/collaborations/"+id+"/cancel", `{"reason":"tracing test"}`, 200)
 		start := waitForTrace(t, spans, "POST /v1/collaborations", "StartWorkflow:", "RunWorkflow:", "RunActivity:")
-		update := waitForTrace(t, spans, "POST /v1/collaborations/:id/cancel", "UpdateWorkflow:", "HandleUpdate:")
+
+		// The update's trace: the request, the handler, and the activity the cancel
+		// caused (the stage written to the read model), through worker.UpdateCause.
+		update := waitForTrace(t, spans, "POST /v1/collaborations/:id/cancel", "UpdateWorkflow:", "HandleUpdate:", "RunActivity:RecordStage")
 		for _, s := range append(start, update...) {
 			t.Logf("trace %s span %s parent %s %s", s.SpanContext.TraceID(), s.SpanContext.SpanID(), s.Parent.SpanID(), s.Name)
 		}
