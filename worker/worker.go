@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
@@ -37,6 +38,11 @@ type Options struct {
 	// WorkflowCache is how many workflows the process keeps in memory between tasks
 	// (the SDK's sticky cache, shared by its workers); zero means DefaultWorkflowCache.
 	WorkflowCache int
+	// StopTimeout is how long a stopping worker lets running activities finish before
+	// cancelling them; zero cancels them at once (the SDK's default), which dev and tests
+	// want. A production worker sets it so a rolling deploy does not cut a send or a
+	// payout in half (Temporal would retry it, but later and at a cost).
+	StopTimeout time.Duration
 }
 
 // DefaultWorkflowCache keeps the workflows that are active in memory and lets the rest
@@ -100,7 +106,8 @@ func (o Options) sdk() (main, email, notice sdkworker.Options) {
 		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(pollers),
 		// Only this worker runs workflows. With tracing on, the activities an update
 		// causes join its trace; without, it changes nothing.
-		Interceptors: []interceptor.WorkerInterceptor{&UpdateCause{}},
+		Interceptors:      []interceptor.WorkerInterceptor{&UpdateCause{}},
+		WorkerStopTimeout: o.StopTimeout,
 	}
 	email = sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: activities,
@@ -112,6 +119,7 @@ func (o Options) sdk() (main, email, notice sdkworker.Options) {
 		// No workflow runs on the email queue: its pollers would only hold connections
 		// and server resources.
 		DisableWorkflowWorker: true,
+		WorkerStopTimeout:     o.StopTimeout,
 	}
 	notice = email
 	notice.TaskQueueActivitiesPerSecond = o.NoticesPerSecond

@@ -77,6 +77,16 @@ func TestTuning(t *testing.T) {
 		{"set", Options{MaxConcurrentActivities: 50, MaxConcurrentWorkflowTasks: 20, MaxPollers: 8}, 50, 20, 8},
 		{"one poller", Options{MaxPollers: 1}, DefaultMaxConcurrentActivities, DefaultMaxConcurrentWorkflowTasks, 1},
 	} {
+		t.Run(tc.name+" stop timeout", func(t *testing.T) {
+			opts := tc.opts
+			opts.StopTimeout = 42 * time.Second
+			main, email, notice := opts.sdk()
+			for name, o := range map[string]sdkworker.Options{"main": main, "email": email, "notice": notice} {
+				if o.WorkerStopTimeout != 42*time.Second {
+					t.Errorf("%s: stop timeout %v, want 42s", name, o.WorkerStopTimeout)
+				}
+			}
+		})
 		t.Run(tc.name, func(t *testing.T) {
 			main, email, notice := tc.opts.sdk()
 			for name, o := range map[string]sdkworker.Options{"main": main, "email": email, "notice": notice} {

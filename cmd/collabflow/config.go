@@ -62,6 +62,8 @@ type config struct {
 	WorkerActivities    int // COLLABFLOW_WORKER_ACTIVITIES
 	WorkerWorkflowTasks int // COLLABFLOW_WORKER_WORKFLOW_TASKS
 	WorkerPollers       int // COLLABFLOW_WORKER_POLLERS
+	// WorkerStopTimeout is how long a stopping worker lets running activities finish.
+	WorkerStopTimeout time.Duration // COLLABFLOW_WORKER_STOP_TIMEOUT
 	// ProviderEventWait is how long a send retry waits for SendGrid's events about an
 	// attempt whose answer was lost before it sends again.
 	ProviderEventWait time.Duration // COLLABFLOW_PROVIDER_EVENT_WAIT
@@ -193,6 +195,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("%s: %q is not a positive whole number of %s", n.name, v, n.what)
 		}
 	}
+	if v := e.get("COLLABFLOW_WORKER_STOP_TIMEOUT"); v != "" {
+		if cfg.WorkerStopTimeout, err = time.ParseDuration(v); err != nil || cfg.WorkerStopTimeout < 0 || cfg.WorkerStopTimeout > time.Hour {
+			return cfg, fmt.Errorf("COLLABFLOW_WORKER_STOP_TIMEOUT: %q is not a duration between 0s and 1h", v)
+		}
+	}
 	if v := e.get("COLLABFLOW_NOTICE_RATE"); v != "" {
 		if cfg.NoticesPerSecond, err = strconv.ParseFloat(v, 64); err != nil || cfg.NoticesPerSecond <= 0 {
 			return cfg, fmt.Errorf("COLLABFLOW_NOTICE_RATE: %q is not a positive number of notices per second", v)
@@ -247,6 +254,7 @@ func (c config) workerOptions() worker.Options {
 	return worker.Options{
 		EmailsPerSecond: c.EmailsPerSecond, NoticesPerSecond: c.NoticesPerSecond, WorkflowCache: c.WorkflowCache,
 		MaxConcurrentActivities: c.WorkerActivities, MaxConcurrentWorkflowTasks: c.WorkerWorkflowTasks, MaxPollers: c.WorkerPollers,
+		StopTimeout: c.WorkerStopTimeout,
 	}
 }
 
@@ -265,7 +273,7 @@ func (c config) logValue() []any {
 		"webhook_key_set", c.WebhookKey != nil, "inbound_secret", mask(c.InboundSecret),
 		"reply_domain", c.ReplyDomain, "public_url", c.PublicURL, "postal_address", c.PostalAddress,
 		"link_secret", mask(c.LinkSecret), "emails_per_second", c.EmailsPerSecond, "notices_per_second", c.NoticesPerSecond, "workflow_cache", c.WorkflowCache,
-		"worker_activities", c.WorkerActivities, "worker_workflow_tasks", c.WorkerWorkflowTasks, "worker_pollers", c.WorkerPollers,
+		"worker_activities", c.WorkerActivities, "worker_workflow_tasks", c.WorkerWorkflowTasks, "worker_pollers", c.WorkerPollers, "worker_stop_timeout", c.WorkerStopTimeout,
 		"provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
 		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),

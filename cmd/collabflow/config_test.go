@@ -244,9 +244,17 @@ func TestWorkerTuning(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", want: worker.Options{MaxConcurrentActivities: worker.DefaultMaxConcurrentActivities,
-			MaxConcurrentWorkflowTasks: worker.DefaultMaxConcurrentWorkflowTasks, MaxPollers: worker.DefaultMaxPollers}},
-		{name: "set", env: map[string]string{"COLLABFLOW_WORKER_ACTIVITIES": "64", "COLLABFLOW_WORKER_WORKFLOW_TASKS": "32", "COLLABFLOW_WORKER_POLLERS": "4"},
-			want: worker.Options{MaxConcurrentActivities: 64, MaxConcurrentWorkflowTasks: 32, MaxPollers: 4}},
+			MaxConcurrentWorkflowTasks: worker.DefaultMaxConcurrentWorkflowTasks, MaxPollers: worker.DefaultMaxPollers, StopTimeout: 5 * time.Minute}},
+		{name: "set", env: map[string]string{"COLLABFLOW_WORKER_ACTIVITIES": "64", "COLLABFLOW_WORKER_WORKFLOW_TASKS": "32", "COLLABFLOW_WORKER_POLLERS": "4",
+			"COLLABFLOW_WORKER_STOP_TIMEOUT": "90s"},
+			want: worker.Options{MaxConcurrentActivities: 64, MaxConcurrentWorkflowTasks: 32, MaxPollers: 4, StopTimeout: 90 * time.Second}},
+		{name: "stop at once", env: map[string]string{"COLLABFLOW_WORKER_STOP_TIMEOUT": "0s"},
+			want: worker.Options{MaxConcurrentActivities: worker.DefaultMaxConcurrentActivities,
+				MaxConcurrentWorkflowTasks: worker.DefaultMaxConcurrentWorkflowTasks, MaxPollers: worker.DefaultMaxPollers}},
+		{name: "stop timeout too long", env: map[string]string{"COLLABFLOW_WORKER_STOP_TIMEOUT": "2h"},
+			wantErr: `COLLABFLOW_WORKER_STOP_TIMEOUT: "2h" is not a duration between 0s and 1h`},
+		{name: "stop timeout negative", env: map[string]string{"COLLABFLOW_WORKER_STOP_TIMEOUT": "-1s"},
+			wantErr: `COLLABFLOW_WORKER_STOP_TIMEOUT: "-1s" is not a duration between 0s and 1h`},
 		{name: "zero activities", env: map[string]string{"COLLABFLOW_WORKER_ACTIVITIES": "0"},
 			wantErr: `COLLABFLOW_WORKER_ACTIVITIES: "0" is not a positive whole number of activities`},
 		{name: "negative workflow tasks", env: map[string]string{"COLLABFLOW_WORKER_WORKFLOW_TASKS": "-5"},
@@ -269,7 +277,7 @@ func TestWorkerTuning(t *testing.T) {
 			}
 			got := cfg.workerOptions()
 			if got.MaxConcurrentActivities != tc.want.MaxConcurrentActivities || got.MaxConcurrentWorkflowTasks != tc.want.MaxConcurrentWorkflowTasks ||
-				got.MaxPollers != tc.want.MaxPollers {
+				got.MaxPollers != tc.want.MaxPollers || got.StopTimeout != tc.want.StopTimeout {
 				t.Fatalf("worker options %+v, want %+v", got, tc.want)
 			}
 			if got.EmailsPerSecond != cfg.EmailsPerSecond || got.NoticesPerSecond != cfg.NoticesPerSecond || got.WorkflowCache != cfg.WorkflowCache {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -77,6 +78,7 @@ func TestDeployManifestsCatchMistakes(t *testing.T) {
 		{"k8s untagged image", false, "image: postgres:16.6", "image: postgres", "pinned"},
 		{"k8s other collabflow tag", false, "image: collabflow:0.1.0\n          args: [\"worker\"]", "image: collabflow:0.2.0\n          args: [\"worker\"]", "collabflow:0.2.0"},
 		{"k8s unknown subcommand", false, `args: ["worker"]`, `args: ["wrker"]`, `"wrker"`},
+		{"k8s worker grace below its stop timeout", false, "terminationGracePeriodSeconds: 330\n", "terminationGracePeriodSeconds: 60\n", "terminationGracePeriodSeconds 60 is not above COLLABFLOW_WORKER_STOP_TIMEOUT 5m"},
 		{"k8s command replaces entrypoint", false, `args: ["worker"]`, `command: ["worker"]`, "entrypoint"},
 		{"k8s not a setting", false, "  COLLABFLOW_EMAIL_RATE: \"10\"\n", "  COLLABFLOW_EMAIL_RAET: \"10\"\n", "COLLABFLOW_EMAIL_RAET is not in the settings table"},
 		{"k8s not read by the subcommand", false, "  COLLABFLOW_EMAIL_RATE: \"10\"\n", "  COLLABFLOW_EMAIL_RATE: \"10\"\n  COLLABFLOW_ADDR: \":8080\"\n", "COLLABFLOW_ADDR is not read by worker"},
@@ -213,6 +215,7 @@ spec:
       labels: {app: worker}
     spec:
       securityContext: {runAsNonRoot: true}
+      terminationGracePeriodSeconds: 330
       initContainers:
         - name: wait
           image: postgres:16.6
@@ -876,6 +879,24 @@ func checkPod(where string, pod *corev1.PodSpec, objs k8sObjects, images map[str
 			if n := containerPort([]corev1.Container{c}, h.Port); !probeOn[n] {
 				problems = append(problems, fmt.Sprintf("%s: %s probe on port %s, where %s serves no /healthz and /readyz (COLLABFLOW_METRICS_ADDR%s)",
 					cw, pr.kind, h.Port.String(), cmd, map[bool]string{true: " or COLLABFLOW_ADDR"}[cmd == "api"]))
+			}
+		}
+
+		// A stopping worker lets its activities finish for COLLABFLOW_WORKER_STOP_TIMEOUT:
+		// the pod must be given longer, or Kubernetes kills it mid-send.
+		if cmd == "worker" {
+			stop, _ := lookupSetting("COLLABFLOW_WORKER_STOP_TIMEOUT")
+			v := stop.def
+			if e, ok := env[stop.name]; ok && e.value != "" {
+				v = e.value
+			}
+			d, err := time.ParseDuration(v)
+			grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+			if pod.TerminationGracePeriodSeconds != nil {
+				grace = *pod.TerminationGracePeriodSeconds
+			}
+			if err != nil || time.Duration(grace)*time.Second <= d {
+				problems = append(problems, fmt.Sprintf("%s: terminationGracePeriodSeconds %d is not above COLLABFLOW_WORKER_STOP_TIMEOUT %s", cw, grace, v))
 			}
 		}
 

@@ -156,6 +156,9 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 		fmt.Fprintf(stdout, "No SENDGRID_API_KEY: emails go to the local sink; list them at %s/messages\n", cfg.SendGridBaseURL)
 	}
 	fmt.Fprintf(stdout, "Codec server (temporal --codec-endpoint, or a Web UI of your own): %s%s with --codec-auth 'Bearer <API key>'\n", cfg.PublicURL, codecPath)
+	// Ctrl-C stops dev at once: its embedded server and PostgreSQL stop with it, so
+	// activities would have nothing to finish against.
+	cfg.WorkerStopTimeout = 0
 	logger.Info("starting", cfg.logValue()...)
 	return serve(ctx, cfg, logger, st, roleAPI|roleWorker|roleCodec, ready)
 }

@@ -74,6 +74,8 @@ var settings = []setting{
 	{name: "COLLABFLOW_WORKER_ACTIVITIES", def: strconv.Itoa(worker.DefaultMaxConcurrentActivities), cmds: "worker dev", doc: "activities each of a worker process's three workers (main, email, notice queue) runs at once (the SDK's default); lower it to bound memory and the database connections a process asks for"},
 	{name: "COLLABFLOW_WORKER_WORKFLOW_TASKS", def: strconv.Itoa(worker.DefaultMaxConcurrentWorkflowTasks), cmds: "worker dev", doc: "workflow tasks a worker process runs at once (the SDK's default)"},
 	{name: "COLLABFLOW_WORKER_POLLERS", def: strconv.Itoa(worker.DefaultMaxPollers), cmds: "worker dev", doc: "ceiling of the autoscaling pollers a worker process keeps open per queue (workflow tasks on the main queue, activities on the email and notice queues; the SDK's default); each is a long poll on the frontend"},
+	{name: "COLLABFLOW_WORKER_STOP_TIMEOUT", def: "5m", cmds: "worker",
+		doc: "how long a stopping worker (SIGTERM) lets running activities finish before cancelling them (0s to 1h); keep a pod's terminationGracePeriodSeconds above it. dev stops at once"},
 	{name: "COLLABFLOW_PROVIDER_EVENT_WAIT", def: activities.DefaultProviderEventWait.String(), cmds: "worker dev",
 		doc: "how long a send retry waits for SendGrid's events about an attempt whose answer was lost before it sends again (at least `1s`)"},
 	{name: "COLLABFLOW_OPS_EMAIL", cmds: "worker dev", doc: "where overdue drafts, overdue reviews and escalations are emailed"},
