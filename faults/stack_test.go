@@ -177,6 +177,10 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		// The post host is on loopback, and it is instagram for post verification.
 		"COLLABFLOW_VERIFY_ALLOW_PRIVATE=true",
 		"COLLABFLOW_PLATFORM_HOSTS=instagram=" + strings.TrimPrefix(s.posts.base, "http://"),
+		// Below stop's 15 s before SIGKILL, as a pod's grace period is above it: a
+		// restarted worker lets its activities finish, and a hung one (the post host's
+		// hang) is cancelled rather than killed.
+		"COLLABFLOW_WORKER_STOP_TIMEOUT=10s",
 	}
 	err = s.measure("migrate", func() error {
 		cmd := exec.CommandContext(ctx, s.bin, "migrate")
