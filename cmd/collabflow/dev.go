@@ -88,6 +88,10 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 			}
 		}()
 		cfg.DatabaseURL = pg.URL()
+		// No password (trust authentication, loopback only), and a new port each start:
+		// printed for psql, and as DATABASE_URL for the production binary's api or worker
+		// run beside dev.
+		fmt.Fprintf(stdout, "PostgreSQL: %s\n", cfg.DatabaseURL)
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {

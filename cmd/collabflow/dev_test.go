@@ -125,6 +125,13 @@ func TestDevUIPortBusy(t *testing.T) {
 // as Ctrl-C would and waits for a clean exit.
 func runDevDuring(t *testing.T, env map[string]string, f func(base, key string)) {
 	t.Helper()
+	runDevPrinting(t, env, func(base, key, _ string) { f(base, key) })
+}
+
+// runDevPrinting is runDevDuring whose f also gets what dev printed (its stdout), all
+// of which comes before the API is up.
+func runDevPrinting(t *testing.T, env map[string]string, f func(base, key, printed string)) {
+	t.Helper()
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +161,13 @@ func runDevDuring(t *testing.T, env map[string]string, f func(base, key string))
 			cancel()
 			t.Fatalf("dev did not print the console's address: %q", out.String())
 		}
+		if env["DATABASE_URL"] == "" && !strings.Contains(out.String(), "PostgreSQL: postgres://") {
+			cancel()
+			t.Fatalf("dev did not print its PostgreSQL URL: %q", out.String())
+		}
 		func() {
 			defer cancel()
-			f("http://"+addr, key)
+			f("http://"+addr, key, out.String())
 		}()
 	case err := <-done:
 		cancel()
