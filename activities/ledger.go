@@ -41,19 +41,37 @@ type StopEmailInput struct {
 	Reason     string `json:"reason"`
 }
 
+// StopEmailResult says what the log knew of an email the workflow stopped.
+type StopEmailResult struct {
+	// WentOut is true when the log holds the email as sent already: an attempt whose
+	// answer was lost did hand it to SendGrid, and SendGrid's events said so before the
+	// stop. The workflow then counts it sent, not stopped.
+	WentOut bool `json:"went_out,omitempty"`
+}
+
 // StopEmail marks a logged email stopped when the workflow cancelled its send between
 // attempts (a reply or cancel during a provider outage): no later attempt runs to mark it,
 // and the log must not say "sending" for ever. A row already sent, failed or stopped is
 // left as it is, and a key never logged is nothing to mark.
-func (a *Activities) StopEmail(ctx context.Context, in StopEmailInput) error {
+func (a *Activities) StopEmail(ctx context.Context, in StopEmailInput) (StopEmailResult, error) {
 	if in.MessageKey == "" {
-		return temporal.NewNonRetryableApplicationError("stop email without a message key", "BadInput", nil)
+		return StopEmailResult{}, temporal.NewNonRetryableApplicationError("stop email without a message key", "BadInput", nil)
 	}
 	stopped, err := a.Store.StopEmail(ctx, in.MessageKey, in.Reason)
+	if err != nil {
+		return StopEmailResult{}, err
+	}
 	if stopped {
 		// The key alone does not say the email's kind; only outreach sends are cancelled
 		// between attempts by a reply or cancel.
 		a.Metrics.emailStopped("outreach")
+		return StopEmailResult{}, nil
 	}
-	return err
+	e, err := a.Store.EmailByKey(ctx, in.MessageKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return StopEmailResult{}, nil
+	} else if err != nil {
+		return StopEmailResult{}, err
+	}
+	return StopEmailResult{WentOut: e.WentOut()}, nil
 }

@@ -361,3 +361,61 @@ func TestDatabaseBlipAfterAcceptIsNotADuplicate(t *testing.T) {
 		t.Fatalf("sink got %d, want one email per step", n)
 	}
 }
+
+// TestStopEmailSaysWhetherItWentOut: stopping a send whose answer was lost tells the
+// workflow when the log already holds the email as sent (marked, or by SendGrid's event),
+// so the collaboration counts it rather than recording it stopped.
+func TestStopEmailSaysWhetherItWentOut(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	acts := &activities.Activities{Store: st}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	logEmail := func(key string) {
+		t.Helper()
+		if _, err := st.BeginEmail(ctx, store.Email{MessageKey: key, CollaborationID: "collab-went", Step: 1, Kind: "outreach",
+			ToEmail: "ada@example.com", FromEmail: "collabs@acme.test", Subject: "Hi", BodyText: "Hi"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logEmail("collab-went/sending")
+	logEmail("collab-went/marked")
+	if err := st.MarkEmailSent(ctx, "collab-went/marked", "sg-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	logEmail("collab-went/event")
+	if _, err := st.RecordEmailEvent(ctx, "collab-went/event", store.EmailEvent{EventID: "ev-1", Event: "processed", OccurredAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key        string
+		wentOut    bool
+		wantStatus string
+	}{
+		{"collab-went/sending", false, store.EmailStopped},
+		{"collab-went/marked", true, store.EmailSent},
+		{"collab-went/event", true, "processed"},
+		{"collab-went/never-logged", false, ""},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			v, err := env.ExecuteActivity(acts.StopEmail, activities.StopEmailInput{MessageKey: tc.key, Reason: "replied"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res activities.StopEmailResult
+			if err := v.Get(&res); err != nil {
+				t.Fatal(err)
+			}
+			if res.WentOut != tc.wentOut {
+				t.Fatalf("went out %v, want %v", res.WentOut, tc.wentOut)
+			}
+			if tc.wantStatus == "" {
+				return
+			}
+			if e, err := st.EmailByKey(ctx, tc.key); err != nil || e.Status != tc.wantStatus {
+				t.Fatalf("log row %+v %v, want status %s", e, err, tc.wantStatus)
+			}
+		})
+	}
+}

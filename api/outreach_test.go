@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/collabflow/collabflow/devenv/sendgridsink"
+	"github.com/collabflow/collabflow/store"
 )
 
 // start begins a collaboration and returns its id.
@@ -289,4 +291,49 @@ func TestOpsRecordsAReply(t *testing.T) {
 		t.Fatalf("second reply: %s", again.Raw)
 	}
 	must(t, 404, call(t, "GET", "/v1/collaborations/collab-nope/emails", opsKey, nil))
+}
+
+// TestEventOfAStoppedEmailCountsItSent: SendGrid took an email whose answer was lost, and a
+// reply stopped its retry, so the log says "stopped" and the collaboration did not count
+// it. SendGrid's event then tells the collaboration, which counts it once, and gives the
+// log the message id the lost answer carried.
+func TestEventOfAStoppedEmailCountsItSent(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	m := sentTo(id)[0]
+	ctx := context.Background()
+	key := id + "/outreach/2"
+	if _, err := st.BeginEmail(ctx, store.Email{MessageKey: key, CollaborationID: id, Step: 2, ToEmail: m.To[0], FromEmail: m.From, Subject: "follow-up"}); err != nil {
+		t.Fatal(err)
+	}
+	if stopped, err := st.StopEmail(ctx, key, "outreach ended: replied"); err != nil || !stopped {
+		t.Fatalf("stop: %v %v", stopped, err)
+	}
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{"note":"by phone"}`))
+
+	late := func(name, eventID string) map[string]any {
+		return map[string]any{"email": m.To[0], "event": name, "sg_event_id": eventID, "timestamp": time.Now().Unix(),
+			"sg_message_id": "late-0001.filterdrecv", "collaboration_id": id, "message_key": key}
+	}
+	must(t, 200, postEvents(t, []map[string]any{late("delivered", "late-ev-1")}, webhookKey))
+	sentCount := func() (float64, string) {
+		r := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil))
+		return r.Body["outreach"].(map[string]any)["emails_sent"].(float64), string(r.Raw)
+	}
+	eventually(t, "the stopped email counted sent", func() bool { n, _ := sentCount(); return n == 2 })
+	logged, err := st.EmailByKey(ctx, key)
+	if err != nil || logged.ProviderMessageID != "late-0001" || logged.Status != "delivered" {
+		t.Fatalf("log row %+v, %v", logged, err)
+	}
+	// A later event of it tells the collaboration nothing more: the API signals before it
+	// answers, and the row is no longer "stopped". (The workflow counts repeated news once:
+	// workflows TestSentAfterStopNewsIsCountedOnce.)
+	before := outreachSignals(t, id)
+	must(t, 200, postEvents(t, []map[string]any{late("open", "late-ev-2")}, webhookKey))
+	if n := outreachSignals(t, id); n != before {
+		t.Fatalf("the open event signalled again: %d signals, %d before", n, before)
+	}
+	if n, raw := sentCount(); n != 2 || strings.Count(raw, "went out before it was stopped") != 1 || !strings.Contains(raw, `"stage":"negotiating"`) {
+		t.Fatalf("after the open event: %v %s", n, raw)
+	}
 }

@@ -40,6 +40,8 @@ type sendgridEvent struct {
 	Response        string `json:"response"`
 	CollaborationID string `json:"collaboration_id"`
 	MessageKey      string `json:"message_key"`
+	// SGMessageID is SendGrid's message id: the send's X-Message-Id, a dot, and a suffix.
+	SGMessageID string `json:"sg_message_id"`
 
 	// defect names what makes the event unfit to apply (a field holding a control
 	// character, a timestamp out of range), "" for a sound event. See parseEventBatch.
@@ -146,6 +148,15 @@ func parseEventBatch(body []byte, now time.Time) ([]sendgridEvent, error) {
 	return events, nil
 }
 
+// wentOutEvents are the Event Webhook events that say SendGrid took an email.
+var wentOutEvents = map[string]bool{"processed": true, "delivered": true, "deferred": true, "open": true, "click": true}
+
+// providerMessageID is the send's X-Message-Id within an event's sg_message_id.
+func providerMessageID(sgMessageID string) string {
+	id, _, _ := strings.Cut(sgMessageID, ".")
+	return id
+}
+
 // applyEvent updates the email log and tells the workflows what they must know. Effects
 // come before the log entry that marks the event done, so a failure midway is retried.
 func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error) {
@@ -185,12 +196,25 @@ func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error)
 			return false, err
 		}
 	}
+	if news.Kind == "" && wentOutEvents[ev.Event] {
+		// SendGrid took an email its collaboration recorded stopped: the send's answer
+		// was lost, and a reply or cancel stopped the retry before it learned the outcome.
+		// The collaboration counts it (once, however many such events come).
+		logged, err := s.store.EmailByKey(ctx, ev.MessageKey)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
+		if err == nil && logged.Status == store.EmailStopped {
+			news.Kind = workflows.OutreachSentAfterStop
+		}
+	}
 	if news.Kind != "" {
 		if err := s.signalOutreach(ctx, ev.CollaborationID, news); err != nil {
 			return false, err
 		}
 	}
-	_, err := s.store.RecordEmailEvent(ctx, ev.MessageKey, store.EmailEvent{EventID: ev.EventID, Event: ev.Event, Detail: detail, OccurredAt: at})
+	_, err := s.store.RecordEmailEvent(ctx, ev.MessageKey, store.EmailEvent{EventID: ev.EventID, Event: ev.Event, Detail: detail, OccurredAt: at,
+		ProviderMessageID: providerMessageID(ev.SGMessageID)})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil // an email this database never logged
 	}

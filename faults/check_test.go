@@ -27,9 +27,6 @@ const providerEventWait = 2 * time.Minute
 
 // report is what the checks found; each list holds the evidence of one assertion.
 type report struct {
-	// lostStops are outreach emails SendGrid accepted whose answer was lost, and which a
-	// reply or cancel then stopped: the state counts them unsent, the log sent.
-	lostStops []string
 	driven    int
 	intended  map[workflows.Stage]int
 	reached   map[workflows.Stage]int
@@ -302,7 +299,6 @@ func (h *harness) check(ctx context.Context) report {
 		}
 		rows.Close()
 	}
-	lateSent := map[string]int{} // per collaboration: sent, but recorded stopped (lostStops)
 	for _, key := range sortedKeys(byKey) {
 		copies := byKey[key]
 		e, ok := emailLog[key]
@@ -311,15 +307,6 @@ func (h *harness) check(ctx context.Context) report {
 			r.disagree = append(r.disagree, fmt.Sprintf("email log: SendGrid accepted %s (%s) but the log has no row", key, copies[0].MessageID))
 		case !e.sent:
 			r.disagree = append(r.disagree, fmt.Sprintf("email log: SendGrid accepted %s at %s but the log says %q", key, h.at(copies[0].ReceivedAt), e.status))
-		case e.provider == "" && e.kind == "outreach" && finals[e.collab] != nil && stoppedEvent(finals[e.collab].state, key) != "":
-			// The README's lost-answer window, the other way round from a duplicate: SendGrid
-			// accepted the email but its answer never reached the log (PostgreSQL or the worker
-			// went down), and a reply or cancel stopped the send before a retry learned the
-			// outcome. The workflow recorded it stopped; SendGrid's events later put it in the
-			// log as sent, without the id the lost answer carried.
-			lateSent[e.collab]++
-			r.lostStops = append(r.lostStops, fmt.Sprintf("%s: accepted as %s at %s, answer lost, then stopped%s",
-				key, copies[0].MessageID, h.at(copies[0].ReceivedAt), stoppedEvent(finals[e.collab].state, key)))
 		case !slices.ContainsFunc(copies, func(m sendgridsink.Received) bool { return m.MessageID == e.provider }):
 			r.disagree = append(r.disagree, fmt.Sprintf("email log: %s has provider id %q, SendGrid gave %s", key, e.provider, copies[0].MessageID))
 		}
@@ -346,7 +333,7 @@ func (h *harness) check(ctx context.Context) report {
 		}
 	}
 	for id, f := range finals {
-		if f.state.Outreach.EmailsSent+lateSent[id] != sentOutreach[id] {
+		if f.state.Outreach.EmailsSent != sentOutreach[id] {
 			r.disagree = append(r.disagree, fmt.Sprintf("state: %s counts %d outreach email(s) sent, the log %d", id, f.state.Outreach.EmailsSent, sentOutreach[id]))
 		}
 	}
@@ -528,8 +515,6 @@ func (h *harness) summary(r report) string {
 	p("duplicate emails          %d (%d within the README's window: an accepted email whose answer was lost and of which no Event Webhook event reached the API within COLLABFLOW_PROVIDER_EVENT_WAIT, %s; %d outside it)",
 		r.dupExtra, r.dupExtra-r.dupOutside, providerEventWait, r.dupOutside)
 	list(r.duplicates)
-	p("sent but recorded stopped %d (the README's window: SendGrid's answer was lost and a reply or cancel stopped the send before a retry learned it went out)", len(r.lostStops))
-	list(r.lostStops)
 	p("log, ledger, state agree  %s", map[bool]string{true: "yes", false: fmt.Sprintf("no: %d disagreement(s)", len(r.disagree))}[len(r.disagree) == 0])
 	list(r.disagree)
 	if len(r.unsettled) > 0 {

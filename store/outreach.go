@@ -52,6 +52,9 @@ type EmailEvent struct {
 	Event      string    `json:"event"`
 	Detail     string    `json:"detail,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
+	// ProviderMessageID, when set, is SendGrid's id of the email, which the log takes
+	// when it has none (the send's answer was lost). Not stored with the event.
+	ProviderMessageID string `json:"-"`
 }
 
 const emailColumns = `message_key, collaboration_id, step, to_email, from_email, reply_to, subject, body_text,
@@ -59,6 +62,12 @@ const emailColumns = `message_key, collaboration_id, step, to_email, from_email,
 
 // emailSelect is what scanEmail reads.
 const emailSelect = emailColumns + `, send_attempted_at`
+
+// WentOut reports whether SendGrid took the email, as far as the log knows: marked sent,
+// or a status from one of SendGrid's events (anything but sending, failed or stopped).
+func (e Email) WentOut() bool {
+	return e.SentAt != nil || (e.Status != EmailSending && e.Status != EmailFailed && e.Status != EmailStopped)
+}
 
 // BeginEmail logs an email about to be sent, unless its message key is already logged; it
 // returns the logged row either way. The caller sends only when the row is not yet sent.
@@ -199,6 +208,12 @@ func (s *Store) RecordEmailEvent(ctx context.Context, key string, ev EmailEvent)
 		_, err = tx.Exec(ctx, `UPDATE emails SET status = $2 WHERE message_key = $1 AND NOT EXISTS (
 			SELECT 1 FROM email_events WHERE message_key = $1 AND occurred_at > $3 AND event NOT IN ('failed', 'stopped'))`,
 			key, ev.Event, ev.OccurredAt.UTC())
+		if err != nil || ev.ProviderMessageID == "" {
+			return err
+		}
+		// A send whose answer was lost never logged SendGrid's id; its events carry it.
+		_, err = tx.Exec(ctx, `UPDATE emails SET provider_message_id = $2 WHERE message_key = $1 AND provider_message_id = ''`,
+			key, ev.ProviderMessageID)
 		return err
 	})
 	if err != nil {

@@ -31,6 +31,8 @@ func Collaboration(ctx workflow.Context, in CollaborationInput) (CollaborationSt
 type collaboration struct {
 	input CollaborationInput
 	state CollaborationState
+	// lateSent are the keys of emails counted by countLateSend in this run.
+	lateSent []string
 	// events receives webhook news (SignalOutreachEvent).
 	events workflow.ReceiveChannel
 	// pauses counts the outreach pauses, so that a wait knows whether one came meanwhile.

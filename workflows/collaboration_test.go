@@ -32,6 +32,8 @@ type collaborationSuite struct {
 	sendErr func() error
 	// stoppedKeys are the emails the workflow abandoned and marked stopped in the log.
 	stoppedKeys []string
+	// wentOut makes StopEmail answer that the log had the email sent already.
+	wentOut bool
 	// recordErr, when set, makes a read-model write fail.
 	recordErr func(c activities.StageChange) error
 	start     time.Time
@@ -47,11 +49,11 @@ func (s *collaborationSuite) SetupTest() {
 	s.env.RegisterWorkflowWithOptions(Collaboration, workflowOptions())
 	s.env.RegisterWorkflowWithOptions(Rights, workflow.RegisterOptions{Name: RightsWorkflow})
 	s.env.RegisterActivity(&activities.Activities{})
-	s.recorded, s.sent, s.sentAt, s.sendResult, s.sendErr, s.recordErr, s.stoppedKeys = nil, nil, nil, nil, nil, nil, nil
+	s.recorded, s.sent, s.sentAt, s.sendResult, s.sendErr, s.recordErr, s.stoppedKeys, s.wentOut = nil, nil, nil, nil, nil, nil, nil, false
 	s.env.OnActivity(a.StopEmail, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.StopEmailInput) error {
+		func(_ context.Context, in activities.StopEmailInput) (activities.StopEmailResult, error) {
 			s.stoppedKeys = append(s.stoppedKeys, in.MessageKey)
-			return nil
+			return activities.StopEmailResult{WentOut: s.wentOut}, nil
 		}).Maybe()
 	s.env.OnActivity(a.RecordStage, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, c activities.StageChange) error {

@@ -91,7 +91,7 @@ func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 			}
 			return store.Payout{ID: "p-" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: amount, Status: store.PayoutPending}, nil
 		}).Maybe()
-	s.env.OnActivity(a.StopEmail, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.env.OnActivity(a.StopEmail, mock.Anything, mock.Anything).Return(activities.StopEmailResult{}, nil).Maybe()
 	s.env.OnActivity(a.RecordPayment, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PaymentInput) error {
 			m.payments = append(m.payments, in)

@@ -298,6 +298,10 @@ const (
 	OutreachSpamReport  = "spamreport"
 	OutreachUnsubscribe = "unsubscribe"
 	OutreachSuppressed  = "suppressed"
+	// OutreachSentAfterStop is SendGrid's word that an email the workflow recorded
+	// stopped had gone out: its send's answer was lost before the stop. It is counted,
+	// and stops nothing.
+	OutreachSentAfterStop = "sent_after_stop"
 )
 
 // Who made an offer.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,11 +161,30 @@ func (c *collaboration) sendStep(ctx workflow.Context, step int) (done bool, err
 // markStopped tells the email log that the workflow abandoned a send, which no later
 // attempt will do; a failure is only recorded.
 func (c *collaboration) markStopped(ctx workflow.Context, key, reason string) {
+	var res activities.StopEmailResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, attentionOptions), a.StopEmail,
-		activities.StopEmailInput{MessageKey: key, Reason: reason}).Get(ctx, nil)
+		activities.StopEmailInput{MessageKey: key, Reason: reason}).Get(ctx, &res)
 	if err != nil {
 		c.record(ctx, Event{Kind: EventReadModelStale, Detail: "email " + key + " not marked stopped: " + failureText(err)})
 	}
+	// Runs recorded before StopEmail had a result decode none: WentOut stays false.
+	if res.WentOut {
+		c.countLateSend(ctx, key, "the email log had it sent")
+	}
+}
+
+// countLateSend counts an outreach email sent that the workflow had recorded stopped: an
+// attempt whose SendGrid answer was lost had handed it over before a reply or cancel
+// stopped the send. The log learns it from SendGrid's events; the workflow from the
+// log at the stop (markStopped) or from the webhook afterwards (OutreachSentAfterStop).
+// Each key counts once.
+func (c *collaboration) countLateSend(ctx workflow.Context, key, how string) {
+	if key == "" || slices.Contains(c.lateSent, key) {
+		return
+	}
+	c.lateSent = append(c.lateSent, key)
+	c.state.Outreach.EmailsSent++
+	c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("%s went out before it was stopped (%s)", key, how)})
 }
 
 // outreachOver reports whether the sequence must send nothing more.
@@ -247,6 +267,11 @@ func (c *collaboration) applyOutreachEvents(ctx workflow.Context, evs []Outreach
 // onOutreachEvent stops a running sequence for a reply or a stop event; news that comes
 // after the sequence ended is only recorded.
 func (c *collaboration) onOutreachEvent(ctx workflow.Context, ev OutreachEvent) {
+	if ev.Kind == OutreachSentAfterStop {
+		// News of the past, not a reason to stop anything.
+		c.countLateSend(ctx, ev.MessageKey, describe(ev))
+		return
+	}
 	status := c.state.Outreach.Status
 	if (status == OutreachRunning || status == OutreachFailed) && c.state.Stage == StageOutreach && !c.ending() {
 		c.stopOutreach(ctx, ev)

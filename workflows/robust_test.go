@@ -47,6 +47,59 @@ func (s *collaborationSuite) TestReplyStopsAnEmailRetriedThroughAnOutage() {
 	s.Equal([]string{EventEmailStopped, EventReplyReceived}, kinds, "the dropped email is on record: %+v", st.Events)
 }
 
+// An email whose SendGrid answer was lost went out before the reply stopped its retry:
+// when the log knows it at the stop, the collaboration counts it sent, once.
+func (s *collaborationSuite) TestAStoppedEmailTheLogHadSentIsCounted() {
+	s.sendErr = func() error { return outage }
+	s.wentOut = true
+	s.update(2*time.Minute, UpdateRecordReply, "r", ReplyRequest{Actor: ops})
+	s.update(3*time.Minute, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "test over"})
+
+	s.env.ExecuteWorkflow(Collaboration, input())
+
+	final := s.result()
+	s.Equal(1, final.Outreach.EmailsSent, "the email SendGrid took is counted")
+	s.Equal(1, countEvents(final, EventEmailSent, "went out before it was stopped (the email log had it sent)"))
+}
+
+// The log learns later (SendGrid's events after the stop): the webhook's news counts the
+// email once however often it comes, and stops nothing.
+func (s *collaborationSuite) TestSentAfterStopNewsIsCountedOnce() {
+	s.sendErr = func() error { return outage }
+	key := "default-test-workflow-id/outreach/1"
+	s.update(2*time.Minute, UpdateRecordReply, "r", ReplyRequest{Actor: ops})
+	for _, d := range []time.Duration{150 * time.Second, 160 * time.Second} {
+		s.at(d, func() {
+			s.env.SignalWorkflow(SignalOutreachEvent, OutreachEvent{Kind: OutreachSentAfterStop, At: s.env.Now(), MessageKey: key, Ref: "provider event x"})
+		})
+	}
+	var mid CollaborationState
+	s.at(170*time.Second, func() {
+		v, err := s.env.QueryWorkflow(QueryState)
+		s.Require().NoError(err)
+		s.Require().NoError(v.Get(&mid))
+	})
+	s.update(3*time.Minute, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "test over"})
+
+	s.env.ExecuteWorkflow(Collaboration, input())
+
+	final := s.result()
+	s.Equal(StageNegotiating, mid.Stage, "the news moved nothing")
+	s.Equal(1, final.Outreach.EmailsSent)
+	s.Equal(1, countEvents(final, EventEmailSent, key+" went out before it was stopped"))
+}
+
+// countEvents counts the state's events of a kind whose detail contains text.
+func countEvents(st CollaborationState, kind, text string) int {
+	n := 0
+	for _, e := range st.Events {
+		if e.Kind == kind && strings.Contains(e.Detail, text) {
+			n++
+		}
+	}
+	return n
+}
+
 // M-1: the same for a cancel.
 func (s *collaborationSuite) TestCancelStopsAnEmailRetriedThroughAnOutage() {
 	cancelled := false

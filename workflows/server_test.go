@@ -151,7 +151,9 @@ func (f *fakeActivities) CreatePayout(_ context.Context, in activities.PayoutInp
 	return store.Payout{ID: in.CollaborationID + "/" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: in.Terms.FixedFee, Status: store.PayoutPending}, nil
 }
 
-func (f *fakeActivities) StopEmail(context.Context, activities.StopEmailInput) error { return nil }
+func (f *fakeActivities) StopEmail(context.Context, activities.StopEmailInput) (activities.StopEmailResult, error) {
+	return activities.StopEmailResult{}, nil
+}
 
 func (f *fakeActivities) RecordPayment(context.Context, activities.PaymentInput) error { return nil }
 
