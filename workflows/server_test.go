@@ -516,7 +516,7 @@ func TestRecordedPaths(t *testing.T) {
 		}},
 		{"draft-overdue-review-sla-kill-fee.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
-			s.until("the draft escalation", func(st workflows.CollaborationState) bool { return st.Escalation != "" })
+			s.until("the draft escalation", func(st workflows.CollaborationState) bool { return st.Escalation != "" || st.Attention != nil })
 			s.draft(1)
 			s.inStage(workflows.StageInReview)
 			s.until("the review SLA", func(st workflows.CollaborationState) bool { return hasEvent(st, workflows.EventReviewOverdue) })
