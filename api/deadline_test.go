@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +98,45 @@ func TestExtendWithoutADeadlineIsAConflict(t *testing.T) {
 	if !strings.Contains(r.str("error"), "no draft, review or post deadline") {
 		t.Fatalf("refusal %s", r.Raw)
 	}
+}
+
+// TestConsoleExtendsAnOverdueDeadline: the overdue draft shows in the collaboration
+// page's header and in the board's "Waiting for ops" count and filter; ops get an
+// "Extend deadline" form (not retry or override), a reviewer does not; a bad duration is
+// refused beside the form, a good one ends the wait.
+func TestConsoleExtendsAnOverdueDeadline(t *testing.T) {
+	campaign := newCampaign(t, map[string]any{"draft_deadline": "2s"})
+	id := signedCollaborationIn(t, campaign)
+	u, path, board := signedIn(t, opsKey), "/console/collaborations/"+id, "/console/campaigns/"+campaign
+	eventually(t, "the overdue draft in the page's header", func() bool {
+		return strings.Contains(u.get(path).body, `id="attention"`)
+	})
+	page := u.get(path).body
+	if !strings.Contains(page, "draft 1 is overdue") || !strings.Contains(page, "overdue since") ||
+		!strings.Contains(page, `id="form-extend"`) || strings.Contains(page, `id="form-resolve"`) {
+		t.Fatalf("page of the overdue draft: %s", page)
+	}
+	eventually(t, "the board counting it as waiting for ops", func() bool {
+		return strings.Contains(u.get(board).body, "<dt>Waiting for ops</dt><dd>1</dd>")
+	})
+	if p := u.get(board + "?attention=true"); !strings.Contains(p.body, path) {
+		t.Fatalf("the waiting-for-ops filter leaves it out: %s", p.body)
+	}
+	if p := signedIn(t, reviewerKey).get(path); strings.Contains(p.body, `id="form-extend"`) {
+		t.Fatal("a reviewer sees the extend form")
+	}
+	if r := u.submit(path, path+"/extend", url.Values{"by": {"30m"}}); r.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(r.body, `id="extend-error"`) || !strings.Contains(r.body, "<code>by</code>") {
+		t.Fatalf("extension by 30 minutes: %d %s", r.status, r.body)
+	}
+	r := u.submit(path, path+"/extend", url.Values{"by": {"168h"}, "reason": {"creator is ill"}})
+	if r.status != http.StatusSeeOther || r.location != path+"?done=extend" {
+		t.Fatalf("extend: %d %s %s", r.status, r.location, r.body)
+	}
+	if p := u.get(r.location).body; !strings.Contains(p, "Deadline extended.") || strings.Contains(p, `id="attention"`) || !strings.Contains(p, "creator is ill") {
+		t.Fatalf("page after the extension: %s", p)
+	}
+	eventually(t, "the board counting none waiting for ops", func() bool {
+		return strings.Contains(u.get(board).body, "<dt>Waiting for ops</dt><dd>0</dd>")
+	})
 }
