@@ -554,7 +554,9 @@ type CollaborationState struct {
 	ReviewDue time.Time `json:"review_due,omitzero"`
 	// Approved is the approved draft, kept for posting and verification.
 	Approved *Draft `json:"approved,omitempty"`
-	// Escalation says what ops must decide, if anything.
+	// Escalation says what only ops may now do (more changes once the revision rounds are
+	// used). Runs whose draft or post deadline passed before changeOverdueAttention set it
+	// for the overdue delivery too; since then that is Attention.
 	Escalation string `json:"escalation,omitempty"`
 	// Attention is an escalation the workflow is blocked on until ops resolve it.
 	Attention   *Attention   `json:"attention,omitempty"`
