@@ -71,6 +71,7 @@ var filledForms = map[string]map[string]string{
 	"draft":    {"assets": "https://cdn.example.com/a.mp4\n\n  https://cdn.example.com/b.jpg  \n", "caption": "#ad spring"},
 	"post":     {"url": "https://instagram.com/p/abc"},
 	"resolve":  {"decision": "override", "reason": "paid by hand"},
+	"extend":   {"by": "72h", "reason": "creator is ill"},
 	"override": {"post": "0", "reason": "checked by hand"},
 }
 
@@ -200,6 +201,9 @@ func TestConsoleFormsMatchOpenAPI(t *testing.T) {
 		ops(&collaborationPage{State: workflows.CollaborationState{Stage: workflows.StageNegotiating}, LatestOffer: 1}),
 		ops(&collaborationPage{State: workflows.CollaborationState{Stage: workflows.StageInProduction,
 			Attention: &workflows.Attention{Step: "payout", Reason: "refused", Overridable: true}}}),
+		ops(&collaborationPage{State: workflows.CollaborationState{Stage: workflows.StageInProduction,
+			Attention: &workflows.Attention{Step: workflows.StepDraftDeadline, Reason: "draft 1 is overdue", Due: time.Now()}},
+			Deadline: time.Now(), DeadlineOf: "draft 1", ExtendChoices: extendChoices}),
 		ops(&collaborationPage{State: workflows.CollaborationState{Stage: workflows.StageInReview}, PendingDraft: 1}),
 		ops(&collaborationPage{State: workflows.CollaborationState{Stage: workflows.StageAwaitingPost, PostsRequired: 2,
 			Posts: []workflows.Post{{N: 1, URL: "https://instagram.com/p/one"}}}, WantsPost: true}),

@@ -370,6 +370,12 @@ type collaborationPage struct {
 	Declinable bool
 	// WantsPost says the collaboration waits for the URL of a live post.
 	WantsPost bool
+	// Deadline is the running draft, review or post deadline ops may extend (DeadlineOf
+	// names it); zero when none runs.
+	Deadline   time.Time
+	DeadlineOf string
+	// ExtendChoices are the durations the extend form offers.
+	ExtendChoices []extendChoice
 	// Metrics is the newest metrics snapshot; nil before any.
 	Metrics *payout.Metrics
 	Idem    string
@@ -461,7 +467,33 @@ func (s *Server) collaboration(c echo.Context) (consoleData, error) {
 	signed := state.Contract != nil && state.Contract.Signed != nil
 	p.Declinable = !signed && slices.Contains([]workflows.Stage{workflows.StageOutreach, workflows.StageNegotiating, workflows.StageContracting}, state.Stage)
 	p.WantsPost = state.Stage == workflows.StageAwaitingPost && len(state.Posts) < state.PostsRequired
+	p.Deadline, p.DeadlineOf = runningDeadline(state)
+	p.ExtendChoices = extendChoices
 	return consoleData{Title: p.Creator + " · " + p.Campaign.Name, Page: p}, nil
+}
+
+// extendChoice is one duration of the extend form: the API's value and its words.
+type extendChoice struct{ Value, Label string }
+
+// extendChoices are the extensions the console offers; the API takes any from an hour to
+// 90 days.
+var extendChoices = []extendChoice{
+	{"24h", "1 day"}, {"72h", "3 days"}, {"168h", "1 week"}, {"336h", "2 weeks"}, {"720h", "30 days"},
+}
+
+// runningDeadline is the deadline the collaboration waits out in its stage, which ops may
+// extend, and what is due by it; zero in stages without one (as the workflow judges it,
+// the form only spares refusals).
+func runningDeadline(st workflows.CollaborationState) (time.Time, string) {
+	switch {
+	case st.Stage == workflows.StageInProduction && !st.DraftDue.IsZero():
+		return st.DraftDue, fmt.Sprintf("draft %d", len(st.Drafts)+1)
+	case st.Stage == workflows.StageInReview && !st.ReviewDue.IsZero():
+		return st.ReviewDue, fmt.Sprintf("review of draft %d", len(st.Drafts))
+	case st.Stage == workflows.StageAwaitingPost && len(st.Posts) < st.PostsRequired:
+		return st.PostsDue, "posts"
+	}
+	return time.Time{}, ""
 }
 
 // collabAction is one action on the collaboration page: the API route it calls (after
@@ -512,6 +544,9 @@ var collabActions = map[string]collabAction{
 	}},
 	"resolve": {route: fixed("resolve"), done: "Decision recorded.", body: func(form func(string) string) (any, map[string]string) {
 		return map[string]string{"decision": form("decision"), "reason": form("reason")}, nil
+	}},
+	"extend": {route: fixed("deadline/extend"), done: "Deadline extended.", body: func(form func(string) string) (any, map[string]string) {
+		return map[string]string{"by": form("by"), "reason": form("reason")}, nil
 	}},
 	"override": {route: fixed("verification/override"), done: "Verification overridden.", body: func(form func(string) string) (any, map[string]string) {
 		n, err := strconv.Atoi(form("post"))

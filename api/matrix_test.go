@@ -82,6 +82,7 @@ var access = map[string][]string{
 	"POST /v1/collaborations/:id/posts":                 {api.RoleOps},
 	"POST /v1/collaborations/:id/verification/override": {api.RoleOps},
 	"POST /v1/collaborations/:id/resolve":               {api.RoleOps},
+	"POST /v1/collaborations/:id/deadline/extend":       {api.RoleOps},
 	"POST /v1/collaborations/:id/metrics":               {api.RoleOps},
 	"GET /v1/collaborations/:id/history":                {api.RoleAuditor, api.RoleOps},
 	"GET /v1/collaborations/:id/timeline":               {api.RoleAuditor, api.RoleOps},

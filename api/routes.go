@@ -73,6 +73,7 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	v1.POST("/collaborations/:id/posts", s.submitPost, ops, once)
 	v1.POST("/collaborations/:id/verification/override", s.overrideVerification, ops, once)
 	v1.POST("/collaborations/:id/resolve", s.resolveAttention, ops, once)
+	v1.POST("/collaborations/:id/deadline/extend", s.extendDeadline, ops, once)
 	v1.POST("/collaborations/:id/metrics", s.addMetrics, ops)
 	v1.POST("/campaigns/:id/metrics", s.importMetrics, ops)
 	v1.POST("/campaigns/:id/launch", s.launchCampaign, ops, once)

@@ -20,7 +20,13 @@ import (
 // reply, an offer with a kill fee, the offer accepted, the contract signed in the portal.
 func signedCollaboration(t *testing.T) (id string) {
 	t.Helper()
-	id = start(t, newCampaign(t), newCreator(t))
+	return signedCollaborationIn(t, newCampaign(t))
+}
+
+// signedCollaborationIn is signedCollaboration in campaign.
+func signedCollaborationIn(t *testing.T, campaign string) (id string) {
+	t.Helper()
+	id = start(t, campaign, newCreator(t))
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`))
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/offers", opsKey, map[string]any{"from": "brand", "terms": map[string]any{
 		"deliverables": []map[string]any{{"platform": "instagram", "format": "reel", "count": 1}},

@@ -459,7 +459,9 @@ func (d *driver) check(ctx context.Context, what string) error {
 	att := d.state.Attention
 	d.attention = att
 	d.mu.Unlock()
-	if att == nil || !d.h.faultsOver() {
+	if att == nil || !att.Due.IsZero() || !d.h.faultsOver() {
+		// A passed draft, review or post deadline (Due) is not a step to retry: the
+		// delivery the driver makes next settles it.
 		return nil
 	}
 	stuck := fmt.Errorf("%w (%s since %s: %s) while waiting for %s", errAttention, att.Step, att.Since.Format(time.RFC3339), att.Reason, what)

@@ -47,6 +47,10 @@ type collaboration struct {
 	reviewed     *ReviewRequest
 	// draftOverdue marks the escalation as the overdue draft's, cleared when it arrives.
 	draftOverdue bool
+	// deadline is the draft, review or post deadline being waited out, nil when none is;
+	// extension is ops' extension of it until the main coroutine applies it.
+	deadline  *deadlineWait
+	extension *pendingExtension
 	// negotiationOpen is set once negotiating holds its opening offer.
 	negotiationOpen bool
 	// overrides counts verification overrides, so a wait can see a new one.
@@ -124,6 +128,7 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		onceUpdate(ctx, c, UpdateResolve, c.handleResolve, noCtx(c.validateResolve)),
 		onceUpdate(ctx, c, UpdatePause, c.handlePause, noCtx(c.validatePause)),
 		onceUpdate(ctx, c, UpdateResume, c.handleResume, noCtx(c.validateResume)),
+		onceUpdate(ctx, c, UpdateExtendDeadline, c.handleExtend, noCtx(c.validateExtend)),
 	} {
 		if err := register(); err != nil {
 			return err
@@ -485,7 +490,7 @@ func (c *collaboration) dueAt() time.Time {
 	case StageInProduction:
 		return known(c.state.DraftDue, tm.DraftDeadline.Std())
 	case StageInReview:
-		return entered.Add(tm.ReviewSLA.Std())
+		return known(c.state.ReviewDue, tm.ReviewSLA.Std())
 	case StageAwaitingPost:
 		return known(c.state.PostsDue, tm.PostDeadline.Std())
 	}

@@ -75,30 +75,59 @@ func (c *collaboration) newDraftDeadline(ctx workflow.Context) time.Time {
 // ops when it passes, and then it keeps waiting; the creator may still deliver.
 func (c *collaboration) awaitDraft(ctx workflow.Context) error {
 	n := len(c.state.Drafts) + 1
-	due := c.state.DraftDue.Format("2006-01-02 15:04 MST")
-	return c.awaitDeadline(ctx, c.state.DraftDue, c.input.Timings.DraftDeadline.Std(),
+	due := func() string { return c.state.DraftDue.Format("2006-01-02 15:04 MST") }
+	return c.awaitDeadline(ctx, StepDraftDeadline, &c.state.DraftDue, c.input.Timings.DraftDeadline.Std(),
 		func() bool { return c.pendingDraft || c.ending() },
 		func() {
 			c.notify(ctx, activities.NoticeDraftReminder, n, c.state.DraftDue, "")
-			c.record(ctx, Event{Kind: EventDraftReminder, Detail: fmt.Sprintf("draft %d due %s", n, due)})
+			c.record(ctx, Event{Kind: EventDraftReminder, Detail: fmt.Sprintf("draft %d due %s", n, due())})
 		},
-		func() {
+		func() overdueNotice {
 			c.draftOverdue = true
-			c.state.Escalation = fmt.Sprintf("draft %d is overdue since %s: contact the creator, extend or cancel", n, due)
-			c.record(ctx, Event{Kind: EventDraftOverdue, Detail: c.state.Escalation})
-			c.notifyOps(ctx, fmt.Sprintf("draft-overdue/%d", n), "Draft overdue", c.state.Escalation)
-		})
+			return overdueNotice{kind: EventDraftOverdue, key: fmt.Sprintf("draft-overdue/%d", n), subject: "Draft overdue",
+				text: fmt.Sprintf("draft %d is overdue since %s: contact the creator, extend or cancel", n, due())}
+		}, "the draft arrived")
 }
 
-// awaitReview waits for a decision on the latest draft. Past the review SLA ops hear of it;
-// a campaign that asks for it gets a disclosed draft approved then.
+// awaitReview waits for a decision on the latest draft. Past the review SLA (or the
+// deadline ops extended it to) ops hear of it; a campaign that asks for it gets a
+// disclosed draft approved then. From changeOverdueAttention on, a review still owed is
+// an open escalation until it comes or ops extend its deadline.
 func (c *collaboration) awaitReview(ctx workflow.Context) error {
 	decided := func() bool { return c.reviewed != nil || c.ending() }
-	ok, err := c.waitFor(ctx, c.input.Timings.ReviewSLA.Std(), decided, nil)
-	if err != nil || ok {
-		return err
+	c.state.ReviewDue = workflow.Now(ctx).UTC().Add(c.input.Timings.ReviewSLA.Std())
+	w := &deadlineWait{step: StepReviewDeadline, due: &c.state.ReviewDue, done: decided}
+	c.deadline = w
+	defer func() {
+		c.endDeadline("the review came")
+		c.state.ReviewDue = time.Time{}
+	}()
+	for {
+		out, err := c.waitDeadline(ctx, w, c.state.ReviewDue.Sub(workflow.Now(ctx)))
+		if err != nil || out == waitDone {
+			return err
+		}
+		if out == waitExtended {
+			continue
+		}
+		d := c.state.Drafts[len(c.state.Drafts)-1]
+		auto := c.input.AutoApprove && contract.HasDisclosure(d.Caption, c.state.AgreedTerms.DisclosureText)
+		if auto || !overdueAttention(ctx) {
+			return c.reviewOverdue(ctx, d, auto, decided)
+		}
+		waited := workflow.Now(ctx).Sub(d.SubmittedAt).Round(time.Second)
+		extended, err := c.awaitOverdue(ctx, w, overdueNotice{kind: EventReviewOverdue, key: fmt.Sprintf("review-overdue/%d", d.N), subject: "Review overdue",
+			text: fmt.Sprintf("draft %d has waited %s for review: review it, extend the deadline or cancel", d.N, waited)}, "the review came")
+		if err != nil || !extended {
+			return err
+		}
 	}
-	d := c.state.Drafts[len(c.state.Drafts)-1]
+}
+
+// reviewOverdue tells ops the review SLA passed, approves a disclosed draft when the
+// campaign asks for it (auto), else waits for the review: the path of runs before
+// changeOverdueAttention, and of auto-approval.
+func (c *collaboration) reviewOverdue(ctx workflow.Context, d Draft, auto bool, decided func() bool) error {
 	note := fmt.Sprintf("draft %d has waited %s for review", d.N, c.input.Timings.ReviewSLA.Std())
 	c.record(ctx, Event{Kind: EventReviewOverdue, Detail: note})
 	c.notifyOps(ctx, fmt.Sprintf("review-overdue/%d", d.N), "Review overdue", note)
@@ -106,10 +135,11 @@ func (c *collaboration) awaitReview(ctx workflow.Context) error {
 		// A reviewer decided while ops were being told: theirs is the decision.
 		return nil
 	}
-	if c.input.AutoApprove && contract.HasDisclosure(d.Caption, c.state.AgreedTerms.DisclosureText) {
+	if auto {
 		c.applyReview(ctx, ReviewRequest{Actor: system, Draft: d.N, Decision: DecisionApprove, Comments: "approved automatically after the review SLA"})
 		return nil
 	}
+	c.deadline = nil
 	return workflow.Await(ctx, decided)
 }
 

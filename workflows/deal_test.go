@@ -338,10 +338,11 @@ func (s *collaborationSuite) TestDraftDeadlineRemindsThenEscalates() {
 	s.at(at+twoWeeks+time.Minute, func() {
 		st := s.query()
 		s.Equal(StageInProduction, st.Stage, "a missed deadline ended the collaboration")
-		s.Contains(st.Escalation, "overdue")
+		s.Require().NotNil(st.Attention)
+		s.Contains(st.Attention.Reason, "overdue")
 	})
 	s.mustUpdate(at+twoWeeks+day, UpdateSubmitDraft, DraftRequest{Assets: []string{"https://cdn.example.com/late.mp4"}, Caption: "#ad late"})
-	s.at(at+twoWeeks+day+time.Minute, func() { s.Empty(s.query().Escalation, "the overdue escalation outlived the draft") })
+	s.at(at+twoWeeks+day+time.Minute, func() { s.Nil(s.query().Attention, "the overdue escalation outlived the draft") })
 	s.mustUpdate(at+twoWeeks+2*day, UpdateCancel, CancelRequest{Actor: ops, Reason: "done"})
 
 	s.env.ExecuteWorkflow(Collaboration, dealInput())

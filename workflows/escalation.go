@@ -71,11 +71,9 @@ func (c *collaboration) escalate(ctx workflow.Context, step, reason string, over
 // escalateFor is escalate returning the whole decision (nil without one): who decided and why.
 func (c *collaboration) escalateFor(ctx workflow.Context, step, reason string, overridable bool, settled func() bool) (*ResolveRequest, error) {
 	reason = truncate(reason, MaxReasonLength)
-	c.state.Attention = &Attention{Reason: reason, Since: workflow.Now(ctx).UTC(), Step: step, Overridable: overridable}
 	c.resolution = nil
-	e := c.record(ctx, Event{Kind: EventEscalated, Detail: step + ": " + reason})
-	c.publishAttention(ctx, e.Seq)
-	c.notifyOps(ctx, fmt.Sprintf("attention/%d", e.Seq), "Needs a decision: "+step, reason)
+	c.openAttention(ctx, Attention{Reason: reason, Step: step, Overridable: overridable},
+		Event{Kind: EventEscalated, Detail: step + ": " + reason}, "attention", "Needs a decision: "+step)
 	err := workflow.Await(ctx, func() bool {
 		return c.resolution != nil || (c.ending() && !c.finishing) || (settled != nil && settled())
 	})
@@ -88,10 +86,28 @@ func (c *collaboration) escalateFor(ctx workflow.Context, step, reason string, o
 	} else if c.ending() {
 		detail = "the collaboration is ending"
 	}
-	c.state.Attention, c.resolution = nil, nil
-	e = c.record(ctx, Event{Kind: EventResolved, Actor: actor, Detail: step + ": " + detail})
-	c.publishAttention(ctx, e.Seq)
+	c.resolution = nil
+	c.closeAttention(ctx, Event{Kind: EventResolved, Actor: actor, Detail: step + ": " + detail})
 	return r, err
+}
+
+// openAttention opens the escalation at (since now): the state holds it, event e records
+// it, the read model mirrors it and ops are emailed (key, numbered by the event, and
+// subject), in that order.
+func (c *collaboration) openAttention(ctx workflow.Context, at Attention, e Event, key, subject string) {
+	at.Since = workflow.Now(ctx).UTC()
+	c.state.Attention = &at
+	e = c.record(ctx, e)
+	c.publishAttention(ctx, e.Seq)
+	c.notifyOps(ctx, fmt.Sprintf("%s/%d", key, e.Seq), subject, at.Reason)
+}
+
+// closeAttention ends the open escalation with event e (a decision, the wait settled, an
+// extended deadline) and mirrors that to the read model.
+func (c *collaboration) closeAttention(ctx workflow.Context, e Event) {
+	c.state.Attention = nil
+	e = c.record(ctx, e)
+	c.publishAttention(ctx, e.Seq)
 }
 
 // publishAttention mirrors the open escalation (or its end) to the read model. It is best
@@ -133,6 +149,8 @@ func (c *collaboration) validateResolve(req ResolveRequest) error {
 	switch {
 	case at == nil || c.resolution != nil:
 		return errors.New("nothing waits for a decision")
+	case !at.Due.IsZero():
+		return invalid(map[string]string{"decision": fmt.Sprintf("the %s passed: extend the deadline or cancel", strings.ReplaceAll(at.Step, "_", " "))})
 	case req.Decision == ResolveOverride && !at.Overridable:
 		return invalid(map[string]string{"decision": fmt.Sprintf("%s cannot be skipped: retry or cancel", at.Step)})
 	case req.Decision != ResolveRetry && req.Decision != ResolveOverride:

@@ -68,7 +68,25 @@ const (
 	UpdatePause = "pause_outreach"
 	// UpdateResume takes a PauseRequest and lets a paused sequence carry on where it was.
 	UpdateResume = "resume_outreach"
+	// UpdateExtendDeadline takes an ExtendRequest: ops give the draft, review or posts the
+	// collaboration waits for more time, before or after the deadline passed.
+	UpdateExtendDeadline = "extend_deadline"
 )
+
+// Bounds of a deadline extension.
+const (
+	MinExtension = time.Hour
+	MaxExtension = 90 * 24 * time.Hour
+)
+
+// ExtendRequest moves the running deadline (draft, review or posts) By later than the later
+// of the deadline and now, with an optional reason. An overdue collaboration's attention
+// ends with it.
+type ExtendRequest struct {
+	Actor  Actor              `json:"actor"`
+	By     campaigns.Duration `json:"by"`
+	Reason string             `json:"reason,omitempty"`
+}
 
 // PauseRequest pauses or resumes a collaboration's outreach, with an optional reason.
 type PauseRequest struct {
@@ -100,6 +118,9 @@ type Attention struct {
 	Step string `json:"step"`
 	// Overridable says whether ops may carry on without the step.
 	Overridable bool `json:"overridable"`
+	// Due is the deadline that passed, for an overdue draft, review or posts: ops extend it
+	// (UpdateExtendDeadline) or cancel; the creator or a reviewer may still deliver.
+	Due time.Time `json:"due,omitzero"`
 }
 
 // InvalidArgument is the error type of a validator's refusal of bad input (the API
@@ -483,6 +504,8 @@ const (
 	// EventOutreachPaused and EventOutreachResumed record ops pausing the sequence.
 	EventOutreachPaused  = "outreach_paused"
 	EventOutreachResumed = "outreach_resumed"
+	// EventDeadlineExtended records ops giving a draft, review or posts more time.
+	EventDeadlineExtended = "deadline_extended"
 )
 
 // Outreach statuses, as CollaborationState.Outreach.Status reports them.
@@ -526,9 +549,14 @@ type CollaborationState struct {
 	RevisionsUsed int `json:"revisions_used"`
 	// DraftDue is when the current draft is due.
 	DraftDue time.Time `json:"draft_due,omitzero"`
+	// ReviewDue is when the review of the draft in review is due (the review SLA, or as
+	// ops extended it); zero outside in_review.
+	ReviewDue time.Time `json:"review_due,omitzero"`
 	// Approved is the approved draft, kept for posting and verification.
 	Approved *Draft `json:"approved,omitempty"`
-	// Escalation says what ops must decide, if anything.
+	// Escalation says what only ops may now do (more changes once the revision rounds are
+	// used). Runs whose draft or post deadline passed before changeOverdueAttention set it
+	// for the overdue delivery too; since then that is Attention.
 	Escalation string `json:"escalation,omitempty"`
 	// Attention is an escalation the workflow is blocked on until ops resolve it.
 	Attention   *Attention   `json:"attention,omitempty"`

@@ -38,16 +38,15 @@ func (c *collaboration) assignAttribution(ctx workflow.Context) error {
 // URL; a reminder goes out before the post deadline and ops hear when it passes.
 func (c *collaboration) awaitPosts(ctx workflow.Context) error {
 	all := func() bool { return len(c.state.Posts) >= c.state.PostsRequired || c.ending() }
-	return c.awaitDeadline(ctx, c.state.PostsDue, c.input.Timings.PostDeadline.Std(), all,
+	return c.awaitDeadline(ctx, StepPostDeadline, &c.state.PostsDue, c.input.Timings.PostDeadline.Std(), all,
 		func() {
 			c.notify(ctx, activities.NoticePostReminder, 1, c.state.PostsDue, "")
 			c.record(ctx, Event{Kind: EventPostReminder, Detail: "posts due " + c.state.PostsDue.Format(time.RFC3339)})
 		},
-		func() {
-			c.state.Escalation = fmt.Sprintf("%d of %d post(s) submitted by the deadline %s", len(c.state.Posts), c.state.PostsRequired, c.state.PostsDue.Format(time.RFC3339))
-			c.record(ctx, Event{Kind: EventPostOverdue, Detail: c.state.Escalation})
-			c.notifyOps(ctx, "post-overdue", "Post overdue", c.state.Escalation)
-		})
+		func() overdueNotice {
+			return overdueNotice{kind: EventPostOverdue, key: "post-overdue", subject: "Post overdue",
+				text: fmt.Sprintf("%d of %d post(s) submitted by the deadline %s", len(c.state.Posts), c.state.PostsRequired, c.state.PostsDue.Format(time.RFC3339))}
+		}, "every post arrived")
 }
 
 // expectPosts sets how many posts are due and by when, before awaiting_post begins, so
@@ -70,22 +69,52 @@ func (c *collaboration) expectPosts(ctx workflow.Context) {
 	}
 }
 
-// awaitDeadline waits for done; before the deadline it calls remind, after it overdue,
-// and then keeps waiting: people may still deliver late.
-func (c *collaboration) awaitDeadline(ctx workflow.Context, due time.Time, span time.Duration, done func() bool, remind, overdue func()) error {
-	ok, err := c.waitFor(ctx, due.Sub(workflow.Now(ctx))-reminderLead(span), done, nil)
-	if err != nil || ok {
-		return err
+// awaitDeadline waits for done until the deadline *due of step: before it, it calls
+// remind; after it, it tells ops what overdue says and keeps waiting, since people may
+// still deliver late. Ops may extend the deadline meanwhile: the waiting timer is
+// cancelled and the wait starts again for the new deadline. From changeOverdueAttention on
+// the passed deadline is an open escalation until done (settled says how) or extended;
+// before it the state's Escalation said so and only done ended the wait.
+func (c *collaboration) awaitDeadline(ctx workflow.Context, step string, due *time.Time, span time.Duration, done func() bool,
+	remind func(), overdue func() overdueNotice, settled string) error {
+	w := &deadlineWait{step: step, due: due, done: done}
+	c.deadline = w
+	defer c.endDeadline(settled)
+	reminded := false
+	for {
+		if !reminded {
+			out, err := c.waitDeadline(ctx, w, due.Sub(workflow.Now(ctx))-reminderLead(span))
+			if err != nil || out == waitDone {
+				return err
+			}
+			if out == waitExtended {
+				continue
+			}
+			remind()
+			reminded = true
+			if c.v1 && done() {
+				return nil
+			}
+		}
+		out, err := c.waitDeadline(ctx, w, due.Sub(workflow.Now(ctx)))
+		if err != nil || out == waitDone {
+			return err
+		}
+		if out == waitExtended {
+			continue
+		}
+		n := overdue()
+		if !overdueAttention(ctx) {
+			c.deadline = nil
+			c.state.Escalation = n.text
+			c.record(ctx, Event{Kind: n.kind, Detail: n.text})
+			c.notifyOps(ctx, n.key, n.subject, n.text)
+			return workflow.Await(ctx, done)
+		}
+		if extended, err := c.awaitOverdue(ctx, w, n, settled); err != nil || !extended {
+			return err
+		}
 	}
-	remind()
-	if c.v1 && done() {
-		return nil
-	}
-	if ok, err = c.waitFor(ctx, due.Sub(workflow.Now(ctx)), done, nil); err != nil || ok {
-		return err
-	}
-	overdue()
-	return workflow.Await(ctx, done)
 }
 
 // verifyPosts runs verifying: every post is checked; failures are emailed to the creator

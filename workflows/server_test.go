@@ -516,7 +516,7 @@ func TestRecordedPaths(t *testing.T) {
 		}},
 		{"draft-overdue-review-sla-kill-fee.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.toProduction()
-			s.until("the draft escalation", func(st workflows.CollaborationState) bool { return st.Escalation != "" })
+			s.until("the draft escalation", func(st workflows.CollaborationState) bool { return st.Escalation != "" || st.Attention != nil })
 			s.draft(1)
 			s.inStage(workflows.StageInReview)
 			s.until("the review SLA", func(st workflows.CollaborationState) bool { return hasEvent(st, workflows.EventReviewOverdue) })
@@ -525,6 +525,24 @@ func TestRecordedPaths(t *testing.T) {
 			if final := s.cancel(); len(final.Payouts) != 1 || final.Payouts[0].Kind != activities.PayoutKillFee {
 				t.Errorf("cancel after signing paid %+v, want the kill fee", final.Payouts)
 			}
+		}},
+		{"draft-and-review-overdue-extended.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
+			// From overdue-attention-1: each passed deadline waits for ops, who extend it.
+			extend := workflows.ExtendRequest{Actor: opsActor, By: campaigns.Duration(time.Hour), Reason: "more time"}
+			s.toProduction()
+			s.until("the overdue draft waiting for ops", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			if st := s.update(workflows.UpdateExtendDeadline, extend); st.Attention != nil || !hasEvent(st, workflows.EventDeadlineExtended) {
+				t.Errorf("extended draft deadline: attention %+v, events %+v", st.Attention, st.Events)
+			}
+			s.draft(1)
+			s.inStage(workflows.StageInReview)
+			s.until("the overdue review waiting for ops", func(st workflows.CollaborationState) bool {
+				return st.Attention != nil && st.Attention.Step == workflows.StepReviewDeadline
+			})
+			s.update(workflows.UpdateExtendDeadline, extend)
+			s.update(workflows.UpdateReview, workflows.ReviewRequest{Actor: reviewerActor, Draft: 1, Decision: workflows.DecisionApprove})
+			s.inStage(workflows.StageAwaitingPost)
+			s.cancel()
 		}},
 		{"payout-escalated-and-retried.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
 			f.set(f.failPayout, s.id, true)
