@@ -43,6 +43,27 @@ func (f *fakeStarter) StartForLaunch(_ context.Context, campaign campaigns.Campa
 	return id, false, nil
 }
 
+// launchRoster stores a campaign and n creators (cN@example.com) and returns them.
+func launchRoster(t *testing.T, st *store.Store, n int) (campaigns.Campaign, []string) {
+	t.Helper()
+	ctx := context.Background()
+	cp := campaigns.Campaign{Name: "Launch", Brand: "Acme", SenderEmail: "collabs@acme.test"}
+	cp.ApplyDefaults()
+	cp, err := st.CreateCampaign(ctx, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		cr, err := st.CreateCreator(ctx, roster.Creator{Name: fmt.Sprintf("Creator %d", i), Email: fmt.Sprintf("c%d@example.com", i), Timezone: "UTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, cr.ID)
+	}
+	return cp, ids
+}
+
 // TestLaunchBatchResumesAfterACrashWithoutDuplicates: a batch whose fourth start loses
 // its answer fails; run again, it resumes at that item (its workflow exists: started by
 // this launch), starts the rest once each, and skips the erased, the suppressed and the
@@ -51,20 +72,7 @@ func (f *fakeStarter) StartForLaunch(_ context.Context, campaign campaigns.Campa
 func TestLaunchBatchResumesAfterACrashWithoutDuplicates(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.New(t)
-	cp := campaigns.Campaign{Name: "Launch", Brand: "Acme", SenderEmail: "collabs@acme.test"}
-	cp.ApplyDefaults()
-	cp, err := st.CreateCampaign(ctx, cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for i := range 8 {
-		cr, err := st.CreateCreator(ctx, roster.Creator{Name: fmt.Sprintf("Creator %d", i), Email: fmt.Sprintf("c%d@example.com", i), Timezone: "UTC"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, cr.ID)
-	}
+	cp, ids := launchRoster(t, st, 8)
 	erased, collaborating := ids[5], ids[7]
 	if _, err := st.EraseCreator(ctx, erased); err != nil {
 		t.Fatal(err)
@@ -173,20 +181,7 @@ func (r *refusingStarter) StartForLaunch(ctx context.Context, campaign campaigns
 func TestLaunchBatchAPersistentItemErrorFailsOnlyThatItem(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.New(t)
-	cp := campaigns.Campaign{Name: "Launch", Brand: "Acme", SenderEmail: "collabs@acme.test"}
-	cp.ApplyDefaults()
-	cp, err := st.CreateCampaign(ctx, cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for i := range 4 {
-		cr, err := st.CreateCreator(ctx, roster.Creator{Name: fmt.Sprintf("Creator %d", i), Email: fmt.Sprintf("r%d@example.com", i), Timezone: "UTC"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, cr.ID)
-	}
+	cp, ids := launchRoster(t, st, 4)
 	l, err := st.CreateLaunch(ctx, cp.ID, "ops-team", ids)
 	if err != nil {
 		t.Fatal(err)
