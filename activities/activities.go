@@ -94,6 +94,10 @@ type Activities struct {
 	Starter Starter
 	// Steerer applies bulk actions to collaborations; nil refuses bulk actions.
 	Steerer Steerer
+	// BulkItemTimeout bounds how long a bulk action waits for one collaboration to accept
+	// its update before it records the item failed and goes on; zero means
+	// DefaultBulkItemTimeout.
+	BulkItemTimeout time.Duration
 	// ProviderEventWait is how long a retry waits for SendGrid's events about an earlier
 	// attempt whose answer was lost before it sends again; longer than webhook latency.
 	// Zero means DefaultProviderEventWait.

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
-	"go.temporal.io/sdk/activity"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
@@ -71,7 +70,8 @@ const (
 // already finished is counted and left alone, and an item whose start was attempted
 // ("starting") and whose workflow exists was started by this launch. A creator who is
 // gone, erased, suppressed or already collaborating in the campaign is skipped with the
-// reason; only a failure to reach Temporal or PostgreSQL fails the batch, for Temporal to
+// reason; a start Temporal refuses for this item alone (itemFault) fails that item with the
+// reason. Only a failure to reach Temporal or PostgreSQL fails the batch, for Temporal to
 // retry.
 func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) (LaunchBatchResult, error) {
 	res := LaunchBatchResult{LastSeq: in.AfterSeq}
@@ -99,8 +99,10 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 	// Temporal's frontend, and one after another a launch of 1,000 took minutes. Each
 	// item's outcome is recorded on its own, so a crash leaves nothing half-done in
 	// whatever order they finished.
-	// A failure does not cancel the others: each goes on to record what it did.
-	var hb sync.Mutex
+	// A failure does not cancel the others: each goes on to record what it did. The
+	// attempt heartbeats while starts are slow.
+	beat := startHeartbeat(ctx, heartbeatEvery, in.AfterSeq)
+	defer beat.stop()
 	var g errgroup.Group
 	g.SetLimit(launchConcurrency)
 	for i, it := range items {
@@ -113,9 +115,7 @@ func (a *Activities) StartLaunchBatch(ctx context.Context, in LaunchBatchInput) 
 				return err
 			}
 			items[i] = done
-			hb.Lock()
-			activity.RecordHeartbeat(ctx, done.Seq)
-			hb.Unlock()
+			beat.set(done.Seq)
 			return nil
 		})
 	}
@@ -174,6 +174,10 @@ func (a *Activities) launchOne(ctx context.Context, in LaunchBatchInput, campaig
 		}
 	}
 	id, existed, err := a.Starter.StartForLaunch(ctx, campaign, creator, in.LaunchID, in.RequestedBy, arm)
+	if reason, ok := itemFault(err); ok {
+		it.Status, it.Reason = store.LaunchFailed, "could not start: "+reason
+		return it, a.Store.SetLaunchItem(ctx, in.LaunchID, it)
+	}
 	if err != nil {
 		return it, err
 	}
@@ -184,6 +188,26 @@ func (a *Activities) launchOne(ctx context.Context, in LaunchBatchInput, campaig
 		it.Reason = "started by an earlier attempt"
 	}
 	return it, a.Store.SetLaunchItem(ctx, in.LaunchID, it)
+}
+
+// itemFault reports whether a start's error concerns its item alone, so that no retry of
+// the batch changes it, and why in words: Temporal refused the request itself (an input or
+// search attribute over its limits) or the start refused its input. A failure to reach
+// Temporal or PostgreSQL is not one: it fails the batch, for a retry.
+func itemFault(err error) (string, bool) {
+	var (
+		invalid *serviceerror.InvalidArgument
+		appErr  *temporal.ApplicationError
+	)
+	switch {
+	case err == nil:
+		return "", false
+	case errors.As(err, &invalid):
+		return FirstLine(invalid.Error()), true
+	case errors.As(err, &appErr) && appErr.NonRetryable():
+		return FirstLine(appErr.Message()), true
+	}
+	return "", false
 }
 
 // FinishLaunch records that a launch went through every item.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/collabflow/collabflow/activities"
@@ -42,6 +43,27 @@ func (f *fakeStarter) StartForLaunch(_ context.Context, campaign campaigns.Campa
 	return id, false, nil
 }
 
+// launchRoster stores a campaign and n creators (cN@example.com) and returns them.
+func launchRoster(t *testing.T, st *store.Store, n int) (campaigns.Campaign, []string) {
+	t.Helper()
+	ctx := context.Background()
+	cp := campaigns.Campaign{Name: "Launch", Brand: "Acme", SenderEmail: "collabs@acme.test"}
+	cp.ApplyDefaults()
+	cp, err := st.CreateCampaign(ctx, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range n {
+		cr, err := st.CreateCreator(ctx, roster.Creator{Name: fmt.Sprintf("Creator %d", i), Email: fmt.Sprintf("c%d@example.com", i), Timezone: "UTC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, cr.ID)
+	}
+	return cp, ids
+}
+
 // TestLaunchBatchResumesAfterACrashWithoutDuplicates: a batch whose fourth start loses
 // its answer fails; run again, it resumes at that item (its workflow exists: started by
 // this launch), starts the rest once each, and skips the erased, the suppressed and the
@@ -50,20 +72,7 @@ func (f *fakeStarter) StartForLaunch(_ context.Context, campaign campaigns.Campa
 func TestLaunchBatchResumesAfterACrashWithoutDuplicates(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.New(t)
-	cp := campaigns.Campaign{Name: "Launch", Brand: "Acme", SenderEmail: "collabs@acme.test"}
-	cp.ApplyDefaults()
-	cp, err := st.CreateCampaign(ctx, cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for i := range 8 {
-		cr, err := st.CreateCreator(ctx, roster.Creator{Name: fmt.Sprintf("Creator %d", i), Email: fmt.Sprintf("c%d@example.com", i), Timezone: "UTC"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, cr.ID)
-	}
+	cp, ids := launchRoster(t, st, 8)
 	erased, collaborating := ids[5], ids[7]
 	if _, err := st.EraseCreator(ctx, erased); err != nil {
 		t.Fatal(err)
@@ -149,5 +158,52 @@ func TestLaunchBatchResumesAfterACrashWithoutDuplicates(t *testing.T) {
 	}
 	if got.Started != 5 || got.Skipped != 3 || got.Pending != 0 || got.Failed != 0 {
 		t.Fatalf("launch counts %+v", got)
+	}
+}
+
+// refusingStarter is Temporal refusing every start of one creator's collaboration for
+// the request itself (an input over its limits), and starting the others.
+type refusingStarter struct {
+	fakeStarter
+	refused string
+}
+
+func (r *refusingStarter) StartForLaunch(ctx context.Context, campaign campaigns.Campaign, creator roster.Creator, launchID, by string, arm activities.Arm) (string, bool, error) {
+	if creator.ID == r.refused {
+		return "", false, fmt.Errorf("start collaboration: %w", serviceerror.NewInvalidArgument("Blob data size exceeds limit."))
+	}
+	return r.fakeStarter.StartForLaunch(ctx, campaign, creator, launchID, by, arm)
+}
+
+// TestLaunchBatchAPersistentItemErrorFailsOnlyThatItem is N-2's launch side: a start
+// Temporal refuses for one item every time fails that item with the reason, and the batch
+// starts every other instead of failing (and, its retries spent, failing the rest).
+func TestLaunchBatchAPersistentItemErrorFailsOnlyThatItem(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.New(t)
+	cp, ids := launchRoster(t, st, 4)
+	l, err := st.CreateLaunch(ctx, cp.ID, "ops-team", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starter := &refusingStarter{fakeStarter: fakeStarter{started: map[string]int{}}, refused: ids[1]}
+	acts := &activities.Activities{Store: st, Starter: starter}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	v, err := env.ExecuteActivity(acts.StartLaunchBatch, activities.LaunchBatchInput{LaunchID: l.ID, CampaignID: cp.ID, RequestedBy: "ops-team", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.LaunchBatchResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res != (activities.LaunchBatchResult{LastSeq: 4, Started: 3, Failed: 1, Done: true}) {
+		t.Fatalf("batch result %+v", res)
+	}
+	failed, err := st.LaunchItems(ctx, l.ID, 0, 100, store.LaunchFailed)
+	if err != nil || len(failed) != 1 || failed[0].CreatorID != ids[1] || failed[0].Reason != "could not start: Blob data size exceeds limit." {
+		t.Fatalf("failed items %+v %v", failed, err)
 	}
 }

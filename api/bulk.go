@@ -71,7 +71,7 @@ func (s *Server) bulkAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	err = s.startJob(ctx, client.StartWorkflowOptions{
 		ID: workflows.BulkWorkflowID(b.ID), TaskQueue: workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 	}, workflows.BulkWorkflow, workflows.BulkInput{BulkID: b.ID, Action: in.Action, Reason: in.Reason, RequestedBy: by.Name})

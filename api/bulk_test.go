@@ -1,7 +1,17 @@
 package api_test
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
 )
 
 // bulkDone waits for a bulk action to finish and returns it with its items.
@@ -64,4 +74,63 @@ func TestBulkPauseResumeCancel(t *testing.T) {
 	}
 	must(t, 422, call(t, "POST", "/v1/campaigns/"+campaign+"/bulk", opsKey, `{"action":"resume"}`)) // nothing open
 	must(t, 403, call(t, "POST", "/v1/campaigns/"+campaign+"/bulk", reviewerKey, `{"action":"pause"}`))
+}
+
+// wedge starts, for a new creator of the campaign, a collaboration whose workflow task
+// fails every time, as one would after a bad rollout: a workflow of the collaboration's
+// type under the collaboration's ID, with its read-model row, on a task queue whose worker
+// panics in it. It returns the collaboration's ID; the test's end removes it.
+func wedge(t *testing.T, campaign string) string {
+	t.Helper()
+	ctx := context.Background()
+	creator := newCreator(t)
+	id := workflows.CollaborationID(campaign, creator)
+	if err := st.RecordCollaboration(ctx, store.Collaboration{ID: id, CampaignID: campaign, CreatorID: creator,
+		Stage: string(workflows.StageOutreach), UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	queue := "wedged-" + t.Name()
+	w := worker.New(temporalClient, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(func(workflow.Context, workflows.CollaborationInput) error {
+		panic("a bad rollout")
+	}, workflow.RegisterOptions{Name: workflows.CollaborationWorkflow})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	if _, err := temporalClient.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue},
+		workflows.CollaborationWorkflow, workflows.CollaborationInput{CampaignID: campaign, CreatorID: creator}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = temporalClient.TerminateWorkflow(context.Background(), id, "", "test over") })
+	return id
+}
+
+// TestBulkCancelGoesPastAWedgedCollaboration is N-2: a bulk cancel whose first
+// collaboration's workflow task keeps failing records that one failed, with why, after the
+// per-item bound (short in this package's worker), and cancels every other.
+func TestBulkCancelGoesPastAWedgedCollaboration(t *testing.T) {
+	campaign := newCampaign(t)
+	wedged := wedge(t, campaign)
+	var ids []string
+	for range 3 {
+		ids = append(ids, start(t, campaign, newCreator(t)))
+	}
+	for _, id := range ids {
+		waitForListed(t, "campaign_id="+campaign, id, "outreach")
+	}
+	r := must(t, 202, call(t, "POST", "/v1/campaigns/"+campaign+"/bulk", opsKey, map[string]any{
+		"action": "cancel", "reason": "campaign stopped", "collaboration_ids": append([]string{wedged}, ids...)}))
+	b, items := bulkDone(t, r.str("id"))
+	if b["applied"] != float64(3) || b["failed"] != float64(1) {
+		t.Fatalf("bulk cancel: %v %v", b, items)
+	}
+	first := items[0].(map[string]any)
+	if first["collaboration_id"] != wedged || first["status"] != "failed" ||
+		!strings.HasPrefix(first["result"].(string), "did not accept the update within "+bulkItemTimeout.String()+"; retry later") {
+		t.Fatalf("wedged item %v", first)
+	}
+	for _, id := range ids {
+		waitForStage(t, id, "cancelled")
+	}
 }

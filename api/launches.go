@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/collabflow/collabflow/store"
@@ -61,7 +63,7 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	err = s.startJob(ctx, client.StartWorkflowOptions{
 		ID:                    workflows.LaunchWorkflowID(l.ID),
 		TaskQueue:             workflows.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
@@ -79,6 +81,34 @@ func (s *Server) launchCampaign(c echo.Context) error {
 	c.Set(finalAnswerKey, true) // a repeat with the same Idempotency-Key is this launch
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/launches/"+l.ID)
 	return c.JSON(http.StatusAccepted, l)
+}
+
+// jobStartTimeout bounds the start of a launch's or bulk action's workflow, and the look
+// that follows a failed one.
+const jobStartTimeout = 30 * time.Second
+
+// startJob starts the workflow of a launch or bulk action whose items are written. The
+// start does not depend on the client staying (its own bound, not the request's): a client
+// that hangs up must not leave items the workflow would never see, or see failed. An
+// error after the server may have started it (a timeout, a lost answer) is checked with
+// DescribeWorkflowExecution: a workflow that exists, running or done, is the job started,
+// and only one that does not is an error, for the caller to fail the items.
+func (s *Server) startJob(ctx context.Context, opts client.StartWorkflowOptions, workflow string, in any) error {
+	bg := context.WithoutCancel(ctx)
+	start, cancel := context.WithTimeout(bg, jobStartTimeout)
+	defer cancel()
+	_, err := s.temporal.ExecuteWorkflow(start, opts, workflow, in)
+	if err == nil {
+		return nil
+	}
+	look, cancelLook := context.WithTimeout(bg, jobStartTimeout)
+	defer cancelLook()
+	if _, derr := s.temporal.DescribeWorkflowExecution(look, opts.ID, ""); derr == nil {
+		return nil
+	} else if !errors.As(derr, new(*serviceerror.NotFound)) {
+		err = errors.Join(err, fmt.Errorf("look for workflow %s: %w", opts.ID, derr))
+	}
+	return err
 }
 
 // pickFromRoster checks that every named creator is on the roster, once, and returns them

@@ -2,8 +2,17 @@ package api_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/collabflow/collabflow/api"
+	"github.com/collabflow/collabflow/workflows"
 )
 
 // approve puts creators on a campaign's roster.
@@ -198,5 +207,92 @@ func TestLaunchAssignsTheOpenOutreachTest(t *testing.T) {
 		if v := v.(map[string]any); v["entered_outreach"] != float64(2) {
 			t.Errorf("variant %v", v)
 		}
+	}
+}
+
+// jobStartClient is the real Temporal client, except that the start of a launch's or bulk
+// action's workflow goes wrong as fault says: "hang up" cancels the request's context as
+// the start is sent (Go's server does so when the client leaves), "lost answer" starts it
+// and answers a timeout, "not started" answers that Temporal is unreachable.
+type jobStartClient struct {
+	client.Client
+	fault string
+	// hangUp ends the context of the request being served.
+	hangUp atomic.Value
+	// started is the workflow ID of the last job start.
+	started atomic.Value
+}
+
+func (c *jobStartClient) ExecuteWorkflow(ctx context.Context, opts client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	if wf != workflows.LaunchWorkflow && wf != workflows.BulkWorkflow {
+		return c.Client.ExecuteWorkflow(ctx, opts, wf, args...)
+	}
+	c.started.Store(opts.ID)
+	switch c.fault {
+	case "hang up":
+		c.hangUp.Load().(context.CancelFunc)()
+	case "lost answer":
+		if _, err := c.Client.ExecuteWorkflow(ctx, opts, wf, args...); err != nil {
+			return nil, err
+		}
+		return nil, serviceerror.NewDeadlineExceeded("context deadline exceeded")
+	case "not started":
+		return nil, serviceerror.NewUnavailable("connection refused")
+	}
+	return c.Client.ExecuteWorkflow(ctx, opts, wf, args...)
+}
+
+// jobStartAPI starts an API instance whose Temporal client is c and whose request
+// contexts end when c hangs up. Requests to it go one at a time.
+func jobStartAPI(t *testing.T, c *jobStartClient) string {
+	t.Helper()
+	e, err := api.New(apiConfig(func(cfg *api.Config) { cfg.Temporal = c }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := contract.validated(e)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		c.hangUp.Store(cancel)
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestJobStartDoesNotDependOnTheClient is N-10: a launch or bulk action whose client hangs
+// up while its workflow starts, or whose start's answer is lost after the server took it,
+// is started (its items are started or applied), not failed; one whose workflow did not
+// start fails its items with the reason.
+func TestJobStartDoesNotDependOnTheClient(t *testing.T) {
+	for _, fault := range []string{"hang up", "lost answer", "not started"} {
+		t.Run(fault, func(t *testing.T) {
+			tc := &jobStartClient{Client: temporalClient, fault: fault}
+			base := jobStartAPI(t, tc)
+			campaign := newCampaign(t)
+			creators := []string{newCreator(t), newCreator(t)}
+			approve(t, campaign, creators...)
+			if fault == "not started" {
+				r := callAt(t, base, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`)
+				if r.Status != 503 {
+					t.Fatalf("launch not started: %d %s", r.Status, r.Raw)
+				}
+				id := strings.TrimPrefix(tc.started.Load().(string), "launch-")
+				l, items := launched(t, id)
+				if l["failed"] != float64(2) || items[0]["reason"] != "the launch could not start: try again" {
+					t.Fatalf("launch %v %v", l, items)
+				}
+				return
+			}
+			r := must(t, 202, callAt(t, base, "POST", "/v1/campaigns/"+campaign+"/launch", opsKey, `{}`))
+			if l, items := launched(t, r.str("id")); l["started"] != float64(2) {
+				t.Fatalf("launch %v %v", l, items)
+			}
+			b := must(t, 202, callAt(t, base, "POST", "/v1/campaigns/"+campaign+"/bulk", opsKey, `{"action":"pause","reason":"brand review"}`))
+			if got, items := bulkDone(t, b.str("id")); got["applied"] != float64(2) {
+				t.Fatalf("bulk pause %v %v", got, items)
+			}
+		})
 	}
 }

@@ -147,9 +147,10 @@ func runTests(m *testing.M) (int, error) {
 		PostalAddress: "Acme Inc., 1 Main Street, Springfield", ReplyDomain: replyDomain,
 		// Test posts are on loopback at any port: httptest servers stand in for instagram.
 		Verifier: verify.NewFetcher(true, 5*time.Second), PlatformHosts: platformHosts, Payouts: payouts,
-		Collaborations: activities.TemporalCollaborations{Client: tc},
-		Starter:        collabstart.Starter{Client: tc, Store: st},
-		Steerer:        collabstart.Starter{Client: tc, Store: st},
+		Collaborations:  activities.TemporalCollaborations{Client: tc},
+		Starter:         collabstart.Starter{Client: tc, Store: st},
+		Steerer:         collabstart.Starter{Client: tc, Store: st},
+		BulkItemTimeout: bulkItemTimeout,
 	}, worker.Options{EmailsPerSecond: 100})
 	if err := w.Start(); err != nil {
 		return 0, err
@@ -172,6 +173,11 @@ func runTests(m *testing.M) (int, error) {
 	}
 	return code, nil
 }
+
+// bulkItemTimeout is the worker's per-item bound of bulk actions: short, so that a test
+// with a collaboration that never accepts its update does not wait the default, and long
+// enough for a healthy one on a busy machine.
+const bulkItemTimeout = 8 * time.Second
 
 // errorsToStderr logs the API's errors where go test shows them when the package fails: a
 // 500 in a test is otherwise only "internal error".

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -146,7 +145,9 @@ func (s Starter) Steer(ctx context.Context, collaborationID, updateID, action, r
 		// (a cancel's, once the collaboration has ended) is not waited for long.
 		wait, cancel := context.WithTimeout(ctx, steerWait)
 		defer cancel()
-		if err = handle.Get(wait, nil); err != nil && wait.Err() != nil && ctx.Err() == nil {
+		// Accepted is applied: a caller whose own bound ends while it waits for the
+		// result has still steered the collaboration.
+		if err = handle.Get(wait, nil); err != nil && wait.Err() != nil {
 			err = nil
 		}
 	}
@@ -158,7 +159,7 @@ func (s Starter) Steer(ctx context.Context, collaborationID, updateID, action, r
 	case err == nil:
 		return "", nil
 	case errors.As(err, &appErr):
-		return firstLine(appErr.Message()), nil
+		return activities.FirstLine(appErr.Message()), nil
 	case errors.As(err, &notFound):
 		return "the collaboration has ended or does not exist", nil
 	}
@@ -167,12 +168,3 @@ func (s Starter) Steer(ctx context.Context, collaborationID, updateID, action, r
 
 // steerWait bounds how long Steer waits for an accepted update to finish.
 const steerWait = 10 * time.Second
-
-// firstLine is a refusal's first line, bounded, as a result a person reads.
-func firstLine(msg string) string {
-	msg, _, _ = strings.Cut(strings.TrimSpace(msg), "\n")
-	if len(msg) > 300 {
-		msg = msg[:300]
-	}
-	return msg
-}

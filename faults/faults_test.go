@@ -127,6 +127,7 @@ func TestFaults(t *testing.T) {
 	s.timings = append(s.timings, timing{"total", time.Since(began)})
 	fmt.Print(h.summary(r))
 	r.assert(t)
+	h.wedgedPhase(t)
 }
 
 // roster adds the campaign (timings in seconds) and one creator per collaboration.
