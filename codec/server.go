@@ -61,7 +61,9 @@ func Handler(c *Codec, opts HandlerOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &handler{opts: opts, protocol: converter.NewPayloadCodecHTTPHandler(c)}
+	// Decoding shows a history as it is: a payload written in clear (one the workers
+	// refused) is shown as such rather than failing the whole event.
+	return &handler{opts: opts, protocol: converter.NewPayloadCodecHTTPHandler(c.AcceptingPlain())}
 }
 
 type handler struct {

@@ -88,10 +88,14 @@ var settings = []setting{
 	{name: "COLLABFLOW_SENDGRID_SINK_ADDR", def: "127.0.0.1:8025", cmds: "dev", doc: "where `dev` serves the SendGrid sink"},
 	{name: "COLLABFLOW_CODEC_KEYS", cmds: "api worker audit codec-server dev", required: "codec-server", secret: true,
 		doc: "payload encryption in Temporal: `id:base64key[,id:base64key…]`, 32-byte AES-256-GCM keys; the first encrypts, all decrypt (rotate by putting a new key first). Set the same keys on the API, the worker and the audit command; unset stores payloads in clear; dev: a key saved in `.data/codec-keys`"},
+	{name: "COLLABFLOW_CODEC_ACCEPT_PLAIN", def: "false", cmds: "api worker audit dev",
+		doc: "with `COLLABFLOW_CODEC_KEYS` set, accept payloads that are not encrypted: only to run histories written before encryption was turned on. Off, a plain payload was written around the API (a signal or update sent straight to Temporal with any actor): a plain signal is refused and recorded in the collaboration (`input_refused`, ops emailed), a plain update rejected, both logged. Turning it on while histories hold such a refusal makes them fail to replay"},
 	{name: "COLLABFLOW_CODEC_ADDR", def: "127.0.0.1:8081", cmds: "codec-server", doc: "where `codec-server` listens (`dev` serves the codec endpoint at `/codec` on the API's address instead)"},
 	{name: "COLLABFLOW_CODEC_CORS_ORIGINS", def: "http://127.0.0.1:8233,http://localhost:8233", cmds: "codec-server dev",
 		doc: "browser origins (the Temporal Web UI's, `scheme://host[:port]`) allowed to call the codec endpoint"},
 	{name: "COLLABFLOW_UI_ADDR", def: "127.0.0.1:8233", cmds: "dev", doc: "where `dev` serves Temporal's Web UI; `off` or empty runs without it"},
+	{name: "COLLABFLOW_UI_WRITE_ACTIONS", def: "false", cmds: "dev",
+		doc: "let dev's Web UI signal, update, cancel, terminate and reset workflows; off it only shows them (a page that rebinds a name of its own to the UI's address could otherwise act on every workflow)"},
 }
 
 // lookupSetting returns the table's entry for name.
