@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,6 +145,8 @@ func New(cfg Config) (*echo.Echo, error) {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	e.HTTPErrorHandler = s.errorHandler
+	// Before routing, the metrics and the request log: a made-up method must cost nothing.
+	e.Pre(standardMethodsOnly)
 	e.Use(
 		requestIDs,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -220,6 +223,22 @@ func rateLimiter(limit float64) echo.MiddlewareFunc {
 			return &Error{Status: http.StatusTooManyRequests, Msg: "rate limit exceeded; retry shortly"}
 		},
 	})
+}
+
+// standardMethods are the HTTP methods the API (and any route it may grow) answers.
+var standardMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// standardMethodsOnly answers any other method with 501 before anything records it: Go's
+// server takes any token up to a megabyte as a method, and each one would otherwise
+// become new metric series and a log line, unauthenticated and never dropped.
+func standardMethodsOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !slices.Contains(standardMethods, c.Request().Method) {
+			return &Error{Status: http.StatusNotImplemented, Msg: "method not implemented"}
+		}
+		return next(c)
+	}
 }
 
 // clientRequestIDKey holds the client's own X-Request-ID, kept for the log only.
