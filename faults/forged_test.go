@@ -44,24 +44,14 @@ func (h *harness) forgedSignal(ctx context.Context, t *testing.T) {
 		"handles": map[string]string{"instagram": "forged.target"}, "followers": 20000,
 	}))
 	var creator struct{ ID string }
-	if err == nil && a.Status == http.StatusCreated {
-		err = a.decode(&creator)
-	} else if err == nil {
-		err = fmt.Errorf("creator: %s", a)
-	}
-	if err != nil {
+	if err := created(a, err, "creator", &creator); err != nil {
 		t.Errorf("forged signal phase: %v", err)
 		return
 	}
 	a, err = h.api.send(ctx, jsonRequest(http.MethodPost, "/v1/collaborations", opsKey,
 		map[string]string{"campaign_id": h.campaignID, "creator_id": creator.ID}))
 	var st workflows.CollaborationState
-	if err == nil && (a.Status == http.StatusCreated || a.Status == http.StatusOK) {
-		err = a.decode(&st)
-	} else if err == nil {
-		err = fmt.Errorf("start: %s", a)
-	}
-	if err != nil {
+	if err := created(a, err, "start", &st); err != nil {
 		t.Errorf("forged signal phase: %v", err)
 		return
 	}
@@ -100,6 +90,18 @@ func (h *harness) forgedSignal(ctx context.Context, t *testing.T) {
 		t.Errorf("forged plain-JSON input: refusal recorded %v, applied %v, update rejected %v (%v); events %+v", refused, applied, updateRefused, err, got.Events)
 	}
 	_, _ = h.api.send(ctx, change("/v1/collaborations/"+st.ID+"/cancel", opsKey, map[string]string{"reason": "forged signal phase done"}))
+}
+
+// created decodes the answer a (with the error of sending it) to a POST that creates
+// what into v.
+func created(a answer, err error, what string, v any) error {
+	if err != nil {
+		return err
+	}
+	if a.Status != http.StatusCreated && a.Status != http.StatusOK {
+		return fmt.Errorf("%s: %s", what, a)
+	}
+	return a.decode(v)
 }
 
 // hasEventKind reports whether st recorded an event of kind.

@@ -179,7 +179,8 @@ func TestCodecBruteForceIsRateLimited(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the handler's goroutines.
+// syncBuffer is a bytes.Buffer that goroutines write (a handler's log, a process's output
+// copier) while the test reads.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
