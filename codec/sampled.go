@@ -16,6 +16,7 @@ type SampledLog struct {
 	mu       sync.Mutex
 	last     time.Time
 	skipped  int
+	total    int
 }
 
 // NewSampledLog logs to logger at most once per interval; a nil logger logs nothing.
@@ -23,24 +24,25 @@ func NewSampledLog(logger *slog.Logger, interval time.Duration) *SampledLog {
 	return &SampledLog{logger: logger, interval: interval}
 }
 
-// Log writes msg with attrs and the number of refusals left out since the last line, or
-// only counts it when a line went out less than an interval ago. A nil SampledLog does
-// nothing.
+// Log writes msg with attrs, the number of refusals left out since the last line and the
+// total so far, or only counts it when a line went out less than an interval ago. A nil
+// SampledLog does nothing.
 func (l *SampledLog) Log(msg string, attrs ...any) {
 	if l == nil || l.logger == nil {
 		return
 	}
 	l.mu.Lock()
+	l.total++
 	now := time.Now()
 	if !l.last.IsZero() && now.Sub(l.last) < l.interval {
 		l.skipped++
 		l.mu.Unlock()
 		return
 	}
-	skipped := l.skipped
+	skipped, total := l.skipped, l.total
 	l.last, l.skipped = now, 0
 	l.mu.Unlock()
-	l.logger.Warn(msg, append(attrs, "not_logged_since_last", skipped)...)
+	l.logger.Warn(msg, append(attrs, "not_logged_since_last", skipped, "total", total)...)
 }
 
 // truncate cuts s to at most n bytes: a sender's string in a log line stays short.
