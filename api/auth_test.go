@@ -2,8 +2,12 @@ package api_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/collabflow/collabflow/api"
 )
@@ -109,4 +113,59 @@ func TestRateLimitAnswerSaysWhenToRetry(t *testing.T) {
 		return
 	}
 	t.Fatal("50 quick calls at a rate limit of 1 a second were never refused")
+}
+
+// TestMadeUpMethodsAddNoSeries (M-N1): a method outside the standard set is answered 501
+// before the metrics and the request log, so made-up methods (up to a megabyte each) add
+// no series; the method label only takes values from a fixed set.
+func TestMadeUpMethodsAddNoSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	// Without the OpenAPI check: no documented operation has these methods.
+	e, err := api.New(apiConfig(func(cfg *api.Config) { cfg.Metrics = reg }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	base := srv.URL
+	series := func() (n int, methods map[string]bool) {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods = map[string]bool{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				n++
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "method" {
+						methods[l.GetValue()] = true
+					}
+				}
+			}
+		}
+		return n, methods
+	}
+	must(t, 401, callAt(t, base, "GET", "/v1/creators", "", nil))
+	before, _ := series()
+	for i, method := range []string{"ZQ1", "ZQ2", "PROPFIND", "get", strings.Repeat("Q", 60000)} {
+		for _, path := range []string{"/x", "/v1/creators"} {
+			req, err := http.NewRequest(method, base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := send(t, req); r.Status != http.StatusNotImplemented {
+				t.Fatalf("method %d on %s: %d %s, want 501", i, path, r.Status, r.Raw)
+			}
+		}
+	}
+	after, methods := series()
+	if after != before {
+		t.Errorf("made-up methods changed the series from %d to %d", before, after)
+	}
+	for m := range methods {
+		if !slices.Contains([]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}, m) {
+			t.Errorf("method label %.20q", m)
+		}
+	}
 }

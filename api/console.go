@@ -211,7 +211,8 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if sess == nil {
 			return c.Redirect(http.StatusSeeOther, "/console/sign-in")
 		}
-		if c.Request().Method == http.MethodPost && !hmac.Equal([]byte(c.FormValue("_csrf")), []byte(sess.csrf)) {
+		// From the body only: a token in a URL ends up in logs and browser history.
+		if c.Request().Method == http.MethodPost && !hmac.Equal([]byte(c.Request().PostFormValue("_csrf")), []byte(sess.csrf)) {
 			return s.consolePage(c, http.StatusForbidden, "message", consoleData{Title: "Form expired",
 				Error: "This form was not sent from your console session. Go back, reload the page and try again."})
 		}
@@ -222,6 +223,18 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// noListing serves files with h and answers 404 for a directory, which http.FileServer
+// would list.
+func noListing(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // consoleRoutes serves the console. Pages authenticate by the session cookie; static
 // assets are public (they hold nothing but the style sheet and script).
 func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
@@ -230,7 +243,7 @@ func (s *Server) consoleRoutes(e *echo.Echo, limitIP echo.MiddlewareFunc) {
 		panic(err) // the embedded directory exists
 	}
 	headers := middleware.SecureWithConfig(middleware.SecureConfig{ContentSecurityPolicy: consoleCSP})
-	e.GET("/console/static/*", echo.WrapHandler(http.StripPrefix("/console/static/", http.FileServer(http.FS(static)))), headers)
+	e.GET("/console/static/*", echo.WrapHandler(http.StripPrefix("/console/static/", noListing(http.FileServer(http.FS(static))))), headers)
 
 	// Sign-in attempts count against the client's address like unauthenticated API calls.
 	open := e.Group("/console", headers, noStore, limitIP, middleware.BodyLimit("64K"))

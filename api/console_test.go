@@ -229,6 +229,26 @@ func TestConsoleRefusesFormsWithoutItsToken(t *testing.T) {
 	if s := stageOf(t, id); s != "outreach" {
 		t.Fatalf("forged cancel moved %s to %s", id, s)
 	}
+	// I-N1: the session's own token, but in the query string rather than the form.
+	own := html.UnescapeString(csrfField.FindStringSubmatch(u.get("/console").body)[1])
+	p := u.post("/console/collaborations/"+id+"/pause?_csrf="+url.QueryEscape(own), url.Values{"reason": {"from the query"}})
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "Form expired") {
+		t.Fatalf("pause with the token in the query string: %d %s", p.status, p.body)
+	}
+}
+
+// TestConsoleStaticListsNoDirectory (I-N3): the console's assets are served, their
+// directory is not listed.
+func TestConsoleStaticListsNoDirectory(t *testing.T) {
+	u := newConsoleUser(t, baseURL)
+	for _, path := range []string{"/console/static/", "/console/static/?x=1"} {
+		if p := u.get(path); p.status != http.StatusNotFound || strings.Contains(p.body, "console.css") {
+			t.Errorf("GET %s: %d %.200s", path, p.status, p.body)
+		}
+	}
+	if p := u.get("/console/static/console.js"); p.status != 200 {
+		t.Errorf("script: %d", p.status)
+	}
 }
 
 // TestConsoleBoard: the board puts each collaboration's card in its stage's column with

@@ -4,12 +4,14 @@
 package api
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 
 	"github.com/collabflow/collabflow/links"
 	"github.com/collabflow/collabflow/store"
+	"github.com/collabflow/collabflow/workflows"
 )
 
 // Config is what the server needs from outside.
@@ -135,15 +138,10 @@ func New(cfg Config) (*echo.Echo, error) {
 	e := echo.New()
 	s.echo = e
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = echo.ExtractIPDirect()
-	if len(cfg.TrustedProxies) > 0 {
-		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-		for _, n := range cfg.TrustedProxies {
-			opts = append(opts, echo.TrustIPRange(n))
-		}
-		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
-	}
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.errorHandler
+	// Before routing, the metrics and the request log: a made-up method must cost nothing.
+	e.Pre(standardMethodsOnly)
 	e.Use(
 		requestIDs,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -198,6 +196,63 @@ func New(cfg Config) (*echo.Echo, error) {
 	return e, nil
 }
 
+// ipExtractor finds the client's address: the connection's, or behind the trusted
+// proxies the last X-Forwarded-For entry they did not add.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// LimitOptions configure RateLimited.
+type LimitOptions struct {
+	// RateLimit is what each API key may send per second, as Config.RateLimit; zero
+	// means 50. Each client IP may send ten times that.
+	RateLimit float64
+	// Keys are the API keys; a request bearing one is limited as that key.
+	Keys []Key
+	// TrustedProxies are as Config.TrustedProxies.
+	TrustedProxies []*net.IPNet
+}
+
+// RateLimited serves h, an endpoint beside the API that authenticates on its own (the
+// codec server), behind the API's limits and with its answers: each client IP at ten
+// times the rate limit before authentication, each API key at the rate limit after it,
+// 429 with Retry-After past either, and the API's security headers and request IDs. A
+// request without a known key meets only the per-IP limit here; h refuses it.
+func RateLimited(h http.Handler, opts LimitOptions) http.Handler {
+	limit := cmp.Or(opts.RateLimit, 50)
+	s := &Server{keys: opts.Keys, logger: slog.New(slog.DiscardHandler)}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(opts.TrustedProxies)
+	e.HTTPErrorHandler = s.errorHandler
+	e.Pre(standardMethodsOnly)
+	limitKey := rateLimiter(limit)
+	e.Use(requestIDs, securityHeaders(), rateLimiter(10*limit), func(next echo.HandlerFunc) echo.HandlerFunc {
+		limited := limitKey(next)
+		return func(c echo.Context) error {
+			scheme, secret, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") {
+				return next(c)
+			}
+			k := s.keyFor(secret)
+			if k == nil {
+				return next(c)
+			}
+			c.Set(actorKey, workflows.Actor{Name: k.Name, Role: k.Role})
+			return limited(c)
+		}
+	})
+	e.Any("/*", echo.WrapHandler(h))
+	return e
+}
+
 // rateLimiter limits each API key (or, before authentication, each client IP) to limit
 // requests per second with a burst of twice that.
 func rateLimiter(limit float64) echo.MiddlewareFunc {
@@ -220,6 +275,22 @@ func rateLimiter(limit float64) echo.MiddlewareFunc {
 			return &Error{Status: http.StatusTooManyRequests, Msg: "rate limit exceeded; retry shortly"}
 		},
 	})
+}
+
+// standardMethods are the HTTP methods the API (and any route it may grow) answers.
+var standardMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// standardMethodsOnly answers any other method with 501 before anything records it: Go's
+// server takes any token up to a megabyte as a method, and each one would otherwise
+// become new metric series and a log line, unauthenticated and never dropped.
+func standardMethodsOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !slices.Contains(standardMethods, c.Request().Method) {
+			return &Error{Status: http.StatusNotImplemented, Msg: "method not implemented"}
+		}
+		return next(c)
+	}
 }
 
 // clientRequestIDKey holds the client's own X-Request-ID, kept for the log only.

@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/collabflow/collabflow/store"
+	cfworker "github.com/collabflow/collabflow/worker"
 	"github.com/collabflow/collabflow/workflows"
 )
 
@@ -182,7 +183,8 @@ func (r Result) Summary() string {
 // payloads (the codec's converter when they are encrypted); nil is Temporal's default.
 func Replay(dc converter.DataConverter, histories []*historypb.History) Result {
 	res := Result{Deterministic: true}
-	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: orDefault(dc)})
+	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: orDefault(dc),
+		Interceptors: []interceptor.WorkerInterceptor{&cfworker.RefusePlain{DataConverter: dc}}})
 	if err != nil {
 		return Result{Mismatch: err.Error()}
 	}
@@ -250,7 +252,7 @@ func replayState(dc converter.DataConverter, h *historypb.History) *workflows.Co
 	capture := &stateCapture{}
 	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
 		DataConverter: dc,
-		Interceptors:  []interceptor.WorkerInterceptor{capture},
+		Interceptors:  []interceptor.WorkerInterceptor{&cfworker.RefusePlain{DataConverter: dc}, capture},
 	})
 	if err != nil {
 		return nil

@@ -12,7 +12,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -31,6 +33,42 @@ const (
 type Codec struct {
 	current string
 	aeads   map[string]cipher.AEAD
+	// acceptPlain lets Decode pass payloads that are not encrypted through (AcceptingPlain).
+	acceptPlain bool
+	// refusals logs refused payloads, at a bounded rate; nil logs nothing.
+	refusals *SampledLog
+}
+
+// ErrNotEncrypted is Decode's refusal of a payload this codec did not encrypt: with keys
+// configured, every payload the API and the workers write is encrypted, so a plain one was
+// written around them (the Temporal CLI, a Web UI, any holder of a Temporal credential)
+// and may carry any actor.
+var ErrNotEncrypted = errors.New("payload is not encrypted; it was not written by collabflow (COLLABFLOW_CODEC_ACCEPT_PLAIN accepts histories written before encryption)")
+
+// AcceptingPlain is a copy of c whose Decode passes payloads that are not encrypted
+// through unchanged: the migration switch for histories written before encryption was on,
+// and what the codec endpoint uses to show a history as it is.
+func (c *Codec) AcceptingPlain() *Codec {
+	cp := *c
+	cp.acceptPlain = true
+	return &cp
+}
+
+// AcceptsPlain reports whether Decode passes payloads that are not encrypted through.
+func (c *Codec) AcceptsPlain() bool { return c.acceptPlain }
+
+// LoggingRefusals is a copy of c that logs the payloads Decode refuses to logger, at most
+// one line a minute with the count of the others: a forged update is rejected by the SDK
+// without a word, and this is how the process tells of it.
+func (c *Codec) LoggingRefusals(logger *slog.Logger) *Codec {
+	cp := *c
+	cp.refusals = NewSampledLog(logger, time.Minute)
+	return &cp
+}
+
+// Encrypted reports whether p is a payload this codec's format encrypted.
+func Encrypted(p *commonpb.Payload) bool {
+	return string(p.GetMetadata()[converter.MetadataEncoding]) == Encoding
 }
 
 // Parse reads keys as "id:base64key[,id:base64key…]": 32-byte keys in standard base64, the
@@ -99,14 +137,20 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode decrypts the payloads this codec encrypted, with the key each names, and leaves
-// others (histories written before encryption was on) as they are.
+// Decode decrypts the payloads this codec encrypted, with the key each names. A payload
+// that is not encrypted is refused (ErrNotEncrypted), unless c accepts plain ones
+// (AcceptingPlain), which it then leaves as it is.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if string(p.GetMetadata()[converter.MetadataEncoding]) != Encoding {
+		if p == nil || c.acceptPlain && !Encrypted(p) {
 			out[i] = p
 			continue
+		}
+		if !Encrypted(p) {
+			// The encoding is the sender's word, not content: it is logged, the data never.
+			c.refusals.Log("refused a Temporal payload that is not encrypted", "encoding", truncate(string(p.GetMetadata()[converter.MetadataEncoding]), 64))
+			return nil, ErrNotEncrypted
 		}
 		id := string(p.GetMetadata()[KeyIDKey])
 		aead, ok := c.aeads[id]

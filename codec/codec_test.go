@@ -3,9 +3,12 @@ package codec
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 )
 
@@ -54,12 +57,53 @@ func TestRoundTripAndRotation(t *testing.T) {
 	}
 }
 
-func TestPlainPayloadsPassThrough(t *testing.T) {
+// TestPlainPayloadsRefused: with keys set, a payload that is not encrypted was written
+// around the API (a forged signal or update with any actor) and is refused; only the
+// migration switch for histories written before encryption passes it through. Empty and
+// absent payloads (a signal with no argument) are not refused.
+func TestPlainPayloadsRefused(t *testing.T) {
 	c, _ := Parse("k1:" + key(1))
 	plain, _ := converter.GetDefaultDataConverter().ToPayloads(secret{Name: "x"})
 	var out secret
-	if err := c.DataConverter().FromPayloads(plain, &out); err != nil || out.Name != "x" {
-		t.Fatalf("history written before encryption: %+v, %v", out, err)
+	if err := c.DataConverter().FromPayloads(plain, &out); !errors.Is(err, ErrNotEncrypted) || out.Name != "" {
+		t.Fatalf("plain payload with keys set: %+v, %v; want ErrNotEncrypted", out, err)
+	}
+	if err := c.AcceptingPlain().DataConverter().FromPayloads(plain, &out); err != nil || out.Name != "x" {
+		t.Fatalf("history written before encryption, with the migration switch: %+v, %v", out, err)
+	}
+	if c.AcceptsPlain() || !c.AcceptingPlain().AcceptsPlain() {
+		t.Fatal("AcceptingPlain must change the copy only")
+	}
+	if err := c.DataConverter().FromPayloads(nil, &out); err != nil {
+		t.Fatalf("no payloads: %v", err)
+	}
+	if err := c.DataConverter().FromPayloads(&commonpb.Payloads{}, &out); err != nil {
+		t.Fatalf("empty payloads: %v", err)
+	}
+	encrypted, _ := c.DataConverter().ToPayloads(secret{Name: "y"})
+	if err := c.DataConverter().FromPayloads(encrypted, &out); err != nil || out.Name != "y" {
+		t.Fatalf("encrypted payload: %+v, %v", out, err)
+	}
+}
+
+// TestRefusalsLoggedSampled: a flood of refused payloads writes one line per interval,
+// which counts the ones left out.
+func TestRefusalsLoggedSampled(t *testing.T) {
+	var buf bytes.Buffer
+	c, _ := Parse("k1:" + key(1))
+	c = c.LoggingRefusals(slog.New(slog.NewTextHandler(&buf, nil)))
+	plain, _ := converter.GetDefaultDataConverter().ToPayloads(secret{Name: "Ada Lovelace"})
+	for range 500 {
+		var out secret
+		if err := c.DataConverter().FromPayloads(plain, &out); err == nil {
+			t.Fatal("plain payload decoded")
+		}
+	}
+	if n := strings.Count(buf.String(), "refused a Temporal payload"); n != 1 {
+		t.Fatalf("%d log lines for 500 refusals, want 1:\n%s", n, buf.String())
+	}
+	if strings.Contains(buf.String(), "Ada") {
+		t.Fatalf("the log holds the payload: %s", buf.String())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/converter"
 )
@@ -61,12 +62,19 @@ func Handler(c *Codec, opts HandlerOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &handler{opts: opts, protocol: converter.NewPayloadCodecHTTPHandler(c)}
+	// Decoding shows a history as it is: a payload written in clear (one the workers
+	// refused) is shown as such rather than failing the whole event.
+	return &handler{opts: opts, protocol: converter.NewPayloadCodecHTTPHandler(c.AcceptingPlain()),
+		refusals: NewSampledLog(opts.Logger, refusalLogInterval)}
 }
+
+// refusalLogInterval is how often at most a refusal is logged: anyone can cause one.
+const refusalLogInterval = 10 * time.Second
 
 type handler struct {
 	opts     HandlerOptions
 	protocol http.Handler
+	refusals *SampledLog
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -156,9 +164,10 @@ func (h *handler) authenticate(r *http.Request) (Caller, bool) {
 }
 
 // refuse answers with an error and logs the refusal: repeated ones are someone probing
-// for a key or a misconfigured UI.
+// for a key or a misconfigured UI. The log is sampled (one line per refusalLogInterval,
+// counting the rest), since an unauthenticated caller can make any number of them.
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, msg, caller string) {
-	h.opts.Logger.Warn("codec request refused", "status", status, "reason", msg, "caller", caller,
+	h.refusals.Log("codec request refused", "status", status, "reason", msg, "caller", caller,
 		"path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
 	writeError(w, status, msg)
 }

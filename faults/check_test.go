@@ -14,7 +14,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/collabflow/collabflow/devenv/sendgridsink"
 	"github.com/collabflow/collabflow/workflows"
@@ -398,7 +397,7 @@ func (h *harness) stopTimes(ctx context.Context, id string) (reply, cancel time.
 			*t = at
 		}
 	}
-	dc := converter.GetDefaultDataConverter()
+	dc := faultsConverter()
 	for run := ""; ; {
 		iter := h.stack.tc.GetWorkflowHistory(ctx, id, run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		var first *historypb.HistoryEvent

@@ -124,6 +124,7 @@ func TestFaults(t *testing.T) {
 		r = h.check(ctx)
 		return nil
 	})
+	_ = s.measure("forged signal", func() error { h.forgedSignal(ctx, t); return nil })
 	s.timings = append(s.timings, timing{"total", time.Since(began)})
 	fmt.Print(h.summary(r))
 	r.assert(t)

@@ -126,7 +126,7 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 			return err
 		}
 		s.tc, err = client.Dial(client.Options{HostPort: s.temporal.Address(), Namespace: s.temporal.Namespace(),
-			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+			Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), DataConverter: faultsConverter()})
 		return err
 	})
 	if err != nil {
@@ -181,6 +181,8 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		// restarted worker lets its activities finish, and a hung one (the post host's
 		// hang) is cancelled rather than killed.
 		"COLLABFLOW_WORKER_STOP_TIMEOUT=10s",
+		// Payloads encrypted as in production: a plain one is forged (forgedSignal).
+		"COLLABFLOW_CODEC_KEYS=" + faultsCodecKeys,
 	}
 	err = s.measure("migrate", func() error {
 		cmd := exec.CommandContext(ctx, s.bin, "migrate")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -43,6 +44,10 @@ type Options struct {
 	// want. A production worker sets it so a rolling deploy does not cut a send or a
 	// payout in half (Temporal would retry it, but later and at a cost).
 	StopTimeout time.Duration
+	// DataConverter is the converter of the process's Temporal client: a signal whose
+	// payload it refuses (not encrypted while codec keys are set) is recorded as refused
+	// (RefusePlain) rather than dropped. Nil refuses nothing.
+	DataConverter converter.DataConverter
 }
 
 // DefaultWorkflowCache keeps the workflows that are active in memory and lets the rest
@@ -106,7 +111,8 @@ func (o Options) sdk() (main, email, notice sdkworker.Options) {
 		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(pollers),
 		// Only this worker runs workflows. With tracing on, the activities an update
 		// causes join its trace; without, it changes nothing.
-		Interceptors:      []interceptor.WorkerInterceptor{&UpdateCause{}},
+		// A refused signal is rerouted before anything else sees it.
+		Interceptors:      []interceptor.WorkerInterceptor{&RefusePlain{DataConverter: o.DataConverter}, &UpdateCause{}},
 		WorkerStopTimeout: o.StopTimeout,
 	}
 	email = sdkworker.Options{

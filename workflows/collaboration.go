@@ -103,6 +103,7 @@ func (c *collaboration) setup(ctx workflow.Context) error {
 		c.resumed = true
 	}
 	c.events = workflow.GetSignalChannel(ctx, SignalOutreachEvent)
+	c.listenForRefusedInput(ctx)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CollaborationState, error) {
 		return c.state, nil
 	}); err != nil {

@@ -54,7 +54,8 @@ func runCodecServer(ctx context.Context, cfg config, ready func(addr string)) er
 }
 
 // codecHandler is the codec endpoint for cfg: API keys whose role may read histories
-// decode, ops keys also encode.
+// decode, ops keys also encode. It sits behind the API's rate limits (per client IP, then
+// per key), so guessing a key is as slow here as on /v1.
 func codecHandler(cfg config, logger *slog.Logger) http.Handler {
 	callers := make([]codec.Caller, len(cfg.APIKeys))
 	for i, k := range cfg.APIKeys {
@@ -65,12 +66,13 @@ func codecHandler(cfg config, logger *slog.Logger) http.Handler {
 			Encode: k.Role == api.RoleOps,
 		}
 	}
-	return codec.Handler(cfg.Codec, codec.HandlerOptions{
+	h := codec.Handler(cfg.Codec, codec.HandlerOptions{
 		Callers:        callers,
 		Namespace:      cfg.TemporalNamespace,
 		AllowedOrigins: cfg.CodecOrigins,
 		Logger:         logger.With("component", "codec"),
 	})
+	return api.RateLimited(h, api.LimitOptions{RateLimit: cfg.RateLimit, Keys: cfg.APIKeys, TrustedProxies: cfg.TrustedProxies})
 }
 
 // webUICodec is the codec endpoint of dev's Web UI: the codec server's handler with one

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,4 +134,66 @@ func TestWithCodec(t *testing.T) {
 			t.Errorf("%s reached %q, want %q", path, got, want)
 		}
 	}
+}
+
+// TestCodecBruteForceIsRateLimited (L-N1): the codec endpoint sits behind the API's
+// limits, so a burst of wrong keys from one address meets 429s (with Retry-After) as
+// /v1 does, and the refusals are logged at a bounded rate, not once each.
+func TestCodecBruteForceIsRateLimited(t *testing.T) {
+	env := map[string]string{
+		"COLLABFLOW_CODEC_KEYS": testCodecKeys, "COLLABFLOW_API_KEYS": testAPIKeys,
+		"TEMPORAL_NAMESPACE": "collabflow", "COLLABFLOW_RATE_LIMIT": "5",
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	srv := httptest.NewServer(codecHandler(cfg, slog.New(slog.NewTextHandler(&logs, nil))))
+	t.Cleanup(srv.Close)
+	statuses := map[int]int{}
+	for i := range 300 {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/decode", strings.NewReader(`{"payloads":[]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer guess-%016d", i))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	// 50 a second per IP with a burst of 100: far fewer than 300 get through a quick burst.
+	if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusUnauthorized] > 200 {
+		t.Fatalf("300 wrong keys: %v, want most refused with 429", statuses)
+	}
+	if n := strings.Count(logs.String(), "codec request refused"); n > 3 {
+		t.Fatalf("%d refusal log lines for %d refusals: the log must be sampled", n, statuses[http.StatusUnauthorized])
+	}
+}
+
+// syncBuffer is a bytes.Buffer that goroutines write (a handler's log, a process's output
+// copier) while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -85,6 +85,9 @@ type config struct {
 	SinkAddr      string               // COLLABFLOW_SENDGRID_SINK_ADDR (dev only)
 	// Codec encrypts Temporal payloads; nil stores them in clear.
 	Codec *codec.Codec // COLLABFLOW_CODEC_KEYS
+	// CodecAcceptPlain lets the codec pass payloads that are not encrypted: the migration
+	// switch for histories written before encryption. Off, they are refused.
+	CodecAcceptPlain bool // COLLABFLOW_CODEC_ACCEPT_PLAIN
 	// CodecAddr is where `collabflow codec-server` listens.
 	CodecAddr string // COLLABFLOW_CODEC_ADDR
 	// CodecOrigins are the browser origins (the Temporal Web UI's) allowed to call the
@@ -92,6 +95,9 @@ type config struct {
 	CodecOrigins []string // COLLABFLOW_CODEC_CORS_ORIGINS
 	// UIAddr is where `collabflow dev` serves Temporal's Web UI; empty runs none.
 	UIAddr string // COLLABFLOW_UI_ADDR (dev only)
+	// UIWriteActions lets dev's Web UI signal, update, cancel, terminate and reset
+	// workflows; off, it only shows them.
+	UIWriteActions bool // COLLABFLOW_UI_WRITE_ACTIONS (dev only)
 }
 
 // dataConverter is the converter every Temporal client and replayer of this process uses.
@@ -99,7 +105,11 @@ func (c config) dataConverter() converter.DataConverter {
 	if c.Codec == nil {
 		return converter.GetDefaultDataConverter()
 	}
-	return c.Codec.DataConverter()
+	cd := c.Codec
+	if c.CodecAcceptPlain {
+		cd = cd.AcceptingPlain()
+	}
+	return cd.LoggingRefusals(c.logger().With("component", "codec")).DataConverter()
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -223,6 +233,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_CODEC_KEYS: %w", err)
 		}
 	}
+	if v := e.raw("COLLABFLOW_CODEC_ACCEPT_PLAIN"); v != "" {
+		if cfg.CodecAcceptPlain, err = strconv.ParseBool(v); err != nil {
+			return cfg, fmt.Errorf("COLLABFLOW_CODEC_ACCEPT_PLAIN: %q is not true or false", v)
+		}
+	}
 	// The Web UI of a local Temporal (temporal server start-dev) by default.
 	for _, o := range strings.Split(e.get("COLLABFLOW_CODEC_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
@@ -240,6 +255,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("COLLABFLOW_UI_ADDR: %q is neither host:port nor off", v)
 		}
 		cfg.UIAddr = v
+	}
+	if v := e.raw("COLLABFLOW_UI_WRITE_ACTIONS"); v != "" {
+		if cfg.UIWriteActions, err = strconv.ParseBool(v); err != nil {
+			return cfg, fmt.Errorf("COLLABFLOW_UI_WRITE_ACTIONS: %q is not true or false", v)
+		}
 	}
 	if v := e.get("COLLABFLOW_RETENTION"); v != "" {
 		if cfg.Retention, err = time.ParseDuration(v); err != nil || cfg.Retention < 24*time.Hour {
@@ -276,8 +296,8 @@ func (c config) logValue() []any {
 		"worker_activities", c.WorkerActivities, "worker_workflow_tasks", c.WorkerWorkflowTasks, "worker_pollers", c.WorkerPollers, "worker_stop_timeout", c.WorkerStopTimeout,
 		"provider_event_wait", c.ProviderEventWait, "ops_email", c.OpsEmail, "verify_allow_private", c.VerifyPrivate, "metrics_addr", c.MetricsAddr,
 		"platform_hosts", c.PlatformHosts.String(),
-		"payload_encryption", c.Codec != nil, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
-		"ui_addr", or(c.UIAddr, "off"),
+		"payload_encryption", c.Codec != nil, "codec_accept_plain", c.CodecAcceptPlain, "codec_addr", c.CodecAddr, "codec_cors_origins", strings.Join(c.CodecOrigins, ","),
+		"ui_addr", or(c.UIAddr, "off"), "ui_write_actions", c.UIWriteActions,
 	}
 }
 

@@ -60,6 +60,7 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 			FrontendAddress: cfg.TemporalAddress,
 			Namespace:       cfg.TemporalNamespace,
 			Codec:           webUICodec(cfg, logger),
+			WriteActions:    cfg.UIWriteActions,
 			Logger:          logger.With("component", "webui"),
 		})
 		if err != nil {
@@ -153,7 +154,8 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 		if err != nil {
 			return fmt.Errorf("listen for the SendGrid sink on COLLABFLOW_SENDGRID_SINK_ADDR %s: %w", cfg.SinkAddr, err)
 		}
-		srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
+		// ReadTimeout: a trickled body must not hold a connection open for good.
+		srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer func() { _ = srv.Close() }()
 		cfg.SendGridAPIKey, cfg.SendGridBaseURL = "SG.dev-sink", "http://"+ln.Addr().String()

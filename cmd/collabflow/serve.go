@@ -123,7 +123,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			Metrics: tel.activities,
 		}
 		g.Go(func() error {
-			return worker.Run(ctx, tc, acts, cfg.workerOptions())
+			opts := cfg.workerOptions()
+			opts.DataConverter = cfg.dataConverter() // the client's: what it refuses is recorded
+			return worker.Run(ctx, tc, acts, opts)
 		})
 	}
 	if r&roleAPI != 0 {

@@ -56,7 +56,7 @@ var settings = []setting{
 	{name: "COLLABFLOW_DATA_DIR", def: ".data", cmds: "dev", doc: "where `dev` keeps Temporal's SQLite file, the PostgreSQL cluster and the API key"},
 	{name: "COLLABFLOW_LOG_LEVEL", def: "info", cmds: "api worker migrate audit codec-server dev", doc: "`debug`, `info`, `warn`, `error`"},
 	{name: "COLLABFLOW_LOG_FORMAT", def: "text", cmds: "api worker migrate audit codec-server dev", doc: "`text` or `json`"},
-	{name: "COLLABFLOW_RATE_LIMIT", def: "50", cmds: "api dev", doc: "API requests per second per key (ten times that per client IP)"},
+	{name: "COLLABFLOW_RATE_LIMIT", def: "50", cmds: "api codec-server dev", doc: "API requests per second per key (ten times that per client IP); the codec endpoint has the same limits"},
 	{name: "COLLABFLOW_RETENTION", def: "8760h", cmds: "dev", doc: "how long the embedded server keeps closed workflows' histories (≥ 24h)"},
 	{name: "SENDGRID_API_KEY", cmds: "worker dev", required: "worker", secret: true, doc: "SendGrid API key; required by `worker`; dev: local sink"},
 	{name: "SENDGRID_BASE_URL", def: mailer.DefaultBaseURL, cmds: "worker dev", doc: "SendGrid API base URL"},
@@ -79,7 +79,7 @@ var settings = []setting{
 	{name: "COLLABFLOW_PROVIDER_EVENT_WAIT", def: activities.DefaultProviderEventWait.String(), cmds: "worker dev",
 		doc: "how long a send retry waits for SendGrid's events about an attempt whose answer was lost before it sends again (at least `1s`)"},
 	{name: "COLLABFLOW_OPS_EMAIL", cmds: "worker dev", doc: "where overdue drafts, overdue reviews and escalations are emailed"},
-	{name: "COLLABFLOW_TRUSTED_PROXIES", cmds: "api dev", doc: "CIDRs of reverse proxies whose `X-Forwarded-For` is believed; otherwise the connection's address is the client's (rate limits, signature IPs)"},
+	{name: "COLLABFLOW_TRUSTED_PROXIES", cmds: "api codec-server dev", doc: "CIDRs of reverse proxies whose `X-Forwarded-For` is believed; otherwise the connection's address is the client's (rate limits, signature IPs)"},
 	{name: "COLLABFLOW_METRICS_ADDR", cmds: "api worker dev", doc: "where to serve Prometheus metrics and the probes, e.g. `127.0.0.1:9464`: `/metrics` (HTTP requests, the Temporal SDK's `temporal_*`, business counters, Go runtime; see Observability), `/healthz` (liveness) and `/readyz` (PostgreSQL, migrations, Temporal); unset serves none"},
 	{name: "OTEL_EXPORTER_OTLP_ENDPOINT", cmds: "api worker dev", doc: "OTLP/gRPC endpoint traces are sent to, e.g. `http://otel-collector:4317` (`http://` sends without TLS); API requests, workflow updates and activities share one trace; unset traces nothing"},
 	{name: "OTEL_SERVICE_NAME", def: "collabflow", cmds: "api worker dev", doc: "`service.name` of the traces this process sends"},
@@ -88,10 +88,14 @@ var settings = []setting{
 	{name: "COLLABFLOW_SENDGRID_SINK_ADDR", def: "127.0.0.1:8025", cmds: "dev", doc: "where `dev` serves the SendGrid sink"},
 	{name: "COLLABFLOW_CODEC_KEYS", cmds: "api worker audit codec-server dev", required: "codec-server", secret: true,
 		doc: "payload encryption in Temporal: `id:base64key[,id:base64key…]`, 32-byte AES-256-GCM keys; the first encrypts, all decrypt (rotate by putting a new key first). Set the same keys on the API, the worker and the audit command; unset stores payloads in clear; dev: a key saved in `.data/codec-keys`"},
+	{name: "COLLABFLOW_CODEC_ACCEPT_PLAIN", def: "false", cmds: "api worker audit dev",
+		doc: "with `COLLABFLOW_CODEC_KEYS` set, accept payloads that are not encrypted: only to run histories written before encryption was turned on. Off, a plain payload was written around the API (a signal or update sent straight to Temporal with any actor): a plain signal is refused and recorded in the collaboration (`input_refused`, ops emailed), a plain update rejected, both logged. Turning it on while histories hold such a refusal makes them fail to replay"},
 	{name: "COLLABFLOW_CODEC_ADDR", def: "127.0.0.1:8081", cmds: "codec-server", doc: "where `codec-server` listens (`dev` serves the codec endpoint at `/codec` on the API's address instead)"},
 	{name: "COLLABFLOW_CODEC_CORS_ORIGINS", def: "http://127.0.0.1:8233,http://localhost:8233", cmds: "codec-server dev",
 		doc: "browser origins (the Temporal Web UI's, `scheme://host[:port]`) allowed to call the codec endpoint"},
 	{name: "COLLABFLOW_UI_ADDR", def: "127.0.0.1:8233", cmds: "dev", doc: "where `dev` serves Temporal's Web UI; `off` or empty runs without it"},
+	{name: "COLLABFLOW_UI_WRITE_ACTIONS", def: "false", cmds: "dev",
+		doc: "let dev's Web UI signal, update, cancel, terminate and reset workflows; off it only shows them (a page that rebinds a name of its own to the UI's address could otherwise act on every workflow)"},
 }
 
 // lookupSetting returns the table's entry for name.

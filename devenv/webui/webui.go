@@ -56,6 +56,9 @@ type Options struct {
 	// the UI decodes payloads through, served at CodecPath to the UI's own pages only.
 	// Nil shows payloads as Temporal stores them.
 	Codec http.Handler
+	// WriteActions lets the UI signal, update, cancel, terminate, reset and start
+	// workflows; off (the default) it only shows them and answers queries.
+	WriteActions bool
 	// Logger receives the UI server's errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -97,10 +100,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Codec != nil {
 		h = withCodec(e, opts.Codec)
 	}
+	_, port, _ := net.SplitHostPort(s.addr)
 	s.srv = &http.Server{
-		Handler:           h,
+		Handler:           ownHostOnly(h, port),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// A trickled body would otherwise hold a connection (and the codec's work) open
+		// for good; the UI's requests are small.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		defer close(s.served)
@@ -140,6 +148,9 @@ func (s *Server) assemble(opts Options) (*echo.Echo, error) {
 		// The news feed is fetched from temporal.io; dev runs offline and tells no one
 		// it is running.
 		DisableNewsFetch: true,
+		// Changes to workflows go through collabflow's API, which checks roles and
+		// records who acted; the UI is for looking unless asked otherwise.
+		DisableWriteActions: !opts.WriteActions,
 	}
 	if opts.Codec != nil {
 		cfg.Codec = uiconfig.Codec{Endpoint: CodecPath}
@@ -206,23 +217,31 @@ func (s *Server) assemble(opts Options) (*echo.Echo, error) {
 	return e, nil
 }
 
+// ownHostOnly answers only requests whose Host names this listener by IP address or as
+// localhost, with its port: a page under a DNS name of its own that it rebinds to this
+// address (DNS rebinding) reaches the listener with that name in Host, and would
+// otherwise be same-origin with the UI, its API and its codec.
+func ownHostOnly(h http.Handler, port string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !literalHost(r.Host, port) {
+			http.Error(w, "the Web UI answers only at an IP address or localhost, with its port", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // withCodec serves codecH at CodecPath for the UI's own pages and everything else with ui.
 //
-// The codec answers payloads in clear, so it refuses what a page elsewhere could use it
-// for: a request whose Origin is another site's (a browser sends Origin on every POST),
-// and one whose Host is a DNS name other than localhost, which is how a DNS-rebinding
-// page would reach this listener under its own name. The UI's pages are same-origin,
-// which needs no CORS answer, so Origin is dropped once checked and codecH sees what a
-// non-browser client would send.
+// The codec answers payloads in clear, so it refuses a request whose Origin is another
+// site's (a browser sends Origin on every POST); ownHostOnly has already refused a DNS
+// name that could be rebound. The UI's pages are same-origin, which needs no CORS answer,
+// so Origin is dropped once checked and codecH sees what a non-browser client would send.
 func withCodec(uiH, codecH http.Handler) http.Handler {
 	stripped := http.StripPrefix(CodecPath, codecH)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, CodecPath+"/") {
 			uiH.ServeHTTP(w, r)
-			return
-		}
-		if !literalHost(r.Host) {
-			http.Error(w, "the codec answers only at an IP address or localhost", http.StatusForbidden)
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host {
@@ -235,13 +254,13 @@ func withCodec(uiH, codecH http.Handler) http.Handler {
 	})
 }
 
-// literalHost is whether hostport names its host by IP address or as localhost.
-func literalHost(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
+// literalHost is whether hostport names its host by IP address or as localhost, and
+// names port.
+func literalHost(hostport, port string) bool {
+	host, p, err := net.SplitHostPort(hostport)
+	if err != nil || p != port {
+		return false
 	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost")
 }
 

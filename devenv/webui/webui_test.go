@@ -154,6 +154,79 @@ func TestCodecOnlyForOwnPages(t *testing.T) {
 	}
 }
 
+// TestWholeListenerRefusesForeignHost (M-N2): a DNS-rebinding page reaches the listener
+// under its own name; every path, not only the codec, refuses that Host.
+func TestWholeListenerRefusesForeignHost(t *testing.T) {
+	s := start(t, context.Background(), http.NotFoundHandler())
+	_, port, _ := net.SplitHostPort(s.Addr())
+	for _, path := range []string{"/", "/api/v1/settings", "/api/v1/namespaces/default/workflows", CodecPath + "/decode"} {
+		for _, tc := range []struct {
+			host string
+			want int
+		}{
+			{"rebind.evil.test:" + port, 403},
+			{"127.0.0.1", 403},          // no port: not this listener's address
+			{"127.0.0.1:1", 403},        // another port
+			{"localhost:" + port, -403}, // anything but 403
+			{"[::1]:" + port, -403},
+		} {
+			req, err := http.NewRequest(http.MethodGet, s.URL()+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = tc.host
+			status, _, body := fetch(t, req)
+			if tc.want > 0 && status != tc.want || tc.want < 0 && status == -tc.want {
+				t.Errorf("GET %s with Host %s: %d %.100s", path, tc.host, status, body)
+			}
+		}
+	}
+}
+
+// TestWriteActionsOffByDefault (M-N2): the UI refuses a signal (with its CSRF token, as
+// its own page would send it) unless WriteActions is on; a query is still answered.
+func TestWriteActionsOffByDefault(t *testing.T) {
+	for _, write := range []bool{false, true} {
+		s, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", FrontendAddress: "127.0.0.1:1", WriteActions: write})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Stop() })
+		resp, err := http.Get(s.URL() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var token string
+		for _, c := range resp.Cookies() {
+			if c.Name == "_csrf" {
+				token = c.Value
+			}
+		}
+		if token == "" {
+			t.Fatal("no _csrf cookie")
+		}
+		post := func(path string) int {
+			req, err := http.NewRequest(http.MethodPost, s.URL()+path, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-CSRF-Token", token)
+			req.AddCookie(&http.Cookie{Name: "_csrf", Value: token})
+			status, _, _ := fetch(t, req)
+			return status
+		}
+		signal := post("/api/v1/namespaces/default/workflows/collab-1/signal/outreach_event")
+		if refused := signal == http.StatusMethodNotAllowed; refused == write {
+			t.Errorf("write actions %v: a signal got %d", write, signal)
+		}
+		if query := post("/api/v1/namespaces/default/workflows/collab-1/query/state"); query == http.StatusMethodNotAllowed {
+			t.Errorf("write actions %v: a query got %d", write, query)
+		}
+	}
+}
+
 func TestWorkflowURL(t *testing.T) {
 	for _, tc := range []struct{ base, ns, id, want string }{
 		{"http://127.0.0.1:8233", "default", "collab-0b7c", "http://127.0.0.1:8233/namespaces/default/workflows/collab-0b7c"},
