@@ -164,7 +164,7 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	// activities would have nothing to finish against.
 	cfg.WorkerStopTimeout = 0
 	logger.Info("starting", cfg.logValue()...)
-	return serve(ctx, cfg, logger, st, roleAPI|roleWorker|roleCodec, ready)
+	return serve(ctx, cfg, logger, func(context.Context) (*store.Store, error) { return st, nil }, roleAPI|roleWorker|roleCodec, ready)
 }
 
 // isLoopback is whether host is a loopback IP address or localhost.

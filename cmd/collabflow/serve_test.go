@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,5 +77,99 @@ func TestAPIServerDropsSlowBody(t *testing.T) {
 			line, _ := bufio.NewReader(conn).ReadString('\n')
 			t.Fatalf("slow body still being read after 5 s (read timeout 300 ms); server said %q", line)
 		}
+	}
+}
+
+// freeAddr is a loopback address nothing listens on: a port the kernel handed out and
+// took back.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// TestProductionWaitsForDatabase (issue 18 item 12): an api or worker whose PostgreSQL
+// does not answer at start keeps retrying instead of exiting (a crash loop under
+// Kubernetes): its probes answer at once, /healthz 200 and /readyz 503 naming the
+// database, the API's other routes 503 with Retry-After, and it stops cleanly when told.
+func TestProductionWaitsForDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		port string // the listener whose probes are checked
+	}{
+		{"api", "COLLABFLOW_ADDR"},
+		{"worker", "COLLABFLOW_METRICS_ADDR"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			env := map[string]string{
+				"DATABASE_URL":              "postgres://collabflow@" + freeAddr(t) + "/collabflow?sslmode=disable",
+				"TEMPORAL_ADDRESS":          freeAddr(t),
+				"COLLABFLOW_ADDR":           freeAddr(t),
+				"COLLABFLOW_METRICS_ADDR":   freeAddr(t),
+				"COLLABFLOW_API_KEYS":       "ops:ops:Zk3pQ8vLr2Nw7Xb5Tq9M",
+				"COLLABFLOW_LINK_SECRET":    "b7Q2mX9pL4vR8nT1kW6zY3cF5hJ0dG2s",
+				"INBOUND_REPLY_DOMAIN":      "reply.example.com",
+				"SENDGRID_API_KEY":          "SG.test-key-for-the-retry-test",
+				"COLLABFLOW_POSTAL_ADDRESS": "1 Main Street",
+				"COLLABFLOW_LOG_LEVEL":      "error",
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, []string{tc.cmd}, func(k string) string { return env[k] }, io.Discard) }()
+			base := "http://" + env[tc.port]
+			get := func(path string) (*http.Response, string) {
+				resp, err := http.Get(base + path)
+				if err != nil {
+					return nil, ""
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp, string(b)
+			}
+			deadline := time.Now().Add(time.Minute)
+			for {
+				if resp, _ := get("/healthz"); resp != nil && resp.StatusCode == http.StatusOK {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("%s exited while the database was unreachable: %v", tc.cmd, err)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("/healthz never answered")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if resp, body := get("/readyz"); resp == nil || resp.StatusCode != http.StatusServiceUnavailable ||
+				!strings.Contains(body, `"database":"unavailable"`) {
+				t.Fatalf("readyz while the database is unreachable: %v %s", resp, body)
+			}
+			if tc.cmd == "api" {
+				if resp, body := get("/v1/campaigns"); resp == nil || resp.StatusCode != http.StatusServiceUnavailable ||
+					resp.Header.Get("Retry-After") == "" {
+					t.Fatalf("a route while starting: %v %s", resp, body)
+				}
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("%s exited while the database was unreachable: %v", tc.cmd, err)
+			default:
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				t.Fatalf("%s did not stop when told", tc.cmd)
+			}
+		})
 	}
 }
