@@ -80,9 +80,9 @@ func TestAPIServerDropsSlowBody(t *testing.T) {
 	}
 }
 
-// freeAddr is a loopback address nothing listens on: a port the kernel handed out and
+// closedAddr is a loopback address nothing listens on: a port the kernel handed out and
 // took back.
-func freeAddr(t *testing.T) string {
+func closedAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,10 +109,10 @@ func TestProductionWaitsForDatabase(t *testing.T) {
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
 			env := map[string]string{
-				"DATABASE_URL":              "postgres://collabflow@" + freeAddr(t) + "/collabflow?sslmode=disable",
-				"TEMPORAL_ADDRESS":          freeAddr(t),
-				"COLLABFLOW_ADDR":           freeAddr(t),
-				"COLLABFLOW_METRICS_ADDR":   freeAddr(t),
+				"DATABASE_URL":              "postgres://collabflow@" + closedAddr(t) + "/collabflow?sslmode=disable",
+				"TEMPORAL_ADDRESS":          closedAddr(t),
+				"COLLABFLOW_ADDR":           closedAddr(t),
+				"COLLABFLOW_METRICS_ADDR":   closedAddr(t),
 				"COLLABFLOW_API_KEYS":       "ops:ops:Zk3pQ8vLr2Nw7Xb5Tq9M",
 				"COLLABFLOW_LINK_SECRET":    "b7Q2mX9pL4vR8nT1kW6zY3cF5hJ0dG2s",
 				"INBOUND_REPLY_DOMAIN":      "reply.example.com",
