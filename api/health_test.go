@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/api"
 	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/store/storetest"
@@ -79,8 +81,8 @@ func TestReadyz(t *testing.T) {
 // model, webhooks, portal pages) keeps answering; a change that needs Temporal answers 503
 // with Retry-After.
 func TestTemporalDown(t *testing.T) {
-	campaign := newCampaign(t)
-	id := start(t, campaign, newCreator(t))
+	campaign, creator := newCampaign(t), newCreator(t)
+	id := start(t, campaign, creator)
 	waitForListed(t, "campaign_id="+campaign, id, "outreach")
 	unreachable, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	if err != nil {
@@ -100,6 +102,16 @@ func TestTemporalDown(t *testing.T) {
 	list := must(t, 200, callAt(t, base, "GET", "/v1/collaborations?campaign_id="+campaign, opsKey, nil))
 	if !strings.Contains(string(list.Raw), id) {
 		t.Fatalf("list without Temporal lacks %s: %s", id, list.Raw)
+	}
+	// An unsubscribe link's page needs only the signature and PostgreSQL.
+	token := signer.Sign(activities.UnsubscribePurpose, creator+"|"+id, time.Time{})
+	if r := callAt(t, base, "GET", "/u/"+token, "", nil); r.Status != http.StatusOK {
+		t.Fatalf("unsubscribe page without Temporal: %d %s", r.Status, r.Raw)
+	}
+	// A collaboration's state is its workflow's.
+	state := callAt(t, base, "GET", "/v1/collaborations/"+id, opsKey, nil)
+	if state.Status != http.StatusServiceUnavailable || state.Header.Get("Retry-After") == "" {
+		t.Fatalf("state without Temporal: %d Retry-After %q %s", state.Status, state.Header.Get("Retry-After"), state.Raw)
 	}
 	paused := callAt(t, base, "POST", "/v1/collaborations/"+id+"/pause", opsKey, `{"reason":"brand review"}`,
 		"Idempotency-Key", "temporal-down-pause")
