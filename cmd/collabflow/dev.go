@@ -131,8 +131,8 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 			return err
 		}
 		fmt.Fprintf(stdout, "API key (ops, saved in %s): %s\n", filepath.Join(cfg.DataDir, "api-key"), cfg.APIKeys[0].Secret)
-		fmt.Fprintf(stdout, "API keys of every role (saved in %s, role:key lines):\n", filepath.Join(cfg.DataDir, "api-keys"))
-		for _, k := range cfg.APIKeys {
+		fmt.Fprintf(stdout, "API keys of the other roles (saved with ops's in %s, role:key lines):\n", filepath.Join(cfg.DataDir, "api-keys"))
+		for _, k := range cfg.APIKeys[1:] {
 			fmt.Fprintf(stdout, "  %-8s %s\n", k.Role, k.Secret)
 		}
 	}
