@@ -155,10 +155,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, open func(conte
 		return err
 	}
 	defer func() { err = errors.Join(err, tel.close(ctx)) }()
+	stopped := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
 	fail := func(err error) error {
+		if stopped.Err() != nil {
+			// Told to stop while still connecting: a clean stop, not a failure.
+			err = nil
+		}
 		cancel()
 		return errors.Join(err, g.Wait())
 	}

@@ -98,8 +98,8 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// startProcess runs a production subcommand with env until the test ends, and returns
-// a channel that reports its exit.
+// startProcess runs a production subcommand with env until the test ends, when it must
+// stop cleanly (even while still connecting), and returns a channel that reports its exit.
 func startProcess(t *testing.T, cmd string, env map[string]string) <-chan error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -108,7 +108,10 @@ func startProcess(t *testing.T, cmd string, env map[string]string) <-chan error 
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s stopped with %v, want a clean stop", cmd, err)
+			}
 		case <-time.After(time.Minute):
 			t.Errorf("%s did not stop when told", cmd)
 		}
