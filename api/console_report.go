@@ -137,9 +137,9 @@ func (s *Server) campaignReportPage(c echo.Context) error {
 		if workflows.Stage(st.Stage).Terminal() && st.Stage != string(workflows.StageCompleted) {
 			continue // ends other than completion are not steps of the funnel
 		}
-		funnel = append(funnel, chartPoint{Label: st.Stage, Value: float64(st.Entered), Text: fmt.Sprintf("%d entered", st.Entered)})
+		funnel = append(funnel, chartPoint{Label: st.Stage, Value: float64(st.Entered), Text: fmt.Sprintf("%d reached", st.Entered)})
 	}
-	p.Funnel = newBarChart("Funnel: collaborations that entered each stage", []chartSeries{{"Entered", "series-a"}}, funnel)
+	p.Funnel = newBarChart("Funnel: collaborations that reached each stage", []chartSeries{{"Reached", "series-a"}}, funnel)
 
 	var replies []chartPoint
 	for _, v := range r.ByVariant {

@@ -549,7 +549,7 @@ func queuePageWith(t *testing.T, u *consoleUser, payoutID string) string {
 }
 
 // TestConsoleReport: the report page shows the API's figures and draws its three charts
-// as SVG in the page: spend and conversions per tier, the funnel of stages entered, and
+// as SVG in the page: spend and conversions per tier, the funnel of stages reached, and
 // (without outreach variants) says why the reply-rate chart is empty.
 func TestConsoleReport(t *testing.T) {
 	campaign := newCampaign(t)
@@ -566,7 +566,7 @@ func TestConsoleReport(t *testing.T) {
 	}
 	for _, want := range []string{`<span id="reply-rate">1 of 2 replied</span>`,
 		`aria-label="Spend and conversions per tier"`, `class="chart-label">` + tier + `</text>`, "0 conversions",
-		`aria-label="Funnel: collaborations that entered each stage"`, "outreach</text>", "2 entered", "negotiating</text>", "1 entered",
+		`aria-label="Funnel: collaborations that reached each stage"`, "outreach</text>", "2 reached", "negotiating</text>", "1 reached",
 		"No outreach variants in this campaign"} {
 		if !strings.Contains(p.body, want) {
 			t.Fatalf("report page lacks %q: %s", want, p.body)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,10 +21,16 @@ import (
 // and every process at /readyz on COLLABFLOW_METRICS_ADDR, for Kubernetes' readiness
 // probe: a replica that is not ready is taken out of the Service but not restarted.
 type Readiness struct {
+	// Store is nil while the process is still connecting: not ready.
 	Store *store.Store
 	// Temporal is nil while the process is still connecting: not ready.
 	Temporal client.Client
 	Logger   *slog.Logger
+	// TemporalOptional is the API's: webhooks, unsubscribe links, portal pages and reads
+	// need only PostgreSQL, so Temporal being down leaves the process ready with temporal
+	// listed as degraded (routes that need it answer 503 with Retry-After) instead of
+	// taking every replica out of the Service. The worker needs Temporal for everything.
+	TemporalOptional bool
 }
 
 // Readiness check names and outcomes, as the answer shows them.
@@ -42,8 +49,12 @@ const (
 type ReadyAnswer struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
-	// Failed names the checks that are not ok, sorted; empty when ready.
+	// Failed names the checks that are not ok and make the process unready, sorted;
+	// empty when ready.
 	Failed []string `json:"failed"`
+	// Degraded names the checks that are not ok but leave the process ready (Temporal,
+	// for the API): what needs it answers 503 meanwhile.
+	Degraded []string `json:"degraded"`
 }
 
 // Check runs the checks, each bounded so that a hung dependency answers within the
@@ -56,13 +67,23 @@ func (r Readiness) Check(ctx context.Context) (int, ReadyAnswer) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	a := ReadyAnswer{Checks: map[string]string{checkDatabase: checkOK, checkMigrations: checkOK, checkTemporal: checkOK}, Failed: []string{}}
+	a := ReadyAnswer{Checks: map[string]string{checkDatabase: checkOK, checkMigrations: checkOK, checkTemporal: checkOK},
+		Failed: []string{}, Degraded: []string{}}
 	fail := func(check, outcome string, err error, attrs ...any) {
 		logger.Warn("readiness check failed", append([]any{"check", check, "err", err}, attrs...)...)
 		a.Checks[check] = outcome
+		if check == checkTemporal && r.TemporalOptional {
+			a.Degraded = append(a.Degraded, check)
+			return
+		}
 		a.Failed = append(a.Failed, check)
 	}
-	if err := r.Store.Ping(ctx); err != nil {
+	if r.Store == nil {
+		// A process still connecting to PostgreSQL at start.
+		err := errors.New("not connected yet")
+		fail(checkDatabase, checkUnavailable, err)
+		fail(checkMigrations, checkUnavailable, err)
+	} else if err := r.Store.Ping(ctx); err != nil {
 		fail(checkDatabase, checkUnavailable, err)
 		// Without the database the schema cannot be read either.
 		fail(checkMigrations, checkUnavailable, err)
@@ -92,6 +113,49 @@ func (r Readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, status, a)
 }
 
+// ReadyTTL is how long a readiness answer is reused: probes come every few seconds, while
+// an unauthenticated flood of /readyz would otherwise cost a PostgreSQL round trip and a
+// Temporal call each (review L-N5).
+const ReadyTTL = time.Second
+
+// ReadyCache answers readiness from the last check while it is younger than its TTL.
+// Callers that arrive while a check runs wait for it and share its answer, so at most one
+// check runs per TTL however many requests come.
+type ReadyCache struct {
+	check func(context.Context) (int, ReadyAnswer)
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu     sync.Mutex
+	at     time.Time
+	status int
+	answer ReadyAnswer
+}
+
+// NewReadyCache caches check's answers for ttl.
+func NewReadyCache(check func(context.Context) (int, ReadyAnswer), ttl time.Duration) *ReadyCache {
+	return &ReadyCache{check: check, ttl: ttl, now: time.Now}
+}
+
+// Check answers from the cache, or runs the check when the cached answer is too old. The
+// check does not end with the request that ran it: its answer is kept for the others.
+func (c *ReadyCache) Check(ctx context.Context) (int, ReadyAnswer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status != 0 && c.now().Sub(c.at) < c.ttl {
+		return c.status, c.answer
+	}
+	c.status, c.answer = c.check(context.WithoutCancel(ctx))
+	c.at = c.now()
+	return c.status, c.answer
+}
+
+// ServeHTTP answers /readyz from the cache.
+func (c *ReadyCache) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	status, a := c.Check(req.Context())
+	writeJSON(w, status, a)
+}
+
 // AliveAnswer is the body of /healthz.
 type AliveAnswer struct {
 	Status string `json:"status"`
@@ -116,8 +180,12 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, AliveAnswer{Status: http.StatusText(http.StatusOK)})
 }
 
-// readyz is Readiness on the API's routes.
-func (s *Server) readyz(c echo.Context) error {
-	status, a := Readiness{Store: s.store, Temporal: s.temporal, Logger: s.logger}.Check(c.Request().Context())
-	return c.JSON(status, a)
+// readyz is Readiness on the API's routes, Temporal optional (see Readiness), from a
+// cache.
+func (s *Server) readyz() echo.HandlerFunc {
+	ready := NewReadyCache(Readiness{Store: s.store, Temporal: s.temporal, Logger: s.logger, TemporalOptional: true}.Check, ReadyTTL)
+	return func(c echo.Context) error {
+		status, a := ready.Check(c.Request().Context())
+		return c.JSON(status, a)
+	}
 }

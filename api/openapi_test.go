@@ -294,7 +294,7 @@ func TestOpenAPIContractCatchesMismatches(t *testing.T) {
 		respBody                    string
 		want                        string // "" when the exchange matches
 	}{
-		{"documented", "GET", "/readyz", "", 200, `{"status":"OK","checks":{"database":"ok","migrations":"ok","temporal":"ok"},"failed":[]}`, ""},
+		{"documented", "GET", "/readyz", "", 200, `{"status":"OK","checks":{"database":"ok","migrations":"ok","temporal":"ok"},"failed":[],"degraded":[]}`, ""},
 		{"answer breaks its schema", "GET", "/readyz", "", 200, `{"status":"OK"}`, "does not match"},
 		{"undocumented status", "GET", "/healthz", "", 418, `{"error":"teapot"}`, "status is not supported"},
 		{"accepted request breaks its schema", "POST", "/v1/collaborations", `{"campaign_id":1}`, 201, `{}`, "request answered 201"},

@@ -9,7 +9,7 @@ import (
 // campaigns and collaborations belong to ops.
 func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	e.GET("/readyz", s.readyz())
 	e.GET("/openapi.json", openAPI)
 
 	// SendGrid's webhooks authenticate with a signature (events) and basic auth (inbound);

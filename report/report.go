@@ -20,8 +20,11 @@
 //     replying is reaching negotiating or any stage after it on the normal path. Those
 //     still in outreach are in the denominator and shown separately, with the rate over
 //     decided outreach (replied ÷ entered but no longer in outreach) beside it.
-//   - time in a stage is from entering it to entering the next; a stage not yet left does
-//     not count. The median of an even count is the mean of the two middle values.
+//   - a stage's figures count collaborations, each once: one sent back from review to
+//     production reached each of the two stages once. A stage of the normal path counts
+//     every collaboration that reached it or a later one, so the funnel never grows.
+//   - time in a stage is from entering it to entering the next, summed over a
+//     collaboration's stays; a collaboration still in the stage does not count. The median of an even count is the mean of the two middle values.
 package report
 
 import (
@@ -55,8 +58,13 @@ const (
 // replied are the stages that only a collaboration whose creator replied reaches:
 // negotiating and every stage after it on the normal path. A history backfilled with only
 // the current stage (rows older than the stage history) still counts its reply this way.
-var replied = []string{stageNegotiating, "contracting", "in_production", "in_review", "awaiting_post",
-	"verifying", "live", "payout", "completed"}
+var replied = normalPath[1:]
+
+// normalPath is the lifecycle's stages in order, without its side exits (declined,
+// no_response, cancelled): a collaboration in one of them has passed through every one
+// before it.
+var normalPath = []string{stageOutreach, stageNegotiating, "contracting", "in_production", "in_review",
+	"awaiting_post", "verifying", "live", "payout", "completed"}
 
 // Input is everything a campaign's report is computed from.
 type Input struct {
@@ -195,10 +203,12 @@ type Replies struct {
 // StageLine is how long collaborations stayed in one stage.
 type StageLine struct {
 	Stage string `json:"stage"`
-	// Entered counts collaborations that entered the stage, Left those that moved on.
+	// Entered counts collaborations that reached the stage (each once, however often it
+	// came back to it), Left those of them no longer in it.
 	Entered int `json:"entered"`
 	Left    int `json:"left"`
-	// MedianSeconds is the median time from entering to leaving; nil when none left.
+	// MedianSeconds is the median of the time those that left spent in the stage, all
+	// their stays summed; nil when none left.
 	MedianSeconds *int64 `json:"median_seconds"`
 }
 
@@ -416,16 +426,21 @@ func (r *Replies) rates() {
 	r.DecidedRate = ratio(int64(r.Replied), int64(r.EnteredOutreach-r.InOutreach))
 }
 
-// stageLines is the median time per stage, in the given order then by name.
+// stageLines counts, per stage in the given order then by name, the collaborations that
+// reached it and left it, and the median of their time in it.
 func stageLines(order []string, rows []Row) []StageLine {
 	entered := map[string]int{}
+	left := map[string]int{}
 	spans := map[string][]int64{}
 	for _, row := range rows {
-		for i, e := range row.History {
-			entered[e.Stage]++
-			if i+1 < len(row.History) {
-				d := row.History[i+1].EnteredAt.Sub(e.EnteredAt)
-				spans[e.Stage] = append(spans[e.Stage], int64(d/time.Second))
+		stays, current := stageStays(row)
+		for st, s := range stays {
+			entered[st]++
+			if st != current {
+				left[st]++
+				if s.known {
+					spans[st] = append(spans[st], int64(s.d/time.Second))
+				}
 			}
 		}
 	}
@@ -440,7 +455,7 @@ func stageLines(order []string, rows []Row) []StageLine {
 	names = append(names, extra...)
 	lines := make([]StageLine, 0, len(names))
 	for _, st := range names {
-		l := StageLine{Stage: st, Entered: entered[st], Left: len(spans[st])}
+		l := StageLine{Stage: st, Entered: entered[st], Left: left[st]}
 		if s := spans[st]; len(s) > 0 {
 			m := median(s)
 			l.MedianSeconds = &m
@@ -448,6 +463,45 @@ func stageLines(order []string, rows []Row) []StageLine {
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// stay is a collaboration's total time in one stage; known is false when no stay of it
+// has an end recorded.
+type stay struct {
+	d     time.Duration
+	known bool
+}
+
+// stageStays is every stage a collaboration reached with its total time there (the sum of
+// its stays, so a draft sent back to production counts once), and its current stage. A
+// stage of the normal path before one it reached was passed through even when the history
+// does not record it (rows older than the stage history): it counts as reached, with no
+// known time.
+func stageStays(row Row) (map[string]stay, string) {
+	current := row.Stage
+	if current == "" && len(row.History) > 0 {
+		current = row.History[len(row.History)-1].Stage
+	}
+	stays := map[string]stay{}
+	furthest := -1
+	note := func(st string) {
+		furthest = max(furthest, slices.Index(normalPath, st))
+		stays[st] = stays[st]
+	}
+	for i, e := range row.History {
+		note(e.Stage)
+		if i+1 < len(row.History) {
+			s := stays[e.Stage]
+			stays[e.Stage] = stay{d: s.d + row.History[i+1].EnteredAt.Sub(e.EnteredAt), known: true}
+		}
+	}
+	if current != "" {
+		note(current)
+	}
+	for _, st := range normalPath[:furthest+1] {
+		note(st)
+	}
+	return stays, current
 }
 
 // median of whole seconds; the mean of the two middle values of an even count, rounded.

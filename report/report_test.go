@@ -155,7 +155,9 @@ func TestBuildArithmetic(t *testing.T) {
 		// Contracting: Ana 24h, Bob 24h, Eve 97h → 24h = 86400 s.
 		{"contracting", stage["contracting"], "entered=3 left=3 median=86400"},
 		{"completed", stage["completed"], "entered=1 left=0 median=null"},
-		{"stage order", fmt.Sprintf("%d %s %s", len(r.Stages), r.Stages[0].Stage, r.Stages[6].Stage), "7 outreach cancelled"},
+		// The seven listed, then by name the five Eve passed between contracting and live
+		// (in_production … payout, none recorded in her history).
+		{"stage order", fmt.Sprintf("%d %s %s", len(r.Stages), r.Stages[0].Stage, r.Stages[6].Stage), "12 outreach cancelled"},
 		// Budget USD 300000 − spent 150000 − committed 25000 = 125000; EUR cost is outside it.
 		{"budget", fmt.Sprintf("%s %d spent=%d committed=%d remaining=%d other=%v", b.Currency, b.Amount, b.Spent, b.Committed,
 			b.Remaining, b.Unbudgeted), "USD 300000 spent=150000 committed=25000 remaining=125000 other=[{EUR 80000}]"},
@@ -247,5 +249,54 @@ func TestCell(t *testing.T) {
 		if got := report.Cell(in); got != want {
 			t.Errorf("Cell(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestStagesCountCollaborations: a collaboration sent back from review enters
+// in_production and in_review twice but counts once in each, its time in a stage is the sum
+// of its stays, and along the normal path the funnel never grows (issue 18 item 9).
+func TestStagesCountCollaborations(t *testing.T) {
+	path := []string{"outreach", "negotiating", "contracting", "in_production", "in_review", "awaiting_post",
+		"verifying", "live", "payout", "completed", "declined", "no_response", "cancelled"}
+	rows := []report.Row{
+		// Grace: changes requested once, now awaiting her post.
+		{Stage: "awaiting_post", History: history("outreach", 0, "negotiating", 1, "contracting", 2, "in_production", 3,
+			"in_review", 4, "in_production", 5, "in_review", 7, "awaiting_post", 8)},
+		// Linus: in review for the first time.
+		{Stage: "in_review", History: history("outreach", 0, "negotiating", 1, "contracting", 2, "in_production", 3,
+			"in_review", 6)},
+		// Katherine declined while negotiating.
+		{Stage: "declined", History: history("outreach", 0, "negotiating", 1, "declined", 2)},
+		// A row older than the stage history: only its current stage is recorded, yet it
+		// passed through every stage before it.
+		{Stage: "live", History: history("live", 0)},
+	}
+	r := report.Build(report.Input{Rows: rows, Stages: path})
+	got := map[string]string{}
+	for _, l := range r.Stages {
+		got[l.Stage] = fmt.Sprintf("entered=%d left=%d median=%s", l.Entered, l.Left, whole(l.MedianSeconds))
+	}
+	for _, tt := range []struct{ stage, want string }{
+		{"negotiating", "entered=4 left=4 median=3600"},
+		// Grace and Linus, plus the backfilled row that passed through it.
+		{"contracting", "entered=3 left=3 median=3600"},
+		// Grace 1h + 2h = 3h in production over two stays, Linus 3h: 3h = 10800 s.
+		{"in_production", "entered=3 left=3 median=10800"},
+		// Grace 1h + 1h = 2h in review; Linus has not left it.
+		{"in_review", "entered=3 left=2 median=7200"},
+		{"awaiting_post", "entered=2 left=1 median=null"},
+		{"live", "entered=1 left=0 median=null"},
+		{"declined", "entered=1 left=0 median=null"},
+	} {
+		if got[tt.stage] != tt.want {
+			t.Errorf("%s:\n got  %s\n want %s", tt.stage, got[tt.stage], tt.want)
+		}
+	}
+	prev := len(rows)
+	for _, l := range r.Stages[:10] {
+		if l.Entered > prev {
+			t.Errorf("the funnel grows at %s: %d after %d", l.Stage, l.Entered, prev)
+		}
+		prev = l.Entered
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.temporal.io/sdk/converter"
 
@@ -381,5 +382,65 @@ func (c config) checkProduction(r role) error {
 		slices.Sort(missing)
 		return fmt.Errorf("missing settings: %s", strings.Join(slices.Compact(missing), ", "))
 	}
+	return c.checkPlaceholders(r)
+}
+
+// checkPlaceholders refuses the example secrets of deploy/ (change-me…) and any secret
+// made of one word repeated, which pass the length checks but are public: an unedited
+// `kubectl apply` must not run with a known API key or link-signing key.
+func (c config) checkPlaceholders(r role) error {
+	secrets := []struct{ name, value string }{
+		{"COLLABFLOW_LINK_SECRET", c.LinkSecret},
+		{"TEMPORAL_API_KEY", c.TemporalAPIKey},
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, struct{ name, value string }{"DATABASE_URL (its password)", pw})
+		}
+	}
+	if r&roleAPI != 0 {
+		secrets = append(secrets, struct{ name, value string }{"SENDGRID_INBOUND_SECRET", c.InboundSecret})
+		for _, k := range c.APIKeys {
+			secrets = append(secrets, struct{ name, value string }{"COLLABFLOW_API_KEYS (key " + k.Name + ")", k.Secret})
+		}
+	}
+	if r&roleWorker != 0 {
+		secrets = append(secrets, struct{ name, value string }{"SENDGRID_API_KEY", c.SendGridAPIKey})
+	}
+	var bad []string
+	for _, s := range secrets {
+		if placeholder(s.value) {
+			bad = append(bad, s.name)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("placeholder secrets (change-me, or one word repeated): %s; generate real ones, e.g. openssl rand -hex 32",
+			strings.Join(bad, ", "))
+	}
 	return nil
+}
+
+// placeholder reports a secret that is an example rather than a secret: it says
+// change-me, or it is one word repeated ("abcabc", "word-word-word"), which no generator
+// produces. The empty string is not one: a missing setting is reported as missing.
+func placeholder(secret string) bool {
+	s := strings.ToLower(secret)
+	if s == "" {
+		return false
+	}
+	for _, p := range []string{"change-me", "changeme", "change_me", "change me"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	words := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(words) > 1 && len(slices.Compact(slices.Clone(words))) == 1 {
+		return true
+	}
+	for n := 1; n <= len(s)/2; n++ {
+		if len(s)%n == 0 && strings.Repeat(s[:n], len(s)/n) == s {
+			return true
+		}
+	}
+	return false
 }

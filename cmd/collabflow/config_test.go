@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -282,6 +283,59 @@ func TestWorkerTuning(t *testing.T) {
 			}
 			if got.EmailsPerSecond != cfg.EmailsPerSecond || got.NoticesPerSecond != cfg.NoticesPerSecond || got.WorkflowCache != cfg.WorkflowCache {
 				t.Fatalf("worker options %+v lost the rates or the cache of %+v", got, cfg)
+			}
+		})
+	}
+}
+
+// TestRefusesPlaceholderSecrets (issue 18 item 12): the example secrets of deploy/ and any
+// secret made of one word repeated are refused at start, naming the setting, although
+// they are long enough; generated secrets pass.
+func TestRefusesPlaceholderSecrets(t *testing.T) {
+	good := map[string]string{
+		"DATABASE_URL":              "postgres://collabflow:Qx7vN2pL9rT4@db:5432/collabflow",
+		"COLLABFLOW_LINK_SECRET":    "b7Q2mX9pL4vR8nT1kW6zY3cF5hJ0dG2s",
+		"COLLABFLOW_API_KEYS":       "ops:ops:Zk3pQ8vLr2Nw7Xb5Tq9M",
+		"SENDGRID_INBOUND_SECRET":   "h4Jk9Lm2Pq7Rs1Tv",
+		"SENDGRID_API_KEY":          "SG.k2Jd9Qw.Xp4Lm7Nz",
+		"INBOUND_REPLY_DOMAIN":      "reply.example.com",
+		"COLLABFLOW_POSTAL_ADDRESS": "1 Main Street",
+	}
+	for _, tc := range []struct {
+		setting, value string
+		r              role
+		want           string // "" accepted
+	}{
+		{"", "", roleAPI | roleWorker, ""},
+		{"COLLABFLOW_LINK_SECRET", "change-me-change-me-change-me-change-me", roleWorker, "COLLABFLOW_LINK_SECRET"},
+		{"COLLABFLOW_LINK_SECRET", "change-me-to-at-least-32-characters", roleAPI, "COLLABFLOW_LINK_SECRET"},
+		{"COLLABFLOW_LINK_SECRET", "secretsecretsecretsecretsecretsecret", roleAPI, "COLLABFLOW_LINK_SECRET"},
+		{"COLLABFLOW_LINK_SECRET", "0123456789abcdef0123456789abcdef", roleAPI, "COLLABFLOW_LINK_SECRET"},
+		{"COLLABFLOW_LINK_SECRET", strings.Repeat("a", 40), roleAPI, "COLLABFLOW_LINK_SECRET"},
+		{"COLLABFLOW_API_KEYS", "ops:ops:change-me-change-me", roleAPI, "COLLABFLOW_API_KEYS (key ops)"},
+		{"COLLABFLOW_API_KEYS", "ops:ops:Zk3pQ8vLr2Nw7Xb5Tq9M,fin:finance:CHANGEME-16-chars-or-more", roleAPI, "COLLABFLOW_API_KEYS (key fin)"},
+		{"COLLABFLOW_API_KEYS", "ops:ops:password_password_password", roleAPI, "COLLABFLOW_API_KEYS (key ops)"},
+		{"SENDGRID_INBOUND_SECRET", "change-me", roleAPI, "SENDGRID_INBOUND_SECRET"},
+		{"SENDGRID_API_KEY", "SG.change-me", roleWorker, "SENDGRID_API_KEY"},
+		{"DATABASE_URL", "postgres://collabflow:change-me@postgres.example.internal:5432/collabflow", roleWorker, "DATABASE_URL (its password)"},
+		// Read by the other role only: not this process's concern.
+		{"SENDGRID_API_KEY", "SG.change-me", roleAPI, ""},
+	} {
+		t.Run(tc.setting+" "+tc.value, func(t *testing.T) {
+			env := maps.Clone(good)
+			if tc.setting != "" {
+				env[tc.setting] = tc.value
+			}
+			cfg, err := loadConfig(func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.checkProduction(tc.r)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want a refusal naming %s", err, tc.want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -57,6 +59,61 @@ func TestDeployManifests(t *testing.T) {
 	}
 }
 
+// TestShippedPlaceholdersRefused (issue 18 item 12): applied unedited, deploy/'s example
+// secrets stop api and worker at start, naming each setting still holding one.
+func TestShippedPlaceholdersRefused(t *testing.T) {
+	files := map[string][]byte{}
+	for _, f := range []string{"secret.yaml", "config.yaml"} {
+		b, err := os.ReadFile(filepath.Join(deployDir, "kubernetes", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
+	}
+	objs, problems := decodeKubernetes(files)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	k8s := map[string]string{}
+	for _, cm := range objs.configMaps {
+		maps.Copy(k8s, cm.Data)
+	}
+	for _, sec := range objs.secrets {
+		maps.Copy(k8s, secretData(sec))
+	}
+	example, err := os.ReadFile(filepath.Join(deployDir, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := map[string]string{}
+	for line := range strings.Lines(string(example)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+			compose[k] = v
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		r    role
+		want []string
+	}{
+		{"kubernetes api", k8s, roleAPI, []string{"COLLABFLOW_LINK_SECRET", "COLLABFLOW_API_KEYS (key ops)", "SENDGRID_INBOUND_SECRET", "DATABASE_URL"}},
+		{"kubernetes worker", k8s, roleWorker, []string{"COLLABFLOW_LINK_SECRET", "SENDGRID_API_KEY", "DATABASE_URL"}},
+		{".env.example", compose, roleAPI | roleWorker, []string{"COLLABFLOW_LINK_SECRET", "COLLABFLOW_API_KEYS (key ops)", "SENDGRID_INBOUND_SECRET", "SENDGRID_API_KEY"}},
+	} {
+		cfg, err := loadConfig(func(k string) string { return tc.env[k] })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		err = cfg.checkProduction(tc.r)
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v, want %s named", tc.name, err, w)
+			}
+		}
+	}
+}
+
 // TestDeployManifestsCatchMistakes: each check fails a manifest that breaks it.
 func TestDeployManifestsCatchMistakes(t *testing.T) {
 	files := func() map[string][]byte {
@@ -72,7 +129,13 @@ func TestDeployManifestsCatchMistakes(t *testing.T) {
 		old, new   string
 		wantSubstr string
 	}{
-		{"k8s unknown field", false, "  replicas: 2\n", "  replica: 2\n", `unknown field "replica"`},
+		{"k8s unknown field", false, "  maxReplicas: 4\n", "  maxReplica: 4\n", `unknown field "maxReplica"`},
+		{"k8s replicas beside an HPA", false, "spec:\n  selector:\n    matchLabels: {app: worker}\n", "spec:\n  replicas: 2\n  selector:\n    matchLabels: {app: worker}\n", "Deployment worker: sets replicas"},
+		{"k8s no migrate init container", false, "        - name: migrate\n          image: collabflow:0.1.0\n          args: [\"migrate\"]", "        - name: migrate\n          image: collabflow:0.1.0\n          args: [\"version\"]", "no init container runs collabflow migrate"},
+		{"k8s named migrate Job", false, "---\napiVersion: v1\nkind: Service\n", "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  template:\n    spec:\n      restartPolicy: OnFailure\n      containers:\n        - {name: m, image: postgres:16.6}\n---\napiVersion: v1\nkind: Service\n", "Job migrate: a named Job"},
+		{"k8s Ingress misses /u", false, "          - path: /u\n", "          - path: /users\n", "no Ingress routes /u"},
+		{"k8s Ingress to another Service", false, "service: {name: api, port: {name: http}}\n          - path: /portal", "service: {name: apis, port: {name: http}}\n          - path: /portal", "no Ingress routes /webhooks"},
+		{"k8s Ingress without TLS", false, "  tls:\n    - hosts: [cf.example.com]\n      secretName: cf-tls\n", "", "no TLS section"},
 		{"k8s unknown kind", false, "kind: Service\n", "kind: Servise\n", "kind Servise"},
 		{"k8s latest image", false, "image: postgres:16.6", "image: postgres:latest", "postgres:latest"},
 		{"k8s untagged image", false, "image: postgres:16.6", "image: postgres", "pinned"},
@@ -134,8 +197,9 @@ func TestDeployManifestsCatchMistakes(t *testing.T) {
 	}
 }
 
-// The good manifests of TestDeployManifestsCatchMistakes: a worker only, small but
-// complete, that each case breaks in one place.
+// The good manifests of TestDeployManifestsCatchMistakes: small but complete (compose: a
+// worker and an API; Kubernetes: a worker, then an API with its public Ingress), that each
+// case breaks in one place.
 const goodCompose = `name: t
 x-env: &env
   COLLABFLOW_LOG_FORMAT: json
@@ -207,7 +271,6 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: worker}
 spec:
-  replicas: 2
   selector:
     matchLabels: {app: worker}
   template:
@@ -220,6 +283,17 @@ spec:
         - name: wait
           image: postgres:16.6
           command: ["pg_isready", "-h", "db"]
+        - name: migrate
+          image: collabflow:0.1.0
+          args: ["migrate"]
+          env:
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef: {name: worker, key: DATABASE_URL}
+          resources:
+            requests: {cpu: 50m, memory: 64Mi}
+            limits: {memory: 128Mi}
+          securityContext: {readOnlyRootFilesystem: true}
       containers:
         - name: worker
           image: collabflow:0.1.0
@@ -264,6 +338,111 @@ spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: worker}
   minReplicas: 2
   maxReplicas: 4
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: api}
+data:
+  TEMPORAL_ADDRESS: temporal:7233
+  COLLABFLOW_ADDR: ":8080"
+  INBOUND_REPLY_DOMAIN: reply.example.com
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: api}
+stringData:
+  DATABASE_URL: postgres://u:p@db/c
+  COLLABFLOW_LINK_SECRET: 0123456789abcdef0123456789abcdef
+  COLLABFLOW_API_KEYS: ops:ops:0123456789abcdef
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      securityContext: {runAsNonRoot: true}
+      initContainers:
+        - name: migrate
+          image: collabflow:0.1.0
+          args: ["migrate"]
+          env:
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef: {name: api, key: DATABASE_URL}
+          resources:
+            requests: {cpu: 50m, memory: 64Mi}
+            limits: {memory: 128Mi}
+          securityContext: {readOnlyRootFilesystem: true}
+      containers:
+        - name: api
+          image: collabflow:0.1.0
+          args: ["api"]
+          ports:
+            - {name: http, containerPort: 8080}
+          envFrom:
+            - configMapRef: {name: api}
+            - secretRef: {name: api}
+          readinessProbe:
+            httpGet: {path: /readyz, port: http}
+          livenessProbe:
+            httpGet: {path: /healthz, port: http}
+          resources:
+            requests: {cpu: 100m, memory: 128Mi}
+            limits: {memory: 256Mi}
+          securityContext: {readOnlyRootFilesystem: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports:
+    - {name: http, port: 80, targetPort: http}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: api}
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels: {app: api}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  minReplicas: 2
+  maxReplicas: 6
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: public}
+spec:
+  tls:
+    - hosts: [cf.example.com]
+      secretName: cf-tls
+  rules:
+    - host: cf.example.com
+      http:
+        paths:
+          - path: /webhooks
+            pathType: Prefix
+            backend:
+              service: {name: api, port: {name: http}}
+          - path: /portal
+            pathType: Prefix
+            backend:
+              service: {name: api, port: {name: http}}
+          - path: /u
+            pathType: Prefix
+            backend:
+              service: {name: api, port: {number: 80}}
 `
 
 // subcommands are the commands main's usage lists.
@@ -627,6 +806,7 @@ type k8sObjects struct {
 	services    []*corev1.Service
 	pdbs        []*policyv1.PodDisruptionBudget
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	ingresses   []*networkingv1.Ingress
 	kustomize   []*kustomization
 }
 
@@ -651,6 +831,8 @@ func newK8sObject(apiVersion, kind string) any {
 		return &policyv1.PodDisruptionBudget{}
 	case "autoscaling/v2 HorizontalPodAutoscaler":
 		return &autoscalingv2.HorizontalPodAutoscaler{}
+	case "networking.k8s.io/v1 Ingress":
+		return &networkingv1.Ingress{}
 	case "kustomize.config.k8s.io/v1beta1 Kustomization":
 		return &kustomization{}
 	}
@@ -699,6 +881,8 @@ func decodeKubernetes(files map[string][]byte) (k8sObjects, []string) {
 				objs.pdbs = append(objs.pdbs, o)
 			case *autoscalingv2.HorizontalPodAutoscaler:
 				objs.hpas = append(objs.hpas, o)
+			case *networkingv1.Ingress:
+				objs.ingresses = append(objs.ingresses, o)
 			case *kustomization:
 				objs.kustomize = append(objs.kustomize, o)
 			}
@@ -745,10 +929,25 @@ func checkKubernetes(files map[string][]byte, images map[string][]string) []stri
 		}
 		if !slices.ContainsFunc(objs.hpas, func(h *autoscalingv2.HorizontalPodAutoscaler) bool { return targets(h, d) }) {
 			problems = append(problems, where+": no HorizontalPodAutoscaler scales it")
+		} else if d.Spec.Replicas != nil {
+			problems = append(problems, where+": sets replicas, which every apply would reset under its HorizontalPodAutoscaler")
+		}
+		// Migrations come with the release: an init container runs them before the
+		// process starts, in the same pod template the new image tag rolls out.
+		if cmd := podCommand(&d.Spec.Template.Spec); cmd != "" && !slices.ContainsFunc(d.Spec.Template.Spec.InitContainers, func(c corev1.Container) bool {
+			return collabflowImage(c.Image) && slices.Equal(c.Args, []string{"migrate"})
+		}) {
+			problems = append(problems, where+": no init container runs collabflow migrate before "+cmd)
+		}
+		if podCommand(&d.Spec.Template.Spec) == "api" {
+			problems = append(problems, checkPublicIngress(d, objs)...)
 		}
 	}
 	for _, j := range objs.jobs {
 		problems = append(problems, checkPod("Job "+j.Name, &j.Spec.Template.Spec, objs, images, false)...)
+		if j.GenerateName == "" {
+			problems = append(problems, "Job "+j.Name+": a named Job's pod template cannot change, so re-applying with a new image tag fails; run it from the Deployments (an init container)")
+		}
 	}
 	for _, p := range objs.pdbs {
 		n := 0
@@ -786,6 +985,77 @@ func checkKubernetes(files map[string][]byte, images map[string][]string) []stri
 	return problems
 }
 
+// podCommand is the collabflow subcommand a pod's main containers run: "api", "worker"
+// or "" for none.
+func podCommand(pod *corev1.PodSpec) string {
+	for _, c := range pod.Containers {
+		if collabflowImage(c.Image) && len(c.Args) > 0 && (c.Args[0] == "api" || c.Args[0] == "worker") {
+			return c.Args[0]
+		}
+	}
+	return ""
+}
+
+// publicPrefixes are the API's routes the outside world calls: SendGrid's webhooks, the
+// creator portal and unsubscribe links.
+var publicPrefixes = []string{"/webhooks", "/portal", "/u"}
+
+// checkPublicIngress: an Ingress routes each public prefix to a Service of the API's
+// pods, on its HTTP port, for a host its TLS section covers.
+func checkPublicIngress(d *appsv1.Deployment, objs k8sObjects) []string {
+	var problems []string
+	apiPort := listenPortOf(d, objs)
+	for _, prefix := range publicPrefixes {
+		found, secured := false, false
+		for _, ing := range objs.ingresses {
+			for _, rule := range ing.Spec.Rules {
+				if rule.HTTP == nil {
+					continue
+				}
+				for _, path := range rule.HTTP.Paths {
+					b := path.Backend.Service
+					if path.Path != prefix || path.PathType == nil || *path.PathType != networkingv1.PathTypePrefix || b == nil {
+						continue
+					}
+					i := slices.IndexFunc(objs.services, func(s *corev1.Service) bool {
+						return s.Name == b.Name && len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels))
+					})
+					if i < 0 {
+						continue
+					}
+					for _, sp := range objs.services[i].Spec.Ports {
+						if (b.Port.Name != "" && sp.Name == b.Port.Name || b.Port.Number != 0 && sp.Port == b.Port.Number) &&
+							containerPort(d.Spec.Template.Spec.Containers, sp.TargetPort) == apiPort && apiPort != 0 {
+							found = true
+							secured = secured || slices.ContainsFunc(ing.Spec.TLS, func(t networkingv1.IngressTLS) bool {
+								return t.SecretName != "" && slices.Contains(t.Hosts, rule.Host) && rule.Host != ""
+							})
+						}
+					}
+				}
+			}
+		}
+		switch {
+		case !found:
+			problems = append(problems, fmt.Sprintf("Deployment %s: no Ingress routes %s (pathType Prefix) to its Service's API port", d.Name, prefix))
+		case !secured:
+			problems = append(problems, fmt.Sprintf("Deployment %s: the Ingress for %s has no TLS section (secretName) covering its host", d.Name, prefix))
+		}
+	}
+	return problems
+}
+
+// listenPortOf is the port of COLLABFLOW_ADDR in the API container's environment.
+func listenPortOf(d *appsv1.Deployment, objs k8sObjects) int {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if collabflowImage(c.Image) && slices.Equal(c.Args, []string{"api"}) {
+			env, _ := containerEnv("", c, objs)
+			return listenPort(env, "COLLABFLOW_ADDR")
+		}
+	}
+	return 0
+}
+
 func selects(sel *metav1.LabelSelector, d *appsv1.Deployment) bool {
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	return err == nil && !s.Empty() && s.Matches(labels.Set(d.Spec.Template.Labels))
@@ -814,8 +1084,10 @@ func checkPod(where string, pod *corev1.PodSpec, objs k8sObjects, images map[str
 	var problems []string
 	podNonRoot := pod.SecurityContext != nil && pod.SecurityContext.RunAsNonRoot != nil && *pod.SecurityContext.RunAsNonRoot
 	all := append(slices.Clone(pod.InitContainers), pod.Containers...)
-	for _, c := range all {
+	for i, c := range all {
 		cw := where + " container " + c.Name
+		// Init containers run to completion before the others: they take no probes.
+		needProbes := longRunning && i >= len(pod.InitContainers)
 		problems = append(problems, checkImage(cw, c.Image, images)...)
 		if !collabflowImage(c.Image) {
 			continue
@@ -863,7 +1135,7 @@ func checkPod(where string, pod *corev1.PodSpec, objs k8sObjects, images map[str
 			path  string
 		}{{"liveness", c.LivenessProbe, "/healthz"}, {"readiness", c.ReadinessProbe, "/readyz"}, {"startup", c.StartupProbe, ""}} {
 			if pr.probe == nil {
-				if longRunning && pr.kind != "startup" {
+				if needProbes && pr.kind != "startup" {
 					problems = append(problems, fmt.Sprintf("%s: no %s probe", cw, pr.kind))
 				}
 				continue

@@ -77,6 +77,13 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 		fmt.Fprintf(stdout, "Temporal Web UI: %s (payloads decrypted through its %s; COLLABFLOW_UI_ADDR=off turns it off)\n", ui.URL(), webui.CodecPath)
 	}
 
+	// The embedded Temporal's frontend port next, for the same reason: the server exits
+	// the whole process when it cannot listen (its logger is fatal), which would leave the
+	// local PostgreSQL running. temporalserver.Start checks it again just before.
+	if err := temporalserver.CheckFree(cfg.TemporalAddress); err != nil {
+		return fmt.Errorf("TEMPORAL_ADDRESS (stop what holds it, e.g. another collabflow dev or temporal server start-dev, or choose a free port): %w", err)
+	}
+
 	if cfg.DatabaseURL == "" {
 		logger.Info("starting local PostgreSQL", "dir", filepath.Join(cfg.DataDir, "postgres"))
 		pg, err := pgserver.Start(ctx, pgserver.Options{Dir: filepath.Join(cfg.DataDir, "postgres")})
@@ -121,12 +128,14 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	}()
 
 	if len(cfg.APIKeys) == 0 {
-		secret, err := devSecret(filepath.Join(cfg.DataDir, "api-key"), "cf_")
-		if err != nil {
+		if cfg.APIKeys, err = devKeys(cfg.DataDir); err != nil {
 			return err
 		}
-		cfg.APIKeys = []api.Key{{Name: "dev", Role: api.RoleOps, Secret: secret}}
-		fmt.Fprintf(stdout, "API key (ops, saved in %s): %s\n", filepath.Join(cfg.DataDir, "api-key"), secret)
+		fmt.Fprintf(stdout, "API key (ops, saved in %s): %s\n", filepath.Join(cfg.DataDir, "api-key"), cfg.APIKeys[0].Secret)
+		fmt.Fprintf(stdout, "API keys of the other roles (saved with ops's in %s, role:key lines):\n", filepath.Join(cfg.DataDir, "api-keys"))
+		for _, k := range cfg.APIKeys[1:] {
+			fmt.Fprintf(stdout, "  %-8s %s\n", k.Role, k.Secret)
+		}
 	}
 	if cfg.LinkSecret == "" {
 		if cfg.LinkSecret, err = devSecret(filepath.Join(cfg.DataDir, "link-secret"), "links_"); err != nil {
@@ -166,7 +175,7 @@ func runDevReady(ctx context.Context, cfg config, stdout io.Writer, ready func(a
 	// activities would have nothing to finish against.
 	cfg.WorkerStopTimeout = 0
 	logger.Info("starting", cfg.logValue()...)
-	return serve(ctx, cfg, logger, st, roleAPI|roleWorker|roleCodec, ready)
+	return serve(ctx, cfg, logger, func(context.Context) (*store.Store, error) { return st, nil }, roleAPI|roleWorker|roleCodec, ready)
 }
 
 // isLoopback is whether host is a loopback IP address or localhost.
@@ -196,6 +205,56 @@ func devCodec(path string) (*codec.Codec, error) {
 		return nil, fmt.Errorf("%s: %w (delete it to get a new key; histories written with it become unreadable)", path, err)
 	}
 	return c, nil
+}
+
+// devRoles are the roles dev makes a key for, ops first: a collaboration can be completed
+// (a draft reviewed, a payout confirmed) without a restart.
+var devRoles = []string{api.RoleOps, api.RoleReviewer, api.RoleFinance, api.RoleAuditor}
+
+// devKeys is one API key per role, ops first. The ops key is $DATA/api-key as before;
+// $DATA/api-keys (mode 0600) holds every role's as role:key lines, kept across restarts.
+// A key is named dev (ops, as events have always shown it) or dev-<role>.
+func devKeys(dataDir string) ([]api.Key, error) {
+	ops, err := devSecret(filepath.Join(dataDir, "api-key"), "cf_")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dataDir, "api-keys")
+	saved := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if role, secret, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && len(secret) >= api.MinSecretLength {
+			saved[role] = secret
+		}
+	}
+	saved[api.RoleOps] = ops
+	keys := make([]api.Key, 0, len(devRoles))
+	var file strings.Builder
+	for _, role := range devRoles {
+		secret, ok := saved[role]
+		if !ok {
+			raw := make([]byte, 32)
+			if _, err := rand.Read(raw); err != nil {
+				return nil, fmt.Errorf("generate the %s key: %w", role, err)
+			}
+			secret = "cf_" + base64.RawURLEncoding.EncodeToString(raw)
+		}
+		name := "dev"
+		if role != api.RoleOps {
+			name = "dev-" + role
+		}
+		keys = append(keys, api.Key{Name: name, Role: role, Secret: secret})
+		fmt.Fprintf(&file, "%s:%s\n", role, secret)
+	}
+	if file.String() != string(b) {
+		if err := os.WriteFile(path, []byte(file.String()), 0o600); err != nil {
+			return nil, fmt.Errorf("save %s: %w", path, err)
+		}
+	}
+	return keys, nil
 }
 
 // devSecret reads a dev secret from path, or makes one and saves it there (mode 0600) so

@@ -6,15 +6,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +73,11 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 				t.Fatalf("the read model never showed the cancel: %v", list)
 			}
 		}
+		// Every role has a key, so a collaboration can be completed without a restart:
+		// finance reads but may not add a creator.
+		fin := devRoleKeys(t, dataDir)["finance"]
+		get(t, base, fin, "/v1/collaborations/"+collabID)
+		do(t, "POST", base+"/v1/creators", fin, strings.NewReader(`{"name":"Grace","email":"grace@example.com","timezone":"UTC"}`), 403)
 		assertEncrypted(t, env["TEMPORAL_ADDRESS"], collabID)
 		keyFile := filepath.Join(dataDir, "codec-keys")
 		assertDecodes(t, sdkCodec(base+codecPath, key, "default"), keyFile)
@@ -77,10 +87,14 @@ func TestDevKeepsStateAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keysBefore := devRoleKeys(t, dataDir)
 
 	runDevDuring(t, env, func(base, key string) {
 		if key != strings.TrimSpace(string(keyBefore)) {
 			t.Error("the dev API key changed across a restart")
+		}
+		if after := devRoleKeys(t, dataDir); !maps.Equal(after, keysBefore) {
+			t.Error("the dev role keys changed across a restart")
 		}
 		if c := get(t, base, key, "/v1/creators/"+creatorID); c["name"] != "Ada Lovelace" {
 			t.Fatalf("creator after restart: %v", c)
@@ -121,6 +135,92 @@ func TestDevUIPortBusy(t *testing.T) {
 	}
 }
 
+// TestDevTemporalPortBusy (issue 18 item 11): with TEMPORAL_ADDRESS taken, dev exits
+// non-zero with a message naming the address, and no PostgreSQL of its data directory is
+// left running. Dev runs as a child process (this test binary again), since the embedded
+// server's own listen failure exits the whole process.
+func TestDevTemporalPortBusy(t *testing.T) {
+	if os.Getenv("COLLABFLOW_TEST_DEV_CHILD") == "1" {
+		if err := run(context.Background(), []string{"dev"}, os.Getenv, io.Discard); err != nil {
+			fmt.Fprintln(os.Stderr, "collabflow:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dataDir := filepath.Join(t.TempDir(), ".data")
+	pidFile := filepath.Join(dataDir, "postgres", "data", "postmaster.pid")
+	t.Cleanup(func() { stopLeftPostgres(t, pidFile) })
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDevTemporalPortBusy$")
+	cmd.Env = append(os.Environ(), "COLLABFLOW_TEST_DEV_CHILD=1",
+		"COLLABFLOW_DATA_DIR="+dataDir, "TEMPORAL_ADDRESS="+ln.Addr().String(),
+		"COLLABFLOW_ADDR="+freeAddr(t), "COLLABFLOW_SENDGRID_SINK_ADDR="+freeAddr(t), "COLLABFLOW_UI_ADDR="+freeAddr(t),
+		"COLLABFLOW_LOG_LEVEL=warn")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("dev with TEMPORAL_ADDRESS taken: %v, want a non-zero exit; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "TEMPORAL_ADDRESS") || !strings.Contains(stderr.String(), ln.Addr().String()) {
+		t.Fatalf("the message does not name TEMPORAL_ADDRESS %s:\n%s", ln.Addr(), stderr.String())
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Fatalf("PostgreSQL of %s left running (%s): %v", dataDir, pidFile, err)
+	}
+}
+
+// stopLeftPostgres stops the PostgreSQL a failed TestDevTemporalPortBusy left behind, by
+// the process id its postmaster.pid names.
+func stopLeftPostgres(t *testing.T, pidFile string) {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && pid > 0 {
+		t.Logf("stopping the PostgreSQL left running, pid %d", pid)
+		_ = syscall.Kill(pid, syscall.SIGINT)
+	}
+}
+
+// devRoleKeys reads dev's $DATA/api-keys: one role:key line for each of the four roles,
+// readable by its owner only.
+func devRoleKeys(t *testing.T, dataDir string) map[string]string {
+	t.Helper()
+	path := filepath.Join(dataDir, "api-keys")
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("%s has mode %v, want 0600", path, info.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		role, key, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || len(key) < 16 {
+			t.Fatalf("%s: line %q is not role:key", path, line)
+		}
+		keys[role] = key
+	}
+	for _, role := range []string{"ops", "reviewer", "finance", "auditor"} {
+		if keys[role] == "" {
+			t.Fatalf("%s has no %s key: %q", path, role, b)
+		}
+	}
+	return keys
+}
+
 // runDevDuring runs `collabflow dev` with env, calls f once the API is up, then stops it
 // as Ctrl-C would and waits for a clean exit.
 func runDevDuring(t *testing.T, env map[string]string, f func(base, key string)) {
@@ -152,6 +252,19 @@ func runDevPrinting(t *testing.T, env map[string]string, f func(base, key, print
 		if !strings.Contains(out.String(), key) {
 			cancel()
 			t.Fatalf("dev did not print its API key: %q", out.String())
+		}
+		if env["COLLABFLOW_API_KEYS"] == "" {
+			keys := devRoleKeys(t, cfg.DataDir)
+			if keys["ops"] != key {
+				cancel()
+				t.Fatalf("api-keys' ops key %q is not api-key's %q", keys["ops"], key)
+			}
+			for role, k := range keys {
+				if !strings.Contains(out.String(), k) {
+					cancel()
+					t.Fatalf("dev did not print its %s key: %q", role, out.String())
+				}
+			}
 		}
 		if ui := env["COLLABFLOW_UI_ADDR"]; ui != "" && !strings.Contains(out.String(), "Temporal Web UI: http://"+ui) {
 			cancel()

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
@@ -46,12 +47,37 @@ func runProduction(ctx context.Context, cfg config, r role) error {
 	cfg.VerifyPrivate = cfg.allowPrivateFetches(false)
 	warnProduction(logger, cfg, r)
 	logger.Info("starting", cfg.logValue()...)
-	st, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
+	if _, err := pgxpool.ParseConfig(cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	defer st.Close()
-	return serve(ctx, cfg, logger, st, r, nil)
+	var st *store.Store
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	return serve(ctx, cfg, logger, func(ctx context.Context) (*store.Store, error) {
+		var err error
+		st, err = openStore(ctx, cfg, logger)
+		return st, err
+	}, r, nil)
+}
+
+// openStore opens the database, retrying with backoff while it does not answer (a first
+// install or a failover): the process waits unready instead of exiting into a crash loop.
+func openStore(ctx context.Context, cfg config, logger *slog.Logger) (*store.Store, error) {
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		st, err := store.Open(ctx, cfg.DatabaseURL)
+		if err == nil {
+			return st, nil
+		}
+		logger.Warn("database not reachable yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to the database: %w", err)
+		case <-time.After(wait):
+		}
+	}
 }
 
 // warnProduction logs, at start-up, the settings a production process runs with that
@@ -83,35 +109,109 @@ func runMigrate(ctx context.Context, cfg config) error {
 	return st.Migrate(ctx, cfg.logger())
 }
 
-// serve connects to Temporal and runs the chosen parts until ctx ends or one fails.
-// ready, when set, is called with the API's listening address.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store, r role, ready func(addr string)) (err error) {
-	tel, err := newTelemetry(ctx, cfg, logger, st)
+// connections is what a starting process has connected to so far: its probes answer from
+// it while start-up retries PostgreSQL and Temporal.
+type connections struct {
+	store    atomic.Pointer[store.Store]
+	temporal atomic.Pointer[client.Client]
+}
+
+// readiness is /readyz over what is connected, from a cache (api.ReadyCache);
+// temporalOptional is the API's (api.Readiness).
+func (c *connections) readiness(logger *slog.Logger, temporalOptional bool) *api.ReadyCache {
+	return api.NewReadyCache(func(ctx context.Context) (int, api.ReadyAnswer) {
+		var tc client.Client
+		if p := c.temporal.Load(); p != nil {
+			tc = *p
+		}
+		return api.Readiness{Store: c.store.Load(), Temporal: tc, Logger: logger, TemporalOptional: temporalOptional}.Check(ctx)
+	}, api.ReadyTTL)
+}
+
+// startingHandler is the API's listener until the API is built: /healthz answers, /readyz
+// says what is not connected yet, and everything else is 503 with Retry-After.
+func startingHandler(ready http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", api.Alive)
+	mux.Handle("GET /readyz", ready)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"starting: not connected to the database yet; retry shortly"}` + "\n"))
+	})
+	return mux
+}
+
+// serve runs the chosen parts until ctx ends or one fails. The probes answer at once (the
+// API's on COLLABFLOW_ADDR too), while open gets the database and the worker dials
+// Temporal, both retrying; the API's other routes follow when the database is there. The
+// API does not wait for Temporal: what needs it answers 503 until it is reachable. ready,
+// when set, is called with the API's listening address once the API serves.
+func serve(ctx context.Context, cfg config, logger *slog.Logger, open func(context.Context) (*store.Store, error), r role, ready func(addr string)) (err error) {
+	var conns connections
+	tel, err := newTelemetry(ctx, cfg, logger, &conns.store)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, tel.close(ctx)) }()
+	stopped := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
-	// Probes answer while Temporal is dialled; /readyz is 503 until it is.
-	var connected atomic.Pointer[client.Client]
-	if err := tel.serveOps(ctx, g, cfg.MetricsAddr, logger, st, &connected); err != nil {
-		return err
-	}
-	tc, err := dialTemporal(ctx, cfg, logger, tel)
-	if err != nil {
+	fail := func(err error) error {
+		if stopped.Err() != nil {
+			// Told to stop while still connecting: a clean stop, not a failure.
+			err = nil
+		}
+		cancel()
 		return errors.Join(err, g.Wait())
 	}
+	if err := tel.serveOps(ctx, g, cfg.MetricsAddr, logger, conns.readiness(logger, r&roleWorker == 0)); err != nil {
+		return err
+	}
+	var apiHandler atomic.Pointer[http.Handler]
+	var apiAddr string
+	if r&roleAPI != 0 {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return fail(fmt.Errorf("listen on COLLABFLOW_ADDR %s: %w", cfg.Addr, err))
+		}
+		apiAddr = ln.Addr().String()
+		starting := startingHandler(conns.readiness(logger, true))
+		apiHandler.Store(&starting)
+		srv := newAPIServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			(*apiHandler.Load()).ServeHTTP(w, req)
+		}), logger, defaultAPITimeouts)
+		serveHTTP(ctx, g, srv, ln, "API")
+	}
+	st, err := open(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	conns.store.Store(st)
+	var tc client.Client
+	if r&roleWorker != 0 {
+		tc, err = dialTemporal(ctx, cfg, logger, tel)
+	} else {
+		// The client connects when Temporal answers; until then the calls that need it
+		// fail as unavailable (503 with Retry-After).
+		tc, err = client.NewLazyClient(tel.clientOptions(cfg.temporalClientOptions(logger), logger))
+	}
+	if err != nil {
+		return fail(err)
+	}
 	defer tc.Close()
-	connected.Store(&tc)
+	conns.temporal.Store(&tc)
 
 	signer, err := links.NewSigner([]byte(cfg.LinkSecret))
 	if err != nil {
-		return fmt.Errorf("COLLABFLOW_LINK_SECRET: %w", err)
+		return fail(fmt.Errorf("COLLABFLOW_LINK_SECRET: %w", err))
 	}
 	if r&roleWorker != 0 {
 		sg, err := mailer.NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridBaseURL, 30*time.Second)
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		acts := &activities.Activities{
 			Store: st, Mailer: sg, Links: signer,
@@ -138,22 +238,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store
 			DataConverter: cfg.dataConverter(),
 		})
 		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", cfg.Addr)
-		if err != nil {
-			return fmt.Errorf("listen on COLLABFLOW_ADDR %s: %w", cfg.Addr, err)
+			return fail(err)
 		}
 		var h http.Handler = e
 		if r&roleCodec != 0 {
 			h = withCodec(e, codecHandler(cfg, logger))
 		}
-		srv := newAPIServer(h, logger, defaultAPITimeouts)
-		logger.Info("API listening", "addr", "http://"+ln.Addr().String())
+		apiHandler.Store(&h)
+		logger.Info("API listening", "addr", "http://"+apiAddr)
 		if ready != nil {
-			ready(ln.Addr().String())
+			ready(apiAddr)
 		}
-		serveHTTP(ctx, g, srv, ln, "API")
 	}
 	return g.Wait()
 }

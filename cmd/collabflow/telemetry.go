@@ -63,7 +63,7 @@ var newSpanExporter = func(ctx context.Context, cfg config) (sdktrace.SpanExport
 
 // newTelemetry sets up what cfg asks for. Call close when the process ends: it flushes
 // the spans still batched.
-func newTelemetry(ctx context.Context, cfg config, logger *slog.Logger, st *store.Store) (*telemetry, error) {
+func newTelemetry(ctx context.Context, cfg config, logger *slog.Logger, st *atomic.Pointer[store.Store]) (*telemetry, error) {
 	t := &telemetry{}
 	if cfg.MetricsAddr != "" {
 		if err := t.setupMetrics(logger, st); err != nil {
@@ -80,7 +80,7 @@ func newTelemetry(ctx context.Context, cfg config, logger *slog.Logger, st *stor
 	return t, nil
 }
 
-func (t *telemetry) setupMetrics(logger *slog.Logger, st *store.Store) error {
+func (t *telemetry) setupMetrics(logger *slog.Logger, st *atomic.Pointer[store.Store]) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The SDK reports through OpenTelemetry's metrics API; this reader turns its
@@ -180,9 +180,9 @@ func (t *telemetry) clientOptions(opts client.Options, logger *slog.Logger) clie
 }
 
 // serveOps serves /metrics, /healthz and /readyz on COLLABFLOW_METRICS_ADDR in g until
-// ctx ends. It starts before Temporal is dialled, so that a liveness probe answers while
-// the process waits for Temporal; until connected is set /readyz names temporal.
-func (t *telemetry) serveOps(ctx context.Context, g *errgroup.Group, addr string, logger *slog.Logger, st *store.Store, connected *atomic.Pointer[client.Client]) error {
+// ctx ends. It starts before PostgreSQL and Temporal are connected, so that a liveness
+// probe answers while the process waits for them; ready says what is not connected yet.
+func (t *telemetry) serveOps(ctx context.Context, g *errgroup.Group, addr string, logger *slog.Logger, ready http.Handler) error {
 	if t.registry == nil {
 		return nil
 	}
@@ -193,13 +193,7 @@ func (t *telemetry) serveOps(ctx context.Context, g *errgroup.Group, addr string
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", api.Alive)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		var tc client.Client
-		if p := connected.Load(); p != nil {
-			tc = *p
-		}
-		api.Readiness{Store: st, Temporal: tc, Logger: logger}.ServeHTTP(w, r)
-	})
+	mux.Handle("GET /readyz", ready)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
@@ -212,7 +206,8 @@ func (t *telemetry) serveOps(ctx context.Context, g *errgroup.Group, addr string
 // every process reports the same number (take max, not sum, across them), and it is
 // right after a restart, which a per-process gauge would not be.
 type escalations struct {
-	store  *store.Store
+	// store is nil until the process has connected to the database.
+	store  *atomic.Pointer[store.Store]
 	logger *slog.Logger
 }
 
@@ -227,7 +222,11 @@ func (e escalations) Describe(ch chan<- *prometheus.Desc) { ch <- escalationsDes
 func (e escalations) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := e.store.OpenEscalations(ctx)
+	st := e.store.Load()
+	if st == nil {
+		return
+	}
+	n, err := st.OpenEscalations(ctx)
 	if err != nil {
 		e.logger.Warn("collabflow_escalations_open not collected", "err", err)
 		return

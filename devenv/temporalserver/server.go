@@ -128,6 +128,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server's own listen failure is fatal to the process (its logger exits), which
+	// would skip every deferred clean-up of the caller: find a taken port here instead.
+	if err := CheckFree(net.JoinHostPort(host, strconv.Itoa(frontendPort))); err != nil {
+		return nil, err
+	}
 	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Stdout: true, Level: opts.LogLevel}))
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
@@ -399,6 +404,24 @@ const (
 	portsFrom = 20000
 	portsTo   = 32000
 )
+
+// CheckFree returns an error naming addr when nothing can listen there now (another
+// server holds it); an empty addr, which Start replaces with a free port, passes. It
+// listens and closes at once.
+func CheckFree(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := frontendHostPort(addr)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("temporal frontend address %s is taken: %w", addr, err)
+	}
+	return l.Close()
+}
 
 // FreeAddress is a loopback address whose port was free a moment ago, picked the same way
 // as the server's own ports, for tests and tools that must name one before starting.

@@ -3,8 +3,10 @@ package temporalserver
 import (
 	"context"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +118,20 @@ func TestSynchronousModeMustBeKnown(t *testing.T) {
 		if _, err := Start(context.Background(), Options{DatabaseFile: filepath.Join(t.TempDir(), "t.db"), Synchronous: mode}); err == nil {
 			t.Errorf("synchronous mode %q accepted", mode)
 		}
+	}
+}
+
+// TestFrontendPortTaken (issue 18 item 11): a frontend port another process holds is an
+// error naming it, returned before the server starts; the server itself would exit the
+// whole process from its logger, skipping the caller's clean-up.
+func TestFrontendPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = Start(context.Background(), Options{FrontendAddress: ln.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("start on a taken port: %v", err)
 	}
 }
