@@ -62,8 +62,8 @@ var portalPage = template.Must(template.New("portal").Parse(`<!doctype html>
 type portalData struct {
 	// Field is the form field a refusal is about, "" for none.
 	Title, Message, CSRF, Hash, Disclosure, Field string
-	Error, Sign, Draft, Post               bool
-	Document                               template.HTML
+	Error, Sign, Draft, Post                      bool
+	Document                                      template.HTML
 }
 
 func portal(c echo.Context, status int, d portalData) error {
