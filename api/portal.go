@@ -60,10 +60,11 @@ var portalPage = template.Must(template.New("portal").Parse(`<!doctype html>
 </body></html>`))
 
 type portalData struct {
+	Title, Message, CSRF, Hash, Disclosure string
+	Error, Sign, Draft, Post               bool
+	Document                               template.HTML
 	// Field is the form field a refusal is about, "" for none.
-	Title, Message, CSRF, Hash, Disclosure, Field string
-	Error, Sign, Draft, Post                      bool
-	Document                                      template.HTML
+	Field string
 }
 
 func portal(c echo.Context, status int, d portalData) error {
