@@ -133,6 +133,7 @@ func (s *Server) contractFromToken(c echo.Context) (store.Contract, string, erro
 	} else if err != nil {
 		return store.Contract{}, "", err
 	}
+	c.Set(answerCollaborationKey, collabID)
 	return k, collabID, nil
 }
 
@@ -194,6 +195,12 @@ func (s *Server) signContract(c echo.Context) error {
 	return portal(c, http.StatusOK, portalData{Title: "Signed", Message: "Thank you, " + name + ". Your contract is signed; we will email you the brief."})
 }
 
+// portalRepeat answers a repeated portal post (the same Idempotency-Key and form) whose
+// first answer had status: its page is not stored, as it may quote the creator's words.
+func portalRepeat(c echo.Context, status int) error {
+	return portal(c, status, portalData{Title: "Received", Message: "Thank you. We already have this; there is nothing more to do."})
+}
+
 // portalAccepted tells the creator their action was taken and is still being processed:
 // the workflow accepted it but had not finished within the update wait.
 func portalAccepted(c echo.Context) error {
@@ -222,6 +229,7 @@ func (s *Server) collabFromContentToken(c echo.Context) (string, error) {
 	if err != nil {
 		return "", &pageError{http.StatusBadRequest, "Link not valid", "This link is damaged or was not made by us.", ""}
 	}
+	c.Set(answerCollaborationKey, id)
 	return id, nil
 }
 
