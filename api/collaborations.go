@@ -132,6 +132,9 @@ func (s *Server) getCollaboration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.hideErased(c.Request().Context(), &state); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, collaborationView{CollaborationState: state, RightsNow: rightsNow(state.Rights, time.Now())})
 }
 
@@ -478,4 +481,112 @@ func stageNames() []string {
 		names[i] = string(st)
 	}
 	return names
+}
+
+// erasedMark stands, in what the API and the console show, for text that may carry an
+// erased creator's handle.
+const erasedMark = "[erased]"
+
+// hideErased redacts state (see redactErased) when its creator was erased. The history
+// keeps the originals: it is the audit record, and GET …/history serves it as recorded.
+func (s *Server) hideErased(ctx context.Context, state *workflows.CollaborationState) error {
+	if state == nil || state.CreatorID == "" {
+		return nil
+	}
+	creator, err := s.store.Creator(ctx, state.CreatorID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("is the creator of %s erased: %w", state.ID, err)
+	case creator.ErasedAt != nil:
+		redactErased(state)
+	}
+	return nil
+}
+
+// postLine is a line of verification evidence: "post N (<url>): …".
+var postLine = regexp.MustCompile(`(?m)^(post \d+) \(.*$`)
+
+// redactErased replaces what the creator made, and what is made from their handle, with
+// erasedMark: post URLs and their verification evidence (which quotes the page and the
+// account), draft asset URLs and captions, the discount code, tracking link and any code
+// the terms named (made from the handle before codes were random). The same texts, and
+// verification lines, are cut out of the free text that quotes them (event details, the
+// hold, escalations, reasons, notes and comments). What stays is the record: stages,
+// times, actors, counts, checks' names and verdicts, amounts.
+func redactErased(st *workflows.CollaborationState) {
+	var quoted []string
+	mark := func(p *string) {
+		if *p != "" && *p != erasedMark {
+			quoted = append(quoted, *p)
+			*p = erasedMark
+		}
+	}
+	for i := range st.Posts {
+		p := &st.Posts[i]
+		mark(&p.URL)
+		if p.Verification != nil {
+			for j := range p.Verification.Checks {
+				mark(&p.Verification.Checks[j].Evidence)
+			}
+		}
+	}
+	drafts := make([]*workflows.Draft, 0, len(st.Drafts)+1)
+	for i := range st.Drafts {
+		drafts = append(drafts, &st.Drafts[i])
+	}
+	if st.Approved != nil {
+		drafts = append(drafts, st.Approved)
+	}
+	for _, d := range drafts {
+		for j := range d.Assets {
+			mark(&d.Assets[j])
+		}
+		mark(&d.Caption)
+	}
+	if a := st.Attribution; a != nil {
+		mark(&a.Code)
+		mark(&a.TrackingURL)
+		mark(&a.Requested)
+	}
+	if st.AgreedTerms != nil {
+		mark(&st.AgreedTerms.DiscountCode)
+	}
+	for i := range st.Offers {
+		mark(&st.Offers[i].Terms.DiscountCode)
+	}
+
+	// Longest first, so that a URL goes whole before a code inside it; very short texts
+	// (a caption of "#ad") would cut words out of everything.
+	slices.SortFunc(quoted, func(a, b string) int { return len(b) - len(a) })
+	scrub := func(p *string) {
+		for _, q := range quoted {
+			if len(q) >= 4 {
+				*p = strings.ReplaceAll(*p, q, erasedMark)
+			}
+		}
+		*p = postLine.ReplaceAllString(*p, "${1}: "+erasedMark)
+	}
+	scrub(&st.Hold)
+	scrub(&st.Escalation)
+	scrub(&st.CancelReason)
+	scrub(&st.EndReason)
+	if st.Attention != nil {
+		scrub(&st.Attention.Reason)
+	}
+	for i := range st.Events {
+		scrub(&st.Events[i].Detail)
+	}
+	for i := range st.Offers {
+		scrub(&st.Offers[i].Note)
+	}
+	for _, d := range drafts {
+		if d.Review != nil {
+			scrub(&d.Review.Comments)
+		}
+	}
+	for i := range st.Posts {
+		scrub(&st.Posts[i].Override)
+	}
 }
