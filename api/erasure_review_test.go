@@ -131,9 +131,13 @@ func TestErasedCreatorsHandleLeavesReadViews(t *testing.T) {
 
 	consoleOps, consoleReviewer := signedIn(t, opsKey), signedIn(t, reviewerKey)
 	views := map[string]func() string{
-		"API, ops":          func() string { return string(must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Raw) },
-		"API, reviewer":     func() string { return string(must(t, 200, call(t, "GET", "/v1/collaborations/"+id, reviewerKey, nil)).Raw) },
-		"timeline, auditor": func() string { return string(must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/timeline", auditorKey, nil)).Raw) },
+		"API, ops": func() string { return string(must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)).Raw) },
+		"API, reviewer": func() string {
+			return string(must(t, 200, call(t, "GET", "/v1/collaborations/"+id, reviewerKey, nil)).Raw)
+		},
+		"timeline, auditor": func() string {
+			return string(must(t, 200, call(t, "GET", "/v1/collaborations/"+id+"/timeline", auditorKey, nil)).Raw)
+		},
 		"console, ops":      func() string { return consoleOps.get("/console/collaborations/" + id).body },
 		"console, reviewer": func() string { return consoleReviewer.get("/console/collaborations/" + id).body },
 	}
