@@ -24,7 +24,8 @@ var (
 // and content forms with a NUL, a C0 or C1 control character or bytes that are not UTF-8
 // is a 422 page naming the field (before, a NUL in the typed name was a 500 from
 // PostgreSQL and the others were stored); the typed name also refuses bidirectional
-// controls. Nothing is signed or submitted, and a plain name then signs.
+// controls. Nothing is signed or submitted, and a plain name then signs. The console's
+// reply note is refused the same way, by the API it calls.
 func TestPortalRefusesControlCharactersNamingTheField(t *testing.T) {
 	campaign := must(t, 201, call(t, "POST", "/v1/campaigns", opsKey, map[string]any{
 		"name": "Text " + t.Name(), "brand": "Acme", "sender_email": "collabs@acme.test", "compensation": map[string]any{"fixed_fee": 100000},
@@ -78,6 +79,18 @@ func TestPortalRefusesControlCharactersNamingTheField(t *testing.T) {
 	}
 	if st := must(t, 200, call(t, "GET", "/v1/collaborations/"+id, opsKey, nil)); len(st.Body["drafts"].([]any)) != 0 || st.str("stage") != "in_production" {
 		t.Fatalf("a refused draft was taken: %s", st.Raw)
+	}
+	// The console's reply form (a note ops type) goes through the API, which names the field.
+	u, path := signedIn(t, opsKey), "/console/collaborations/"+id
+	for what, bad := range controlTexts {
+		if what == "not UTF-8" {
+			continue // the console sends JSON, where such bytes become U+FFFD
+		}
+		t.Run("console note "+what, func(t *testing.T) {
+			if p := u.submit(path, path+"/reply", url.Values{"note": {"pho" + bad + "ned"}}); p.status != 422 || !strings.Contains(p.body, "<code>note</code>") {
+				t.Fatalf("%d, want 422 naming note:\n%s", p.status, p.body)
+			}
+		})
 	}
 	// Line breaks are text: a caption on two lines is a draft.
 	if status, page := b.submit(contentLink, url.Values{"assets": {"https://cdn.example.com/a.mp4\r\nhttps://cdn.example.com/b.mp4"}, "caption": {"#ad hello\r\nworld"}}); status != 200 {
