@@ -516,77 +516,66 @@ var postLine = regexp.MustCompile(`(?m)^(post \d+) \(.*$`)
 // hold, escalations, reasons, notes and comments). What stays is the record: stages,
 // times, actors, counts, checks' names and verdicts, amounts.
 func redactErased(st *workflows.CollaborationState) {
+	// whole are replaced; free texts keep what does not quote them.
+	var whole, free []*string
+	for i := range st.Posts {
+		p := &st.Posts[i]
+		whole, free = append(whole, &p.URL), append(free, &p.Override)
+		if p.Verification != nil {
+			for j := range p.Verification.Checks {
+				whole = append(whole, &p.Verification.Checks[j].Evidence)
+			}
+		}
+	}
+	drafts := []*workflows.Draft{st.Approved}
+	for i := range st.Drafts {
+		drafts = append(drafts, &st.Drafts[i])
+	}
+	for _, d := range drafts {
+		if d == nil {
+			continue
+		}
+		for j := range d.Assets {
+			whole = append(whole, &d.Assets[j])
+		}
+		whole = append(whole, &d.Caption)
+		if d.Review != nil {
+			free = append(free, &d.Review.Comments)
+		}
+	}
+	if a := st.Attribution; a != nil {
+		whole = append(whole, &a.Code, &a.TrackingURL, &a.Requested)
+	}
+	if st.AgreedTerms != nil {
+		whole = append(whole, &st.AgreedTerms.DiscountCode)
+	}
+	for i := range st.Offers {
+		whole, free = append(whole, &st.Offers[i].Terms.DiscountCode), append(free, &st.Offers[i].Note)
+	}
+	free = append(free, &st.Hold, &st.Escalation, &st.CancelReason, &st.EndReason)
+	if st.Attention != nil {
+		free = append(free, &st.Attention.Reason)
+	}
+	for i := range st.Events {
+		free = append(free, &st.Events[i].Detail)
+	}
+
 	var quoted []string
-	mark := func(p *string) {
+	for _, p := range whole {
 		if *p != "" && *p != erasedMark {
 			quoted = append(quoted, *p)
 			*p = erasedMark
 		}
 	}
-	for i := range st.Posts {
-		p := &st.Posts[i]
-		mark(&p.URL)
-		if p.Verification != nil {
-			for j := range p.Verification.Checks {
-				mark(&p.Verification.Checks[j].Evidence)
-			}
-		}
-	}
-	drafts := make([]*workflows.Draft, 0, len(st.Drafts)+1)
-	for i := range st.Drafts {
-		drafts = append(drafts, &st.Drafts[i])
-	}
-	if st.Approved != nil {
-		drafts = append(drafts, st.Approved)
-	}
-	for _, d := range drafts {
-		for j := range d.Assets {
-			mark(&d.Assets[j])
-		}
-		mark(&d.Caption)
-	}
-	if a := st.Attribution; a != nil {
-		mark(&a.Code)
-		mark(&a.TrackingURL)
-		mark(&a.Requested)
-	}
-	if st.AgreedTerms != nil {
-		mark(&st.AgreedTerms.DiscountCode)
-	}
-	for i := range st.Offers {
-		mark(&st.Offers[i].Terms.DiscountCode)
-	}
-
 	// Longest first, so that a URL goes whole before a code inside it; very short texts
 	// (a caption of "#ad") would cut words out of everything.
 	slices.SortFunc(quoted, func(a, b string) int { return len(b) - len(a) })
-	scrub := func(p *string) {
+	for _, p := range free {
 		for _, q := range quoted {
 			if len(q) >= 4 {
 				*p = strings.ReplaceAll(*p, q, erasedMark)
 			}
 		}
 		*p = postLine.ReplaceAllString(*p, "${1}: "+erasedMark)
-	}
-	scrub(&st.Hold)
-	scrub(&st.Escalation)
-	scrub(&st.CancelReason)
-	scrub(&st.EndReason)
-	if st.Attention != nil {
-		scrub(&st.Attention.Reason)
-	}
-	for i := range st.Events {
-		scrub(&st.Events[i].Detail)
-	}
-	for i := range st.Offers {
-		scrub(&st.Offers[i].Note)
-	}
-	for _, d := range drafts {
-		if d.Review != nil {
-			scrub(&d.Review.Comments)
-		}
-	}
-	for i := range st.Posts {
-		scrub(&st.Posts[i].Override)
 	}
 }
