@@ -8,14 +8,12 @@ import (
 	"testing"
 )
 
-// signOffer takes a new collaboration to in_production: ops record a reply and accept
-// offer (nil: the campaign's opening offer), and the creator signs in the returned browser.
-func signOffer(t *testing.T, id string, offer map[string]any) *browser {
+// signOpeningOffer takes a new collaboration whose campaign makes an opening offer to
+// in_production: ops record a reply and accept the offer, and the creator signs in the
+// returned browser.
+func signOpeningOffer(t *testing.T, id string) *browser {
 	t.Helper()
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`))
-	if offer != nil {
-		must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/offers", opsKey, offer))
-	}
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/accept", opsKey, `{}`))
 	b := newBrowser(t)
 	if status, page := b.submit(linkIn(t, mailOf(t, id, "contract", 1)), url.Values{"name": {"Ada Lovelace"}, "agree": {"yes"}}); status != 200 {
@@ -122,7 +120,7 @@ func TestErasedCreatorsHandleLeavesReadViews(t *testing.T) {
 		"send_window":  map[string]any{"start": "00:00", "end": "24:00", "days": []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
 	})).str("id")
 	id := start(t, campaign, creator)
-	b := signOffer(t, id, nil)
+	b := signOpeningOffer(t, id)
 	content := linkIn(t, mailOf(t, id, "brief", 1))
 	if status, page := b.submit(content, url.Values{"assets": {"https://cdn.example.com/" + handle + "/a.mp4"}, "caption": {"#ad spring kit from @" + handle}}); status != 200 {
 		t.Fatalf("draft: %d %s", status, page)

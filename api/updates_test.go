@@ -21,10 +21,17 @@ import (
 func signedCollaboration(t *testing.T) (id string) {
 	t.Helper()
 	id = start(t, newCampaign(t), newCreator(t))
-	signOffer(t, id, map[string]any{"from": "brand", "terms": map[string]any{
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/offers", opsKey, map[string]any{"from": "brand", "terms": map[string]any{
 		"deliverables": []map[string]any{{"platform": "instagram", "format": "reel", "count": 1}},
 		"currency":     "USD", "fixed_fee": 100000, "kill_fee": 30000, "disclosure_text": "#ad",
-	}})
+	}}))
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/accept", opsKey, `{}`))
+	b := newBrowser(t)
+	if status, page := b.submit(linkIn(t, mailOf(t, id, "contract", 1)), url.Values{"name": {"Ada Lovelace"}, "agree": {"yes"}}); status != 200 {
+		t.Fatalf("sign: %d %s", status, page)
+	}
+	waitForStage(t, id, "in_production")
 	return id
 }
 
