@@ -68,26 +68,21 @@ type AttributionInput struct {
 var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // AssignAttribution gives the collaboration its discount code (the terms' own, else the
-// creator's handle, or CF without one, plus a random suffix, unique across campaigns) and
-// its tracking link: the campaign's landing URL with utm_source, utm_medium=influencer,
-// utm_campaign and utm_content=<code>. The collaboration is the key: a retry returns the
-// same pair. Terms naming a code another collaboration holds get a generated code, with
-// the asked-for one in Requested for the workflow to record: the contract is signed by
-// now, and a clash must not fail the deal.
+// campaign's name, or CF without one, plus a random suffix, unique across campaigns) and
+// its tracking link: the campaign's landing URL with utm_source=collabflow,
+// utm_medium=influencer, utm_campaign and utm_content=<code>. Neither is made from the
+// creator: the code goes into Temporal's history, emails, public posts and the brand's
+// shop, and outlives an erasure. The collaboration is the key: a retry returns the same
+// pair. Terms naming a code another collaboration holds get a generated code, with the
+// asked-for one in Requested for the workflow to record: the contract is signed by now,
+// and a clash must not fail the deal.
 func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput) (store.Attribution, error) {
-	creator, err := a.Store.Creator(ctx, in.CreatorID)
-	if err != nil {
-		return store.Attribution{}, lookupError("creator", err)
-	}
 	campaign, err := a.Store.Campaign(ctx, in.CampaignID)
 	if err != nil {
 		return store.Attribution{}, lookupError("campaign", err)
 	}
-	// The public handle, never the name: the code goes into Temporal's history, emails
-	// and public posts, and outlives an erasure.
-	_, handle := creator.MainHandle()
-	prefix := strings.ToUpper(nonAlnum.ReplaceAllString(handle, ""))
-	prefix = prefix[:min(len(prefix), 12)]
+	prefix := strings.ToUpper(nonAlnum.ReplaceAllString(campaign.Name, ""))
+	prefix = prefix[:min(len(prefix), 8)]
 	if prefix == "" {
 		prefix = "CF"
 	}
@@ -98,7 +93,7 @@ func (a *Activities) AssignAttribution(ctx context.Context, in AttributionInput)
 			return store.Attribution{}, temporal.NewNonRetryableApplicationError("campaign landing_url", "BadInput", err)
 		}
 		q := u.Query()
-		q.Set("utm_source", strings.ToLower(prefix))
+		q.Set("utm_source", "collabflow")
 		q.Set("utm_medium", "influencer")
 		q.Set("utm_campaign", strings.ToLower(strings.Trim(nonAlnum.ReplaceAllString(campaign.Name, "-"), "-")))
 		q.Del("utm_content")

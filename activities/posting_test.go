@@ -316,7 +316,8 @@ func TestCreatePayoutClassifiesProviderErrors(t *testing.T) {
 
 // TestAssignAttributionPicksAnotherCodeOnAClash: terms naming a code another collaboration
 // holds do not fail the (signed) collaboration: it gets a generated code, and the result
-// names the code that was asked for, also on a retry.
+// names the code that was asked for, also on a retry. Generated codes are not made from
+// the creator's handle (the security review's L-N3).
 func TestAssignAttributionPicksAnotherCodeOnAClash(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
@@ -353,8 +354,16 @@ func TestAssignAttributionPicksAnotherCodeOnAClash(t *testing.T) {
 		t.Fatalf("first: %+v", first)
 	}
 	second := assign("collab-second", "Spring10")
-	if second.Requested != "SPRING10" || !strings.HasPrefix(second.Code, "ADACODES-") || !strings.HasSuffix(second.TrackingURL, "utm_content="+second.Code) {
-		t.Fatalf("second: %+v, want a generated code and the requested one named", second)
+	if second.Requested != "SPRING10" || !strings.HasPrefix(second.Code, "SPRING-") || len(second.Code) != len("SPRING-")+6 ||
+		!strings.HasSuffix(second.TrackingURL, "utm_content="+second.Code) {
+		t.Fatalf("second: %+v, want a generated code from the campaign's name and the requested one named", second)
+	}
+	// A generated code and link are made from the campaign, never the creator's handle,
+	// which would outlive the creator's erasure in posts, the history and the brand's shop.
+	for _, s := range []string{second.Code, second.TrackingURL, assign("collab-third", "").Code} {
+		if strings.Contains(strings.ToLower(s), "ada") {
+			t.Fatalf("%q is made from the handle ada.codes", s)
+		}
 	}
 	if again := assign("collab-second", "Spring10"); again != second {
 		t.Fatalf("retry: %+v, first attempt %+v", again, second)

@@ -55,13 +55,22 @@ func (s *Server) timeline(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	// An erased creator's post URLs, evidence, captions and codes are redacted here as in
+	// every read view; GET …/history keeps them as recorded.
+	ctx := c.Request().Context()
+	if err := s.hideErased(ctx, &state); err != nil {
+		return err
+	}
 	t := audit.BuildTimeline(state, at, time.Now().UTC())
 	if !at.IsZero() {
-		runs, err := audit.Fetch(c.Request().Context(), s.temporal, id)
+		runs, err := audit.Fetch(ctx, s.temporal, id)
 		if err != nil {
 			return err
 		}
 		t.State = audit.StateAt(s.dataConverter, audit.Histories(runs), at)
+		if err := s.hideErased(ctx, t.State); err != nil {
+			return err
+		}
 	}
 	return c.JSON(http.StatusOK, t)
 }
@@ -73,6 +82,9 @@ func (s *Server) replay(c echo.Context) error {
 		return err
 	}
 	res := audit.Replay(s.dataConverter, audit.Histories(runs))
+	if err := s.hideErased(c.Request().Context(), res.Final); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{"summary": res.Summary(), "result": res})
 }
 

@@ -132,6 +132,9 @@ func (s *Server) getCollaboration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.hideErased(c.Request().Context(), &state); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, collaborationView{CollaborationState: state, RightsNow: rightsNow(state.Rights, time.Now())})
 }
 
@@ -478,4 +481,101 @@ func stageNames() []string {
 		names[i] = string(st)
 	}
 	return names
+}
+
+// erasedMark stands, in what the API and the console show, for text that may carry an
+// erased creator's handle.
+const erasedMark = "[erased]"
+
+// hideErased redacts state (see redactErased) when its creator was erased. The history
+// keeps the originals: it is the audit record, and GET …/history serves it as recorded.
+func (s *Server) hideErased(ctx context.Context, state *workflows.CollaborationState) error {
+	if state == nil || state.CreatorID == "" {
+		return nil
+	}
+	creator, err := s.store.Creator(ctx, state.CreatorID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("is the creator of %s erased: %w", state.ID, err)
+	case creator.ErasedAt != nil:
+		redactErased(state)
+	}
+	return nil
+}
+
+// postLine is a line of verification evidence: "post N (<url>): …".
+var postLine = regexp.MustCompile(`(?m)^(post \d+) \(.*$`)
+
+// redactErased replaces what the creator made, and what is made from their handle, with
+// erasedMark: post URLs and their verification evidence (which quotes the page and the
+// account), draft asset URLs and captions, the discount code, tracking link and any code
+// the terms named (made from the handle before codes were random). The same texts, and
+// verification lines, are cut out of the free text that quotes them (event details, the
+// hold, escalations, reasons, notes and comments). What stays is the record: stages,
+// times, actors, counts, checks' names and verdicts, amounts.
+func redactErased(st *workflows.CollaborationState) {
+	// whole are replaced; free texts keep what does not quote them.
+	var whole, free []*string
+	for i := range st.Posts {
+		p := &st.Posts[i]
+		whole, free = append(whole, &p.URL), append(free, &p.Override)
+		if p.Verification != nil {
+			for j := range p.Verification.Checks {
+				whole = append(whole, &p.Verification.Checks[j].Evidence)
+			}
+		}
+	}
+	drafts := []*workflows.Draft{st.Approved}
+	for i := range st.Drafts {
+		drafts = append(drafts, &st.Drafts[i])
+	}
+	for _, d := range drafts {
+		if d == nil {
+			continue
+		}
+		for j := range d.Assets {
+			whole = append(whole, &d.Assets[j])
+		}
+		whole = append(whole, &d.Caption)
+		if d.Review != nil {
+			free = append(free, &d.Review.Comments)
+		}
+	}
+	if a := st.Attribution; a != nil {
+		whole = append(whole, &a.Code, &a.TrackingURL, &a.Requested)
+	}
+	if st.AgreedTerms != nil {
+		whole = append(whole, &st.AgreedTerms.DiscountCode)
+	}
+	for i := range st.Offers {
+		whole, free = append(whole, &st.Offers[i].Terms.DiscountCode), append(free, &st.Offers[i].Note)
+	}
+	free = append(free, &st.Hold, &st.Escalation, &st.CancelReason, &st.EndReason)
+	if st.Attention != nil {
+		free = append(free, &st.Attention.Reason)
+	}
+	for i := range st.Events {
+		free = append(free, &st.Events[i].Detail)
+	}
+
+	var quoted []string
+	for _, p := range whole {
+		if *p != "" && *p != erasedMark {
+			quoted = append(quoted, *p)
+			*p = erasedMark
+		}
+	}
+	// Longest first, so that a URL goes whole before a code inside it; very short texts
+	// (a caption of "#ad") would cut words out of everything.
+	slices.SortFunc(quoted, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range free {
+		for _, q := range quoted {
+			if len(q) >= 4 {
+				*p = strings.ReplaceAll(*p, q, erasedMark)
+			}
+		}
+		*p = postLine.ReplaceAllString(*p, "${1}: "+erasedMark)
+	}
 }

@@ -414,6 +414,9 @@ func (s *Server) collaboration(c echo.Context) (consoleData, error) {
 	} else if err != nil {
 		return consoleData{}, err
 	}
+	if err := s.hideErased(ctx, &state); err != nil {
+		return consoleData{}, err
+	}
 	p := &collaborationPage{State: state, Open: !state.Stage.Terminal(), Idem: formToken(), Form: map[string]string{}}
 	if p.Campaign, err = s.store.Campaign(ctx, state.CampaignID); err != nil {
 		return consoleData{}, err

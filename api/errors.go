@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"unicode"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
@@ -121,7 +120,7 @@ func decode(c echo.Context, v any) error {
 			return badRequest("body", "must hold one JSON object and nothing after it")
 		}
 		if field := controlIn(reflect.ValueOf(v), ""); field != "" {
-			return invalid(map[string]string{field: "must not contain NUL or control characters"})
+			return invalid(map[string]string{field: hasControl})
 		}
 		return nil
 	}
@@ -204,9 +203,7 @@ func controlIn(v reflect.Value, path string) string {
 		}
 		return controlIn(v.Elem(), path)
 	case reflect.String:
-		if strings.ContainsFunc(v.String(), func(r rune) bool {
-			return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
-		}) {
+		if strings.ContainsFunc(v.String(), controlChar) {
 			return cmp.Or(path, "body")
 		}
 	case reflect.Struct:

@@ -55,6 +55,14 @@ func linkIdentity(c echo.Context) string {
 // Temporal again with the same update ID.
 // Only 2xx answers are stored: a refusal changed nothing, so a repeat is judged afresh.
 func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareFunc {
+	return s.idempotentAs(identity, nil)
+}
+
+// idempotentAs is idempotent with another answer to a repeat: with repeat set, an answer's
+// body is not stored (only its status and headers), and a repeat of a final answer is
+// repeat's answer to that status. The portal's answers quote what the creator typed (the
+// signature name), which must not outlive the request in PostgreSQL.
+func (s *Server) idempotentAs(identity func(echo.Context) string, repeat func(echo.Context, int) error) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			values := c.Request().Header.Values(IdempotencyHeader)
@@ -86,6 +94,9 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 				if prior.Location != "" {
 					c.Response().Header().Set(echo.HeaderLocation, prior.Location)
 				}
+				if repeat != nil {
+					return repeat(c, prior.Status)
+				}
 				return c.Blob(prior.Status, prior.ContentType, prior.Body)
 			case err != nil && !errors.Is(err, store.ErrNotFound):
 				return err
@@ -102,9 +113,12 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 				return nil
 			}
 			final := status != http.StatusAccepted || c.Get(finalAnswerKey) == true
-			answer := store.IdempotentAnswer{Key: scoped, Route: route, BodySHA256: bodySum, Final: final,
-				Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType),
+			answer := store.IdempotentAnswer{Key: scoped, Route: storedRoute(c), CollaborationID: answerCollaboration(c),
+				BodySHA256: bodySum, Final: final, Status: status, ContentType: c.Response().Header().Get(echo.HeaderContentType),
 				Location: c.Response().Header().Get(echo.HeaderLocation), Body: tee.buf.Bytes()}
+			if repeat != nil {
+				answer.Body = nil
+			}
 			// The answer is sent: keep it even if the client has gone or the request's
 			// deadline passed meanwhile.
 			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
@@ -112,11 +126,38 @@ func (s *Server) idempotent(identity func(echo.Context) string) echo.MiddlewareF
 			if err := s.store.SaveIdempotentAnswer(saveCtx, answer); err != nil {
 				// The change is made and answered; a repeat without the row asks Temporal
 				// again, which deduplicates within the run.
-				s.logger.Warn("store idempotent answer", "route", route, "err", err)
+				s.logger.Warn("store idempotent answer", "route", answer.Route, "err", err)
 			}
 			return nil
 		}
 	}
+}
+
+// storedRoute is the request's method and path as a stored answer keeps it: a portal
+// link's token, a credential, is replaced by its short hash.
+func storedRoute(c echo.Context) string {
+	route := c.Request().URL.EscapedPath()
+	if token := c.Param("token"); token != "" {
+		route = strings.Replace(c.Path(), ":token", "link:"+linkHash(token), 1)
+	}
+	return c.Request().Method + " " + route
+}
+
+// answerCollaborationKey, set by a handler to a collaboration's ID, names the collaboration
+// its answer is about when the path does not (a portal link).
+const answerCollaborationKey = "idempotent_collaboration"
+
+// answerCollaboration is the collaboration a stored answer is about, "" for none: the one
+// the handler named, else the one in a /v1/collaborations/{id} path.
+func answerCollaboration(c echo.Context) string {
+	if id, ok := c.Get(answerCollaborationKey).(string); ok && id != "" {
+		return id
+	}
+	if !strings.HasPrefix(c.Path(), "/v1/collaborations/:id") {
+		return ""
+	}
+	id, _ := canonicalCollaborationID(c.Param("id"))
+	return id
 }
 
 // finalAnswerKey, set true by a handler, marks its 202 as final: the request's work is

@@ -42,13 +42,7 @@ func draftedCollaboration(t *testing.T, timings map[string]any) (id string) {
 		"send_window":  map[string]any{"start": "00:00", "end": "24:00", "days": []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
 	}))
 	id = start(t, r.str("id"), newCreatorWithHandle(t))
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{}`))
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/accept", opsKey, `{}`))
-	b := newBrowser(t)
-	if status, page := b.submit(linkIn(t, mailOf(t, id, "contract", 1)), url.Values{"name": {"Ada Lovelace"}, "agree": {"yes"}}); status != 200 {
-		t.Fatalf("sign: %d %s", status, page)
-	}
-	waitForStage(t, id, "in_production")
+	signOpeningOffer(t, id)
 	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/drafts", opsKey, `{"assets":["https://cdn.example.com/a.mp4"],"caption":"#ad hello"}`))
 	return id
 }

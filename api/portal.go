@@ -1,11 +1,13 @@
 package api
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,7 +36,7 @@ var portalPage = template.Must(template.New("portal").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.Title}}</title>
 <style>` + portalStyle + `</style></head>
-<body><h1>{{.Title}}</h1>{{if .Message}}<p{{if .Error}} class="err"{{end}}>{{.Message}}</p>{{end}}
+<body><h1>{{.Title}}</h1>{{if .Message}}<p{{if .Error}} class="err"{{end}}{{if .Field}} data-field="{{.Field}}"{{end}}>{{.Message}}</p>{{end}}
 {{.Document}}
 {{if .Sign}}<form method="post">
 <input type="hidden" name="_csrf" value="{{.CSRF}}">
@@ -61,6 +63,8 @@ type portalData struct {
 	Title, Message, CSRF, Hash, Disclosure string
 	Error, Sign, Draft, Post               bool
 	Document                               template.HTML
+	// Field is the form field a refusal is about, "" for none.
+	Field string
 }
 
 func portal(c echo.Context, status int, d portalData) error {
@@ -83,6 +87,8 @@ func portalError(c echo.Context, status int, title, msg string) error {
 type pageError struct {
 	status     int
 	title, msg string
+	// field is the form field the refusal is about, "" for none.
+	field string
 }
 
 func (e *pageError) Error() string { return e.title + ": " + e.msg }
@@ -91,7 +97,7 @@ func (e *pageError) Error() string { return e.title + ": " + e.msg }
 func portalFail(c echo.Context, err error) error {
 	var pe *pageError
 	if errors.As(err, &pe) {
-		return portalError(c, pe.status, pe.title, pe.msg)
+		return portal(c, pe.status, portalData{Title: pe.title, Message: pe.msg, Error: true, Field: pe.field})
 	}
 	return err
 }
@@ -115,18 +121,19 @@ func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
 func (s *Server) contractFromToken(c echo.Context) (store.Contract, string, error) {
 	payload, err := s.links.Verify(activities.ContractPurpose, usedLink(c), time.Now())
 	if errors.Is(err, links.ErrExpired) {
-		return store.Contract{}, "", &pageError{http.StatusGone, "Link expired", "This contract link has expired. Reply to our email and we will send a new one."}
+		return store.Contract{}, "", &pageError{http.StatusGone, "Link expired", "This contract link has expired. Reply to our email and we will send a new one.", ""}
 	}
 	collabID, contractID, ok := strings.Cut(payload, "|")
 	if err != nil || !ok {
-		return store.Contract{}, "", &pageError{http.StatusBadRequest, "Link not valid", "This contract link is damaged or was not made by us."}
+		return store.Contract{}, "", &pageError{http.StatusBadRequest, "Link not valid", "This contract link is damaged or was not made by us.", ""}
 	}
 	k, err := s.store.Contract(c.Request().Context(), contractID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && k.CollaborationID != collabID) {
-		return store.Contract{}, "", &pageError{http.StatusNotFound, "Contract not found", "This link does not match a contract of ours."}
+		return store.Contract{}, "", &pageError{http.StatusNotFound, "Contract not found", "This link does not match a contract of ours.", ""}
 	} else if err != nil {
 		return store.Contract{}, "", err
 	}
+	c.Set(answerCollaborationKey, collabID)
 	return k, collabID, nil
 }
 
@@ -149,6 +156,9 @@ func (s *Server) contractPage(c echo.Context) error {
 func (s *Server) signContract(c echo.Context) error {
 	k, collabID, err := s.contractFromToken(c)
 	if err != nil {
+		return portalFail(c, err)
+	}
+	if err := portalText(c, "Not signed", "name"); err != nil {
 		return portalFail(c, err)
 	}
 	name := strings.Join(strings.Fields(c.FormValue("name")), " ")
@@ -185,6 +195,12 @@ func (s *Server) signContract(c echo.Context) error {
 	return portal(c, http.StatusOK, portalData{Title: "Signed", Message: "Thank you, " + name + ". Your contract is signed; we will email you the brief."})
 }
 
+// portalRepeat answers a repeated portal post (the same Idempotency-Key and form) whose
+// first answer had status: its page is not stored, as it may quote the creator's words.
+func portalRepeat(c echo.Context, status int) error {
+	return portal(c, status, portalData{Title: "Received", Message: "Thank you. We already have this; there is nothing more to do."})
+}
+
 // portalAccepted tells the creator their action was taken and is still being processed:
 // the workflow accepted it but had not finished within the update wait.
 func portalAccepted(c echo.Context) error {
@@ -208,11 +224,12 @@ func portalRefusal(c echo.Context, title string, err error) error {
 func (s *Server) collabFromContentToken(c echo.Context) (string, error) {
 	id, err := s.links.Verify(activities.ContentPurpose, usedLink(c), time.Now())
 	if errors.Is(err, links.ErrExpired) {
-		return "", &pageError{http.StatusGone, "Link expired", "This link has expired. Reply to our email for a new one."}
+		return "", &pageError{http.StatusGone, "Link expired", "This link has expired. Reply to our email for a new one.", ""}
 	}
 	if err != nil {
-		return "", &pageError{http.StatusBadRequest, "Link not valid", "This link is damaged or was not made by us."}
+		return "", &pageError{http.StatusBadRequest, "Link not valid", "This link is damaged or was not made by us.", ""}
 	}
+	c.Set(answerCollaborationKey, id)
 	return id, nil
 }
 
@@ -242,6 +259,13 @@ func (s *Server) contentPage(c echo.Context) error {
 func (s *Server) submitContent(c echo.Context) error {
 	id, err := s.collabFromContentToken(c)
 	if err != nil {
+		return portalFail(c, err)
+	}
+	title := "Draft not submitted"
+	if c.FormValue("post_url") != "" {
+		title = "Post not submitted"
+	}
+	if err := portalText(c, title); err != nil {
 		return portalFail(c, err)
 	}
 	if postURL := strings.TrimSpace(c.FormValue("post_url")); postURL != "" {
@@ -297,6 +321,42 @@ func codeOf(state workflows.CollaborationState) string {
 		return state.Attribution.Code
 	}
 	return ""
+}
+
+// portalFieldLabels name a portal form's fields in the creator's words.
+var portalFieldLabels = map[string]string{
+	"name": "Your name", "agree": "The agreement box", "assets": "The draft links", "caption": "The caption", "post_url": "The post link",
+}
+
+// portalText refuses a portal form whose fields hold text no person types (bytes that are
+// not UTF-8, NUL or another control character; see textProblem) with a 422 page naming the
+// field, before anything is stored or sent to a workflow: PostgreSQL refuses NUL with an
+// error, and control characters would reach the history, the console and emails. The
+// fields in displayed (the typed signature name) also refuse bidirectional controls,
+// which make the name shown differ from the name stored. Every field is judged, in order
+// of name, not only the ones the handler reads.
+func portalText(c echo.Context, title string, displayed ...string) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return &pageError{status: http.StatusBadRequest, title: title, msg: "The form could not be read. Reload the page and try again."}
+	}
+	for _, field := range slices.Sorted(maps.Keys(form)) {
+		if field == "_csrf" {
+			continue
+		}
+		name := field
+		if textProblem(field, true) != "" {
+			name = "form" // a field's name is echoed only when it is plain text
+		}
+		for _, v := range append([]string{field}, form[field]...) {
+			if why := textProblem(v, slices.Contains(displayed, field)); why != "" {
+				label := cmp.Or(portalFieldLabels[name], "A field")
+				return &pageError{status: http.StatusUnprocessableEntity, title: title, field: name,
+					msg: fmt.Sprintf("%s (%s) %s.", label, name, why)}
+			}
+		}
+	}
+	return nil
 }
 
 // creatorActor is the creator acting through a portal link: not an API key, but a person

@@ -26,7 +26,8 @@ func (s *Server) routes(e *echo.Echo, limitIP, limitKey echo.MiddlewareFunc) {
 	// The creator portal: signed links from emails, forms behind a CSRF cookie.
 	p := e.Group("/portal", pageHeaders(), limitIP, middleware.BodyLimit("64K"), portalCSRF(s.secureCookies))
 	p.GET("/contracts/:token", s.contractPage)
-	linkKey := s.idempotent(linkIdentity)
+	// A repeated post gets the first answer's status, not its page, which is not stored.
+	linkKey := s.idempotentAs(linkIdentity, portalRepeat)
 	p.POST("/contracts/:token", s.signContract, linkKey)
 	p.GET("/content/:token", s.contentPage)
 	p.POST("/content/:token", s.submitContent, linkKey)

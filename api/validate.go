@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/google/uuid"
@@ -43,6 +45,9 @@ func newValidator() *validator.Validate {
 	must("tier", func(fl validator.FieldLevel) bool {
 		return slices.Contains(roster.Tiers, roster.Tier(fl.Field().String()))
 	})
+	must("displayname", func(fl validator.FieldLevel) bool {
+		return textProblem(fl.Field().String(), true) == ""
+	})
 	must("timing", func(fl validator.FieldLevel) bool {
 		d, ok := fl.Field().Interface().(campaigns.Duration)
 		return ok && d.Valid()
@@ -70,6 +75,8 @@ func message(fe validator.FieldError) string {
 	case "timing":
 		return fmt.Sprintf("must be a duration string (such as \"72h\" or \"2s\") from %s to %dh (%d days)",
 			campaigns.MinTiming, int(campaigns.MaxTiming.Hours()), int(campaigns.MaxTiming/campaigns.Day))
+	case "displayname":
+		return textProblem(fe.Value().(string), true)
 	case "iso3166_1_alpha2":
 		return "must be an ISO 3166-1 alpha-2 country code such as GB"
 	case "iso4217":
@@ -147,4 +154,41 @@ func canonicalID(field, s string, otherwise error) (string, error) {
 		return u.String(), nil
 	}
 	return "", otherwise
+}
+
+// Why typed text is refused, for a field's message.
+const (
+	notUTF8      = "must be UTF-8 text"
+	hasControl   = "must not contain NUL or control characters"
+	hasBidiOrder = "must not contain bidirectional override, isolate or mark characters"
+)
+
+// textProblem says what is wrong with text a person typed, "" when nothing: bytes that are
+// not UTF-8 (PostgreSQL refuses them), NUL and the other C0 and C1 control characters (line
+// breaks and tabs are text), and, in text displayed as a name (displayed), the Unicode
+// bidirectional controls, which make a name read differently from what is stored (U+202E
+// shows the rest of a signature backwards). The API's name fields (the displayname rule)
+// and the portal's forms judge text here; decode refuses controlChar in any JSON string.
+func textProblem(s string, displayed bool) string {
+	switch {
+	case !utf8.ValidString(s):
+		return notUTF8
+	case strings.ContainsFunc(s, controlChar):
+		return hasControl
+	case displayed && strings.ContainsFunc(s, bidiControl):
+		return hasBidiOrder
+	}
+	return ""
+}
+
+// controlChar is a C0 or C1 control character other than a line break or a tab.
+func controlChar(r rune) bool {
+	return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+}
+
+// bidiControl is a Unicode bidirectional formatting character: the embeddings and
+// overrides U+202A–U+202E, the isolates U+2066–U+2069, the marks U+200E, U+200F and the
+// Arabic letter mark U+061C.
+func bidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }

@@ -15,8 +15,8 @@ import (
 // Campaign is one brand initiative that many collaborations run under.
 type Campaign struct {
 	ID          string `json:"id"`
-	Name        string `json:"name" validate:"required,max=200"`
-	Brand       string `json:"brand" validate:"required,max=200"`
+	Name        string `json:"name" validate:"required,max=200,displayname"`
+	Brand       string `json:"brand" validate:"required,max=200,displayname"`
 	SenderEmail string `json:"sender_email" validate:"required,email,max=254"`
 	// LandingURL is where tracking links point.
 	LandingURL   string       `json:"landing_url,omitempty" validate:"omitempty,http_url,max=2000"`

@@ -55,7 +55,7 @@ var Platforms = []string{"instagram", "tiktok", "youtube", "twitch", "x", "faceb
 // from input.
 type Creator struct {
 	ID       string `json:"id"`
-	Name     string `json:"name" validate:"required,max=200"`
+	Name     string `json:"name" validate:"required,max=200,displayname"`
 	Email    string `json:"email" validate:"required,email,max=254"`
 	Timezone string `json:"timezone" validate:"required,timezone"`
 	// Handles maps a platform to the creator's handle there.

@@ -18,8 +18,12 @@ const pruneBatch = 100
 type IdempotentAnswer struct {
 	// Key is the scoped key (caller, route and client key hashed together).
 	Key string
-	// Route is the method and path the key was used on.
+	// Route is the method and path the key was used on, a link token in it replaced by
+	// its hash: the route is kept for reading, and a token is a credential.
 	Route string
+	// CollaborationID is the collaboration the answer is about, "" for none: erasing its
+	// creator deletes it.
+	CollaborationID string
 	// BodySHA256 is the hex SHA-256 of the request's meaningful body.
 	BodySHA256 string
 	// Final is false while the change is accepted but unfinished (answered 202).
@@ -53,12 +57,12 @@ func (s *Store) SaveIdempotentAnswer(ctx context.Context, a IdempotentAnswer) er
 	if a.Body == nil {
 		a.Body = []byte{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (key, route, body_sha256, final, status, content_type, location, body, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+	_, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (key, route, body_sha256, final, status, content_type, location, body, created_at, updated_at, collaboration_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
 		ON CONFLICT (key) DO UPDATE SET final = EXCLUDED.final, status = EXCLUDED.status, content_type = EXCLUDED.content_type,
 			location = EXCLUDED.location, body = EXCLUDED.body, updated_at = EXCLUDED.updated_at
 		WHERE NOT idempotency_keys.final AND idempotency_keys.body_sha256 = EXCLUDED.body_sha256`,
-		a.Key, a.Route, a.BodySHA256, a.Final, a.Status, a.ContentType, a.Location, a.Body, t)
+		a.Key, a.Route, a.BodySHA256, a.Final, a.Status, a.ContentType, a.Location, a.Body, t, a.CollaborationID)
 	if err != nil {
 		return fmt.Errorf("save idempotent answer: %w", err)
 	}

@@ -27,9 +27,11 @@ type Attribution struct {
 
 // AssignAttribution gives a collaboration its code, keeping one assigned before. A wanted
 // code (from the terms) is used when free; when another collaboration holds it, or no code
-// is wanted, the code is prefix plus a random suffix, retried until it is unique across
-// campaigns, and Requested names the wanted code. A clash never fails the collaboration:
-// it comes after the contract is signed, when refusing would strand the deal.
+// is wanted, the code is prefix plus six random letters and digits (a prefix is shared by a
+// campaign's creators; 32^6 suffixes keep one code hard to guess from another's), retried
+// until it is unique across campaigns, and Requested names the wanted code. A clash never
+// fails the collaboration: it comes after the contract is signed, when refusing would
+// strand the deal.
 func (s *Store) AssignAttribution(ctx context.Context, collaborationID, wanted, prefix, trackingBase string) (Attribution, error) {
 	wanted = strings.ToUpper(strings.TrimSpace(wanted))
 	var a Attribution
@@ -49,7 +51,7 @@ func (s *Store) AssignAttribution(ctx context.Context, collaborationID, wanted, 
 	code := wanted
 	for attempt := 0; attempt < 10; attempt++ {
 		if code == "" {
-			code = prefix + "-" + randomCode(4)
+			code = prefix + "-" + randomCode(6)
 		}
 		link := trackingBase
 		if link != "" {

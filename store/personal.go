@@ -140,10 +140,12 @@ func (s *Store) SuppressErased(ctx context.Context, creatorID string) error {
 // EraseCreator removes a creator's personal data from every table in one transaction:
 // name, address, handles and time zone on the roster; the bodies, subjects and addresses
 // of emails to and from them; provider event details; signature evidence and the signed
-// documents (which name them); notes; and stored API answers that quote them. What stays
-// is what the business must keep and names nobody: ids, stages, amounts in the ledger,
-// metrics, contract terms and hashes, and the address's hash on the suppression list
-// (replacing a plain entry), so that the address is never emailed again.
+// documents (which name them); notes; stored API answers about their collaborations (by
+// collaboration id) or quoting them; and their discount codes, which may be made from
+// their handle, replaced by the codes' hashes. What stays is what the business must keep
+// and names nobody: ids, stages, amounts in the ledger, metrics, contract terms and hashes,
+// the codes' hashes, and the address's hash on the suppression list (replacing a plain
+// entry), so that the address is never emailed again.
 func (s *Store) EraseCreator(ctx context.Context, id string) (Erasure, error) {
 	out := Erasure{CreatorID: id}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -186,9 +188,18 @@ func (s *Store) EraseCreator(ctx context.Context, id string) (Erasure, error) {
 				signed_user_agent = CASE WHEN signed_at IS NULL THEN NULL ELSE '' END
 				WHERE collaboration_id IN (SELECT id FROM collaborations WHERE creator_id = $1)`, []any{id}},
 			{"notes", `UPDATE notes SET body = '' WHERE collaboration_id IN (SELECT id FROM collaborations WHERE creator_id = $1)`, []any{id}},
-			// Stored answers (creating or changing the creator, a portal page) may quote them.
-			{"stored answers", `DELETE FROM idempotency_keys WHERE position(convert_to($1, 'UTF8') IN body) > 0
-				OR ($2 <> '' AND position(convert_to($2, 'UTF8') IN body) > 0)`, []any{email, name}},
+			// Stored answers about their collaborations carry post URLs, captions and the
+			// discount code; rows stored before answers named their collaboration (kept
+			// for 7 days) are found by the address or name they quote.
+			{"stored answers", `DELETE FROM idempotency_keys WHERE collaboration_id IN (SELECT id FROM collaborations WHERE creator_id = $1)
+				OR (collaboration_id = '' AND (position(convert_to($2, 'UTF8') IN body) > 0
+					OR ($3 <> '' AND position(convert_to($3, 'UTF8') IN body) > 0)))`, []any{id, email, name}},
+			// The discount code may be made from their handle (codes were, before they
+			// were random): its hash stays, enough to tell which collaboration a code
+			// in the history belonged to; the tracking link, which carries the code and
+			// the handle, goes.
+			{"discount codes", `UPDATE attributions SET code = 'sha256:' || encode(sha256(convert_to(code, 'UTF8')), 'hex'), tracking_url = ''
+				WHERE collaboration_id IN (SELECT id FROM collaborations WHERE creator_id = $1) AND code NOT LIKE 'sha256:%'`, []any{id}},
 			{"roster", `UPDATE creators SET name = '', email = 'erased:' || $2, timezone = 'UTC', handles = '{}', recent_post = '',
 				updated_at = $3, erased_at = $3 WHERE id = $1`, []any{id, strings.TrimPrefix(hash, "sha256:"), out.ErasedAt}},
 		}
