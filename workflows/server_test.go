@@ -155,7 +155,13 @@ func (f *fakeActivities) StopEmail(context.Context, activities.StopEmailInput) (
 	return activities.StopEmailResult{}, nil
 }
 
-func (f *fakeActivities) RecordPayment(context.Context, activities.PaymentInput) error { return nil }
+func (f *fakeActivities) RecordPayment(_ context.Context, in activities.PaymentInput) (store.Payout, error) {
+	id := in.PayoutID
+	if id == "" {
+		id = in.CollaborationID + "/" + in.Kind
+	}
+	return store.Payout{ID: id, Kind: in.Kind, Status: store.PayoutPaid, Reference: in.Reference}, nil
+}
 
 // startWorkers runs the workflow and the fakes on both task queues until the test ends
 // or stop is called.
