@@ -425,3 +425,29 @@ func TestRecordPaymentOfARefusedPayout(t *testing.T) {
 		t.Fatalf("a collaboration without a row: %+v %v, want nothing marked", p, err)
 	}
 }
+
+// TestRightsNoticeAsksTheReadModel: an ops note with UnlessCancelled is stopped when the
+// read model has the collaboration cancelled (or has none), and goes on otherwise.
+func TestRightsNoticeAsksTheReadModel(t *testing.T) {
+	st := storetest.New(t)
+	acts := &activities.Activities{Store: st}
+	ctx := context.Background()
+	live := signedCollaboration(t, st, nil)
+	cancelled := signedCollaboration(t, st, nil)
+	row, err := st.Collaboration(ctx, cancelled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.Stage, row.StageSeq, row.UpdatedAt = "cancelled", row.StageSeq+1, time.Now()
+	if err := st.RecordCollaboration(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, want string
+	}{{cancelled, activities.SendStopped}, {"collab-gone", activities.SendStopped}, {live, "skipped"}} {
+		res, err := acts.NotifyOps(ctx, activities.OpsNoteInput{CollaborationID: tc.id, Key: "rights/usage-ended", Subject: "s", Text: "t", UnlessCancelled: true})
+		if err != nil || res.Status != tc.want {
+			t.Errorf("%s: %+v %v, want %s", tc.id, res, err, tc.want)
+		}
+	}
+}
