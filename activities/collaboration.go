@@ -165,7 +165,12 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (SendEmailR
 		Text:       body + "\n\n--\n" + campaign.Brand + "\n" + a.PostalAddress + "\n",
 		CustomArgs: map[string]string{"collaboration_id": in.CollaborationID, "message_key": key, "kind": in.Kind},
 	}
-	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: in.Kind}, msg, &SendCheck{Kind: in.Kind})
+	check := &SendCheck{Kind: in.Kind}
+	if in.Kind == NoticeContract || in.Kind == NoticeContractReminder {
+		// Deadline is the contract's expiry: after it, the email offers nothing to sign.
+		check.Until = in.Deadline
+	}
+	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: in.Kind}, msg, check)
 }
 
 func (a *Activities) noticeText(in NoticeInput, c roster.Creator, camp campaigns.Campaign) (string, string, error) {

@@ -58,6 +58,8 @@ type collaboration struct {
 	feeRefusal string
 	// settle is set for runs that carry the changePayoutSettle marker.
 	settle bool
+	// contractExpiry is set for contracts sent with the changeContractExpiry marker.
+	contractExpiry bool
 	// resumed is set when this run continues an earlier one (in verifying or live).
 	resumed bool
 	// v1 is set for runs that carry the changeRobust marker.
