@@ -543,6 +543,25 @@ func TestRecordedPaths(t *testing.T) {
 			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
 			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
 		}},
+		{"payout-confirmed-during-escalation.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
+			// payout-settle-1: finance confirm the refused fee's pending row while ops are
+			// asked; the confirmation settles the escalation and goes to the ledger.
+			f.set(f.failPayout, s.id, true)
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: s.id + "/" + activities.PayoutFee, Reference: "BANK-42"})
+		}},
+		{"payout-settled-by-hand.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
+			// payout-settle-1: ops override the refused fee; its ledger row is marked paid.
+			f.set(f.failPayout, s.id, true)
+			s.toProduction()
+			s.toAwaitingPost()
+			s.post()
+			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			s.update(workflows.UpdateResolve, workflows.ResolveRequest{Actor: opsActor, Decision: workflows.ResolveOverride, Reason: "paid by wire W-1"})
+		}},
 		{"cancelled-while-contracting.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
 			s.update(workflows.UpdateAccept, workflows.AcceptRequest{Actor: opsActor})
