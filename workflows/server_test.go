@@ -333,6 +333,17 @@ func (s *scenario) events(file string) (int, int) {
 	return n, len(runs)
 }
 
+// toRefusedFee drives the scenario to payout with its fee refused by the provider: the
+// collaboration waits for ops.
+func (s *scenario) toRefusedFee(f *fakeActivities) {
+	s.t.Helper()
+	f.set(f.failPayout, s.id, true)
+	s.toProduction()
+	s.toAwaitingPost()
+	s.post()
+	s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+}
+
 func (s *scenario) sign() {
 	s.t.Helper()
 	k := s.until("a contract", func(st workflows.CollaborationState) bool {
@@ -533,11 +544,7 @@ func TestRecordedPaths(t *testing.T) {
 			}
 		}},
 		{"payout-escalated-and-retried.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
-			f.set(f.failPayout, s.id, true)
-			s.toProduction()
-			s.toAwaitingPost()
-			s.post()
-			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			s.toRefusedFee(f)
 			f.set(f.failPayout, s.id, false)
 			s.update(workflows.UpdateResolve, workflows.ResolveRequest{Actor: opsActor, Decision: workflows.ResolveRetry, Reason: "account reopened"})
 			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
@@ -546,20 +553,12 @@ func TestRecordedPaths(t *testing.T) {
 		{"payout-confirmed-during-escalation.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
 			// payout-settle-1: finance confirm the refused fee's pending row while ops are
 			// asked; the confirmation settles the escalation and goes to the ledger.
-			f.set(f.failPayout, s.id, true)
-			s.toProduction()
-			s.toAwaitingPost()
-			s.post()
-			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			s.toRefusedFee(f)
 			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: s.id + "/" + activities.PayoutFee, Reference: "BANK-42"})
 		}},
 		{"payout-settled-by-hand.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
 			// payout-settle-1: ops override the refused fee; its ledger row is marked paid.
-			f.set(f.failPayout, s.id, true)
-			s.toProduction()
-			s.toAwaitingPost()
-			s.post()
-			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			s.toRefusedFee(f)
 			s.update(workflows.UpdateResolve, workflows.ResolveRequest{Actor: opsActor, Decision: workflows.ResolveOverride, Reason: "paid by wire W-1"})
 		}},
 		{"cancelled-while-contracting.json", 0, 0, workflows.StageCancelled, func(s *scenario) {

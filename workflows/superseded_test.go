@@ -1,12 +1,9 @@
 package workflows_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/collabflow/collabflow/audit"
 )
 
 // TestSupersededRecordingsFailReplay keeps the corpus honest about N-9: the recordings that
@@ -24,15 +21,7 @@ func TestSupersededRecordingsFailReplay(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			histories, err := audit.Parse(data, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res := audit.Replay(nil, histories)
+			res := replayFile(t, f)
 			// TMPRL1100 is the SDK's code for a nondeterministic workflow.
 			if res.Deterministic || !strings.Contains(res.Mismatch, "TMPRL1100") {
 				t.Fatalf("%s: deterministic %v, mismatch %q; want a TMPRL1100 failure (else move it to the main corpus)", f, res.Deterministic, res.Mismatch)
