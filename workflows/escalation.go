@@ -193,6 +193,10 @@ func (c *collaboration) maySend(check activities.SendCheck) (activities.SendVerd
 		if k := c.state.Contract; k == nil || k.Signed != nil {
 			return no("the contract is signed")
 		}
+		if c.state.Stage != StageContracting {
+			// The contract expired: the collaboration is back in negotiating.
+			return no("the contract is no longer out for signature")
+		}
 	case activities.NoticeDraftReminder:
 		if c.pendingDraft || c.state.Stage != StageInProduction {
 			return no("the draft has arrived")
