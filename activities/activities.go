@@ -44,6 +44,8 @@ type Store interface {
 	LatestMetrics(ctx context.Context, collaborationID string) (payout.Metrics, error)
 	CreatePayoutOnce(ctx context.Context, p store.Payout) (store.Payout, bool, error)
 	ConfirmPayoutOnce(ctx context.Context, id, reference, by string) (store.Payout, bool, error)
+	PayoutByID(ctx context.Context, id string) (store.Payout, error)
+	Payouts(ctx context.Context, status, collaborationID, after string, limit int) ([]store.Payout, string, error)
 	LaunchItems(ctx context.Context, launchID string, afterSeq, limit int, status string) ([]store.LaunchItem, error)
 	MarkLaunchItemStarting(ctx context.Context, launchID string, seq int) error
 	SetLaunchItem(ctx context.Context, launchID string, it store.LaunchItem) error

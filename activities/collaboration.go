@@ -165,7 +165,12 @@ func (a *Activities) SendNotice(ctx context.Context, in NoticeInput) (SendEmailR
 		Text:       body + "\n\n--\n" + campaign.Brand + "\n" + a.PostalAddress + "\n",
 		CustomArgs: map[string]string{"collaboration_id": in.CollaborationID, "message_key": key, "kind": in.Kind},
 	}
-	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: in.Kind}, msg, &SendCheck{Kind: in.Kind})
+	check := &SendCheck{Kind: in.Kind}
+	if in.Kind == NoticeContract || in.Kind == NoticeContractReminder {
+		// Deadline is the contract's expiry: after it, the email offers nothing to sign.
+		check.Until = in.Deadline
+	}
+	return a.deliver(ctx, store.Email{MessageKey: key, CollaborationID: in.CollaborationID, Kind: in.Kind}, msg, check)
 }
 
 func (a *Activities) noticeText(in NoticeInput, c roster.Creator, camp campaigns.Campaign) (string, string, error) {
@@ -256,15 +261,33 @@ type OpsNoteInput struct {
 	Key             string `json:"key"`
 	Subject         string `json:"subject"`
 	Text            string `json:"text"`
+	// UnlessCancelled asks the read model right before sending and stops the note
+	// (SendStopped) when the collaboration was cancelled or is gone: a Rights reminder
+	// outlives its collaboration, and a cancelled one has no rights to remind of.
+	UnlessCancelled bool `json:"unless_cancelled,omitempty"`
 }
+
+// stageCancelled is the read model's stage of a cancelled collaboration (workflows.StageCancelled).
+const stageCancelled = "cancelled"
 
 // NotifyOps emails the ops address, when one is configured; the workflow's state and
 // history carry the same note either way.
 func (a *Activities) NotifyOps(ctx context.Context, in OpsNoteInput) (SendEmailResult, error) {
+	key := in.CollaborationID + "/ops/" + in.Key
+	if in.UnlessCancelled {
+		c, err := a.Store.Collaboration(ctx, in.CollaborationID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return SendEmailResult{Status: SendStopped, MessageKey: key, Reason: "the collaboration is gone"}, nil
+		case err != nil:
+			return SendEmailResult{}, fmt.Errorf("collaboration %s: %w", in.CollaborationID, err)
+		case c.Stage == stageCancelled:
+			return SendEmailResult{Status: SendStopped, MessageKey: key, Reason: "the collaboration was cancelled"}, nil
+		}
+	}
 	if a.OpsEmail == "" {
 		return SendEmailResult{Status: "skipped", Reason: "COLLABFLOW_OPS_EMAIL unset"}, nil
 	}
-	key := in.CollaborationID + "/ops/" + in.Key
 	msg := mailer.Message{
 		FromEmail: a.OpsEmail, FromName: "collabflow", ToEmail: a.OpsEmail, Subject: in.Subject,
 		Text:       in.Text + "\n\nCollaboration: " + in.CollaborationID + "\n",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -21,6 +22,9 @@ type SendCheck struct {
 	Kind string `json:"kind"`
 	// Step is the outreach step, counting from 0; unused for notices.
 	Step int `json:"step"`
+	// Until, when set, is when the email stops mattering (a contract or its reminder once
+	// the contract expired): from then on the activity stops it without asking.
+	Until time.Time `json:"until,omitzero"`
 }
 
 // SendVerdict is the workflow's answer to a SendCheck.

@@ -108,6 +108,38 @@ func TestStoppedNoticeNeverReachesSendGrid(t *testing.T) {
 	}
 }
 
+// TestExpiredContractEmailNeverReachesSendGrid: a contract or its reminder whose contract
+// expired (its Deadline) is stopped right before the send without asking; one still due
+// asks the collaboration as any notice.
+func TestExpiredContractEmailNeverReachesSendGrid(t *testing.T) {
+	o := newOutreachEnv(t)
+	collabs := &fakeCollaborations{verdict: activities.SendVerdict{Allowed: true}}
+	o.acts.Collaborations = collabs
+	for i, kind := range []string{activities.NoticeContractReminder, activities.NoticeContract} {
+		notice := activities.NoticeInput{CollaborationID: o.in.CollaborationID, CampaignID: o.in.CampaignID, CreatorID: o.in.CreatorID,
+			Kind: kind, Seq: i + 1, ContractID: "k-1", Deadline: time.Now().Add(-time.Minute)}
+		v, err := o.env.ExecuteActivity(o.acts.SendNotice, notice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res activities.SendEmailResult
+		if err := v.Get(&res); err != nil || res.Status != activities.SendStopped || !strings.Contains(res.Reason, "deadline passed") {
+			t.Fatalf("%s after the expiry: %+v %v, want stopped", kind, res, err)
+		}
+	}
+	if n := len(o.sink.Messages()); n != 0 || len(collabs.checks()) != 0 {
+		t.Fatalf("SendGrid got %d, the collaboration was asked %d times", n, len(collabs.checks()))
+	}
+	notice := activities.NoticeInput{CollaborationID: o.in.CollaborationID, CampaignID: o.in.CampaignID, CreatorID: o.in.CreatorID,
+		Kind: activities.NoticeContractReminder, Seq: 3, ContractID: "k-1", Deadline: time.Now().Add(time.Hour)}
+	if _, err := o.env.ExecuteActivity(o.acts.SendNotice, notice); err != nil {
+		t.Fatal(err)
+	}
+	if got := collabs.checks(); len(got) != 1 || got[0].Kind != activities.NoticeContractReminder {
+		t.Fatalf("a reminder still due: checks %+v", got)
+	}
+}
+
 // TestSendWaitsForAnAnswer: without an answer from the collaboration nothing is sent; the
 // attempt fails retryably and the next one, answered, sends.
 func TestSendWaitsForAnAnswer(t *testing.T) {

@@ -164,12 +164,16 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 		}
 	}
 	msg.Subject, msg.Text = logged.Subject, logged.BodyText
-	if check != nil && a.Collaborations != nil {
+	if check != nil && (a.Collaborations != nil || !check.Until.IsZero()) {
 		// Asked after the row is begun, so that a stopped email's retry finds it stopped
 		// and every attempt reaches the same answer.
-		verdict, err := a.Collaborations.MaySend(ctx, e.CollaborationID, *check)
-		if err != nil {
-			return res, err
+		verdict := SendVerdict{Allowed: true}
+		if !check.Until.IsZero() && !time.Now().Before(check.Until) {
+			verdict = SendVerdict{Reason: "its deadline passed " + check.Until.UTC().Format(time.RFC3339)}
+		} else if a.Collaborations != nil {
+			if verdict, err = a.Collaborations.MaySend(ctx, e.CollaborationID, *check); err != nil {
+				return res, err
+			}
 		}
 		if verdict.Paused {
 			// The workflow cancels this attempt; until it does, retrying later is right.

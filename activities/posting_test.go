@@ -369,3 +369,94 @@ func TestAssignAttributionPicksAnotherCodeOnAClash(t *testing.T) {
 		t.Fatalf("retry: %+v, first attempt %+v", again, second)
 	}
 }
+
+// TestRecordPaymentOfARefusedPayout: a fee row the provider refused stays pending; finance's
+// confirmation naming it (with the collaboration's id) marks it paid once and returns it, a
+// row of another collaboration is refused, ops' settlement by kind finds the row itself,
+// and a later payment with another reference is a conflict.
+func TestRecordPaymentOfARefusedPayout(t *testing.T) {
+	st := storetest.New(t)
+	provider := &fakeProvider{err: &activities.PayoutRefused{Reason: "account closed"}}
+	acts := &activities.Activities{Store: st, Payouts: provider}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	ctx := context.Background()
+	terms := contract.Terms{Currency: "EUR", FixedFee: 50000}
+	for _, id := range []string{"collab-refused", "collab-other"} {
+		if _, err := env.ExecuteActivity(acts.CreatePayout, activities.PayoutInput{CollaborationID: id, Kind: activities.PayoutFee, Terms: terms}); err == nil {
+			t.Fatal("the provider's refusal was not an error")
+		}
+	}
+	rowOf := func(collab string) store.Payout {
+		rows, _, err := st.Payouts(ctx, "", collab, "", 10)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("ledger of %s: %+v %v", collab, rows, err)
+		}
+		return rows[0]
+	}
+	mine, other := rowOf("collab-refused"), rowOf("collab-other")
+	if mine.Status != store.PayoutPending {
+		t.Fatalf("refused row %+v, want pending", mine)
+	}
+	record := func(in activities.PaymentInput) (store.Payout, error) {
+		v, err := env.ExecuteActivity(acts.RecordPayment, in)
+		if err != nil {
+			return store.Payout{}, err
+		}
+		var p store.Payout
+		return p, v.Get(&p)
+	}
+	var appErr *temporal.ApplicationError
+	_, err := record(activities.PaymentInput{PayoutID: other.ID, Reference: "BANK-1", By: "fin", CollaborationID: "collab-refused", Kind: activities.PayoutFee})
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrNotThisPayout {
+		t.Fatalf("another collaboration's row: %v, want %s", err, activities.ErrNotThisPayout)
+	}
+	if rowOf("collab-other").Status != store.PayoutPending {
+		t.Fatal("another collaboration's row was marked paid")
+	}
+	for range 2 { // a retried activity changes nothing
+		p, err := record(activities.PaymentInput{PayoutID: mine.ID, Reference: "BANK-1", By: "fin", CollaborationID: "collab-refused", Kind: activities.PayoutFee})
+		if err != nil || p.ID != mine.ID || p.Status != store.PayoutPaid || p.Reference != "BANK-1" || p.Amount != 50000 {
+			t.Fatalf("finance's confirmation: %+v %v", p, err)
+		}
+	}
+	_, err = record(activities.PaymentInput{Reference: "settled outside collabflow: wire", By: "ops", CollaborationID: "collab-refused", Kind: activities.PayoutFee})
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrPaidOtherwise {
+		t.Fatalf("a second settlement: %v, want %s", err, activities.ErrPaidOtherwise)
+	}
+	p, err := record(activities.PaymentInput{Reference: "settled outside collabflow: wire", By: "ops", CollaborationID: "collab-other", Kind: activities.PayoutFee})
+	if err != nil || p.ID != other.ID || p.Reference != "settled outside collabflow: wire" {
+		t.Fatalf("ops' settlement by kind: %+v %v", p, err)
+	}
+	p, err = record(activities.PaymentInput{Reference: "x", By: "ops", CollaborationID: "collab-none", Kind: activities.PayoutFee})
+	if err != nil || p.ID != "" {
+		t.Fatalf("a collaboration without a row: %+v %v, want nothing marked", p, err)
+	}
+}
+
+// TestRightsNoticeAsksTheReadModel: an ops note with UnlessCancelled is stopped when the
+// read model has the collaboration cancelled (or has none), and goes on otherwise.
+func TestRightsNoticeAsksTheReadModel(t *testing.T) {
+	st := storetest.New(t)
+	acts := &activities.Activities{Store: st}
+	ctx := context.Background()
+	live := signedCollaboration(t, st, nil)
+	cancelled := signedCollaboration(t, st, nil)
+	row, err := st.Collaboration(ctx, cancelled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.Stage, row.StageSeq, row.UpdatedAt = "cancelled", row.StageSeq+1, time.Now()
+	if err := st.RecordCollaboration(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, want string
+	}{{cancelled, activities.SendStopped}, {"collab-gone", activities.SendStopped}, {live, "skipped"}} {
+		res, err := acts.NotifyOps(ctx, activities.OpsNoteInput{CollaborationID: tc.id, Key: "rights/usage-ended", Subject: "s", Text: "t", UnlessCancelled: true})
+		if err != nil || res.Status != tc.want {
+			t.Errorf("%s: %+v %v, want %s", tc.id, res, err, tc.want)
+		}
+	}
+}

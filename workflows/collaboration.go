@@ -56,6 +56,14 @@ type collaboration struct {
 	// overrides counts verification overrides, so a wait can see a new one.
 	overrides int
 	confirmed *PayoutConfirmation
+	// feeOffer is finance's confirmation of a fee row the workflow has not seen, waiting
+	// for settleFee to take or refuse it; feeRefusal says why it was refused.
+	feeOffer   *PayoutConfirmation
+	feeRefusal string
+	// settle is set for runs that carry the changePayoutSettle marker.
+	settle bool
+	// contractExpiry is set for contracts sent with the changeContractExpiry marker.
+	contractExpiry bool
 	// resumed is set when this run continues an earlier one (in verifying or live).
 	resumed bool
 	// v1 is set for runs that carry the changeRobust marker.
@@ -230,6 +238,7 @@ func (c *collaboration) run(ctx workflow.Context) (CollaborationState, error) {
 	if err := c.liveWindow(ctx); err != nil || c.ending() {
 		return c.finishOrFail(ctx, err)
 	}
+	c.settle = workflow.GetVersion(ctx, changePayoutSettle, workflow.DefaultVersion, 1) >= 1 && c.v1
 	if err := c.moveTo(ctx, StagePayout, Event{Kind: EventLiveEnded, Detail: "live window ended " + c.state.LiveUntil.Format(time.RFC3339)}); err != nil {
 		return c.state, err
 	}
@@ -513,6 +522,8 @@ func (c *collaboration) validateCancel(req CancelRequest) error {
 		return errors.New("collaboration is already ending")
 	case c.confirmed != nil:
 		return errors.New("the payout is already confirmed: the collaboration is completing")
+	case c.feeOffer != nil:
+		return errors.New("finance's confirmation of the payout is being recorded: the collaboration is completing")
 	}
 	return nil
 }
@@ -576,13 +587,21 @@ func validateText(field, text string, required bool) error {
 }
 
 // stateOnce is an update handler's answer: the state once cond holds, that is once run has
-// acted on the update. While it waits, the handler counts as blocked on the main
-// coroutine, which therefore never waits for it to finish.
+// acted on the update, or once the collaboration has ended. While it waits, the handler
+// counts as blocked on the main coroutine, which therefore never waits for it to finish.
 func (c *collaboration) stateOnce(ctx workflow.Context, cond func() bool) (CollaborationState, error) {
-	c.blocked++
-	defer func() { c.blocked-- }()
-	if err := workflow.Await(ctx, cond); err != nil {
+	if err := c.awaitMain(ctx, cond); err != nil {
 		return CollaborationState{}, err
 	}
 	return c.state, nil
+}
+
+// awaitMain is every update handler's wait for the main coroutine. It counts the handler
+// as blocked meanwhile (Continue-As-New does not wait for it) and also ends when the
+// collaboration has ended: end() waits for every handler to finish, and after the end
+// nothing the handler waits for can come.
+func (c *collaboration) awaitMain(ctx workflow.Context, cond func() bool) error {
+	c.blocked++
+	defer func() { c.blocked-- }()
+	return workflow.Await(ctx, func() bool { return cond() || c.state.Stage.Terminal() })
 }

@@ -88,15 +88,24 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 		return false, wrap("prepare contract", err)
 	}
 	c.state.Contract = &ContractState{Version: version, ContractID: prepared.ContractID, SHA256: prepared.SHA256, SentAt: now, ExpiresAt: expires}
+	c.contractExpiry = c.v1 && workflow.GetVersion(ctx, changeContractExpiry, workflow.DefaultVersion, 1) >= 1
 	c.notify(ctx, activities.NoticeContract, version, expires, "")
 	c.record(ctx, Event{Kind: EventContractSent, Detail: fmt.Sprintf("contract v%d (sha256 %s) sent, expires %s", version, prepared.SHA256, expires.Format(time.RFC3339))})
 
 	done := func() bool { return c.state.Contract.Signed != nil || c.ending() }
-	if ok, err := c.waitFor(ctx, expires.Sub(now)-reminderLead(expiry), done, nil); err != nil {
+	remindIn := expires.Sub(now) - reminderLead(expiry)
+	if c.contractExpiry {
+		// From the expiry, not from before the notice: an escalated notice may have
+		// taken days.
+		remindIn = expires.Add(-reminderLead(expiry)).Sub(workflow.Now(ctx))
+	}
+	if ok, err := c.waitFor(ctx, remindIn, done, nil); err != nil {
 		return false, err
 	} else if !ok {
-		c.notify(ctx, activities.NoticeContractReminder, version, expires, "")
-		c.record(ctx, Event{Kind: EventContractReminder, Detail: fmt.Sprintf("contract v%d expires %s", version, expires.Format(time.RFC3339))})
+		if !c.contractExpiry || workflow.Now(ctx).Before(expires) {
+			c.notify(ctx, activities.NoticeContractReminder, version, expires, "")
+			c.record(ctx, Event{Kind: EventContractReminder, Detail: fmt.Sprintf("contract v%d expires %s", version, expires.Format(time.RFC3339))})
+		}
 		if _, err := c.waitFor(ctx, expires.Sub(workflow.Now(ctx)), done, nil); err != nil {
 			return false, err
 		}
@@ -116,6 +125,19 @@ func (c *collaboration) runContract(ctx workflow.Context) (bool, error) {
 		return false, fmt.Errorf("record signature: %w", err)
 	}
 	return true, nil
+}
+
+// changeContractExpiry is the version from which the contract's expiry bounds its
+// notices: the reminder's wait is counted from the expiry (not from before an escalated
+// contract email), no reminder goes out once the contract expired, and an escalated
+// contract or reminder email is settled by the expiry, so that a retry after it sends
+// nothing.
+const changeContractExpiry = "contract-expiry-1"
+
+// lapses reports whether a notice of kind stops mattering at its deadline, and so must not
+// go out (nor wait for ops) after it: the contract and its reminder, from changeContractExpiry on.
+func (c *collaboration) lapses(kind string, deadline time.Time) bool {
+	return c.contractExpiry && !deadline.IsZero() && (kind == activities.NoticeContract || kind == activities.NoticeContractReminder)
 }
 
 // wrap adds what failed to an error, and leaves nil alone.
@@ -179,10 +201,45 @@ func (c *collaboration) notify(ctx workflow.Context, kind string, seq int, deadl
 			v, _ := c.maySend(activities.SendCheck{Kind: kind})
 			return !v.Allowed
 		}
+		if c.lapses(kind, deadline) {
+			decision, lapsed := c.escalateUntil(ctx, kind, reason, deadline, moot)
+			if lapsed {
+				c.record(ctx, Event{Kind: EventEmailStopped, Detail: kind + " not sent: the contract expired " + deadline.Format(time.RFC3339)})
+			}
+			if lapsed || decision != ResolveRetry {
+				return
+			}
+			continue
+		}
 		if decision, err := c.escalate(ctx, "notice_"+kind, "the "+kind+" email could not be sent: "+reason, true, moot); err != nil || decision != ResolveRetry {
 			return
 		}
 	}
+}
+
+// escalateUntil is a failed notice's escalation that also ends, with no decision, at the
+// deadline the notice is about (lapsed): a contract email ops retry after the contract
+// expired would be sent for nothing. decision is ops' decision ("" without one).
+func (c *collaboration) escalateUntil(ctx workflow.Context, kind, reason string, deadline time.Time, moot func() bool) (decision string, lapsed bool) {
+	left := deadline.Sub(workflow.Now(ctx))
+	if left <= 0 {
+		return "", true
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	timer := workflow.NewTimer(tctx, left)
+	decision, err := c.escalate(ctx, "notice_"+kind, "the "+kind+" email could not be sent: "+reason, true, func() bool { return moot() || timer.IsReady() })
+	if !timer.IsReady() {
+		cancel()
+	}
+	switch {
+	case err != nil:
+		return "", false
+	case decision == ResolveOverride:
+		return decision, false
+	case !workflow.Now(ctx).Before(deadline):
+		return "", true
+	}
+	return decision, false
 }
 
 // notifyOps tells ops something needs them; the escalation stays in the state too. A

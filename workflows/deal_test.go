@@ -33,7 +33,13 @@ type dealMocks struct {
 	opsNotes   []activities.OpsNoteInput
 	payouts    []activities.PayoutInput
 	payments   []activities.PaymentInput
-	checks     []string
+	// ledger holds the payout rows by kind as the store would: CreatePayout writes a row
+	// before the provider is asked (a refused payout stays pending), RecordPayment marks
+	// it paid once.
+	ledger map[string]*store.Payout
+	// providerRef, when set, makes the provider pay each payout with that reference.
+	providerRef string
+	checks      []string
 	// postOK decides whether a post passes its checks; nil passes all.
 	postOK func(url string) bool
 	// verifyErr, payoutErr and opsErr, when set, make those activities fail.
@@ -44,7 +50,7 @@ type dealMocks struct {
 
 // mockDeal mocks the deal's activities; payoutDelay makes CreatePayout take that long.
 func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
-	m := &dealMocks{}
+	m := &dealMocks{ledger: map[string]*store.Payout{}}
 	s.env.OnActivity(a.PrepareContract, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PrepareContractInput) (activities.PreparedContract, error) {
 			m.contracts = append(m.contracts, in)
@@ -79,23 +85,51 @@ func (s *collaborationSuite) mockDeal(payoutDelay ...time.Duration) *dealMocks {
 		}).Maybe()
 	payout := s.env.OnActivity(a.CreatePayout, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PayoutInput) (store.Payout, error) {
+			row := m.ledger[in.Kind]
+			if row == nil {
+				amount := in.Terms.FixedFee
+				if in.Kind == activities.PayoutKillFee {
+					amount = in.Terms.KillFee
+				}
+				row = &store.Payout{ID: "p-" + in.Kind, CollaborationID: in.CollaborationID, Kind: in.Kind, Currency: in.Terms.Currency, Amount: amount, Status: store.PayoutPending}
+				m.ledger[in.Kind] = row
+			}
+			if row.Status != store.PayoutPending {
+				// Paid meanwhile: the activity never asks the provider again.
+				return *row, nil
+			}
 			if m.payoutErr != nil {
 				if err := m.payoutErr(in); err != nil {
 					return store.Payout{}, err
 				}
 			}
 			m.payouts = append(m.payouts, in)
-			amount := in.Terms.FixedFee
-			if in.Kind == activities.PayoutKillFee {
-				amount = in.Terms.KillFee
+			if m.providerRef != "" {
+				row.Status, row.Reference = store.PayoutPaid, m.providerRef
 			}
-			return store.Payout{ID: "p-" + in.Kind, Kind: in.Kind, Currency: in.Terms.Currency, Amount: amount, Status: store.PayoutPending}, nil
+			return *row, nil
 		}).Maybe()
 	s.env.OnActivity(a.StopEmail, mock.Anything, mock.Anything).Return(activities.StopEmailResult{}, nil).Maybe()
 	s.env.OnActivity(a.RecordPayment, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PaymentInput) error {
-			m.payments = append(m.payments, in)
-			return nil
+		func(_ context.Context, in activities.PaymentInput) (store.Payout, error) {
+			var row *store.Payout
+			for _, r := range m.ledger {
+				if r.ID == in.PayoutID || in.PayoutID == "" && r.Kind == in.Kind {
+					row = r
+				}
+			}
+			switch {
+			case row == nil && in.PayoutID == "":
+				return store.Payout{}, nil
+			case row == nil || in.CollaborationID != "" && (row.CollaborationID != in.CollaborationID || row.Kind != in.Kind):
+				return store.Payout{}, temporal.NewNonRetryableApplicationError("not this collaboration's payout", activities.ErrNotThisPayout, nil)
+			case row.Status == store.PayoutPaid && row.Reference != in.Reference:
+				return store.Payout{}, temporal.NewNonRetryableApplicationError("payout was already confirmed with reference "+row.Reference, activities.ErrPaidOtherwise, nil)
+			case row.Status == store.PayoutPending:
+				row.Status, row.Reference = store.PayoutPaid, in.Reference
+				m.payments = append(m.payments, in)
+			}
+			return *row, nil
 		}).Maybe()
 	if len(payoutDelay) > 0 {
 		payout.After(payoutDelay[0])

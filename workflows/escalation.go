@@ -18,11 +18,23 @@ import (
 // that ops chose to carry on without the step (only when overridable). When a person ends
 // the collaboration meanwhile, act returns with no error and the caller sees ending().
 func (c *collaboration) act(ctx workflow.Context, step string, overridable bool, run func() error) (overridden bool, err error) {
+	return c.actUnless(ctx, step, overridable, nil, run)
+}
+
+// actUnless is act that gives up on the step, with no error, once settled holds (checked
+// before each attempt and when an escalation ends): something else did what the step was
+// for, such as finance confirming a payout that the provider refused. It then wins over
+// a decision ops took at the same moment, so a retry never repeats a settled step.
+func (c *collaboration) actUnless(ctx workflow.Context, step string, overridable bool, settled func() bool, run func() error) (overridden bool, err error) {
 	c.overridden = nil
 	if c.v1 && c.ending() && !c.finishing {
 		return false, nil
 	}
+	done := func() bool { return settled != nil && settled() }
 	for {
+		if done() {
+			return false, nil
+		}
 		err := run()
 		if err == nil || !c.v1 {
 			return false, err
@@ -30,10 +42,16 @@ func (c *collaboration) act(ctx workflow.Context, step string, overridable bool,
 		if c.ending() && !c.finishing {
 			return false, nil
 		}
-		r, err := c.escalateFor(ctx, step, failureText(err), overridable, nil)
+		var until func() bool
+		if settled != nil {
+			until = done
+		}
+		r, err := c.escalateFor(ctx, step, failureText(err), overridable, until)
 		switch {
 		case err != nil:
 			return false, err
+		case done():
+			return false, nil
 		case r != nil && r.Decision == ResolveRetry:
 			continue
 		}
@@ -192,6 +210,10 @@ func (c *collaboration) maySend(check activities.SendCheck) (activities.SendVerd
 	case activities.NoticeContractReminder:
 		if k := c.state.Contract; k == nil || k.Signed != nil {
 			return no("the contract is signed")
+		}
+		if c.state.Stage != StageContracting {
+			// The contract expired: the collaboration is back in negotiating.
+			return no("the contract is no longer out for signature")
 		}
 	case activities.NoticeDraftReminder:
 		if c.pendingDraft || c.state.Stage != StageInProduction {

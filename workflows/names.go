@@ -489,7 +489,10 @@ const (
 	EventLiveEnded        = "live_window_ended"
 	EventPayoutCreated    = "payout_created"
 	EventPayoutConfirmed  = "payout_confirmed"
-	EventContinuedAsNew   = "continued_as_new"
+	// EventPayoutRefused records a confirmation of a payout the ledger refused: the row
+	// was paid otherwise or is not this collaboration's.
+	EventPayoutRefused  = "payout_confirmation_refused"
+	EventContinuedAsNew = "continued_as_new"
 	// EventEmailStopped is an email dropped because the outreach ended before it went out.
 	EventEmailStopped = "email_stopped"
 	// EventResolved ends an escalation: ops' decision, or the collaboration ending.

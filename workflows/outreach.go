@@ -47,7 +47,57 @@ func (c *collaboration) noticeOptions(ctx workflow.Context) workflow.ActivityOpt
 	return noticeQueueOptions
 }
 
-var windowOptions = workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second}
+// windowOptions bound a send-window lookup: it reads the zone database and cannot hang,
+// so a few quick attempts decide it; a lookup that still fails is an escalation.
+var windowOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+		MaximumAttempts:    5,
+	},
+}
+
+// changeWindowEscalate is the version from which a send-window lookup that fails (a time
+// zone the worker's zone database lacks) is an escalation, not the run's failure: ops
+// retry it (once the zone database or the creator's time zone is fixed), send without the
+// window (override), or end the collaboration.
+const changeWindowEscalate = "window-escalate-1"
+
+// nextSendTime is the first instant of the creator's send window from now. When the
+// lookup fails and ops override, it is now: the email goes out without the window.
+func (c *collaboration) nextSendTime(ctx workflow.Context) (time.Time, error) {
+	plan := c.input.Outreach
+	var sendAt time.Time
+	lookup := func() error {
+		lctx := workflow.WithLocalActivityOptions(ctx, windowOptions)
+		return workflow.ExecuteLocalActivity(lctx, a.NextSendTime, activities.NextSendTimeInput{
+			Timezone: plan.Timezone, Window: plan.Window, After: workflow.Now(ctx),
+		}).Get(ctx, &sendAt)
+	}
+	failed := lookup()
+	if failed == nil {
+		return sendAt, nil
+	}
+	if !c.v1 || workflow.GetVersion(ctx, changeWindowEscalate, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return sendAt, fmt.Errorf("send window: %w", failed)
+	}
+	overridden, err := c.actUnless(ctx, "send_window", true, c.outreachOver, func() error {
+		// The first run reports the failure already seen; ops' retry looks up again.
+		err := failed
+		if failed == nil {
+			err = lookup()
+		}
+		failed = nil
+		return err
+	})
+	if overridden {
+		sendAt = workflow.Now(ctx)
+	}
+	return sendAt, err
+}
 
 // runOutreach sends the campaign's sequence: the first email, then each follow-up after
 // its delay, each inside the creator's send window; then it waits for a reply. It returns
@@ -70,13 +120,9 @@ func (c *collaboration) runOutreach(ctx workflow.Context) error {
 		// A pause during the wait may have carried it past the send window: look again.
 		for {
 			pauses := c.pauses
-			var sendAt time.Time
-			lctx := workflow.WithLocalActivityOptions(ctx, windowOptions)
-			err := workflow.ExecuteLocalActivity(lctx, a.NextSendTime, activities.NextSendTimeInput{
-				Timezone: plan.Timezone, Window: plan.Window, After: workflow.Now(ctx),
-			}).Get(ctx, &sendAt)
-			if err != nil {
-				return fmt.Errorf("send window: %w", err)
+			sendAt, err := c.nextSendTime(ctx)
+			if err != nil || (c.v1 && c.outreachOver()) {
+				return err
 			}
 			o.NextSendAt = sendAt
 			if err := c.waitUnlessStopped(ctx, sendAt.Sub(workflow.Now(ctx)), nil); err != nil || c.outreachOver() {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/campaigns"
 	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/store"
 	"github.com/collabflow/collabflow/verify"
 )
 
@@ -471,11 +473,23 @@ func (c *collaboration) continueAsNew(ctx workflow.Context) error {
 	return workflow.NewContinueAsNewError(ctx, CollaborationWorkflow, next)
 }
 
+// changePayoutSettle is the version from which the fee is settled whatever order finance
+// and ops act in: a confirmation of the ledger row while the workflow has not seen it (the
+// provider refused it and ops were asked, or the payout activity is still running) is
+// judged by the main coroutine and, when taken, written to the ledger and ends the
+// escalation, and no provider payout follows it; ops' override of a payout marks its
+// ledger row paid with their reason, so that nobody pays it again. Runs recorded before it
+// keep the earlier commands.
+const changePayoutSettle = "payout-settle-1"
+
 // pay runs the payout stage: once no hold is open, the fee goes to the ledger and the
 // collaboration completes when finance confirm it.
 func (c *collaboration) pay(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return c.state.Hold == "" || c.ending() }); err != nil || c.ending() {
 		return err
+	}
+	if c.settle {
+		return c.settleFee(ctx)
 	}
 	p, err := c.createPayout(ctx, activities.PayoutFee)
 	if err != nil {
@@ -495,14 +509,179 @@ func (c *collaboration) pay(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return c.confirmed != nil || c.ending() }); err != nil || c.confirmed == nil || !c.v1 {
 		return err
 	}
-	// The ledger follows the workflow: finance's confirmation is written there too.
+	return c.recordPayment(ctx)
+}
+
+// recordPayment writes finance's confirmation to the ledger: the ledger follows the workflow.
+func (c *collaboration) recordPayment(ctx workflow.Context) error {
 	conf := c.confirmed
-	_, err = c.act(ctx, "record_payment", true, func() error {
+	_, err := c.act(ctx, "record_payment", true, func() error {
 		return workflow.ExecuteActivity(ctx, a.RecordPayment, activities.PaymentInput{
 			PayoutID: conf.PayoutID, Reference: conf.Reference, By: conf.Actor.Name,
 		}).Get(ctx, nil)
 	})
 	return err
+}
+
+// settleFee is pay from changePayoutSettle on. Finance may confirm the fee's ledger row
+// before the workflow knows it (feeOffer): the payout activity is then abandoned or its
+// escalation ends, the confirmation goes to the ledger, and the fee is settled by it. A
+// confirmation that comes too late (the provider paid, ops settled it) is refused.
+func (c *collaboration) settleFee(ctx workflow.Context) error {
+	// Whatever settled the fee, a confirmation still waiting for a judgement is refused.
+	defer c.refuseFeeOffer("")
+	offered := func() bool { return c.feeOffer != nil }
+	for {
+		p, err := c.createPayoutUnless(ctx, activities.PayoutFee, offered)
+		if err != nil || c.ending() {
+			return err
+		}
+		if c.feeOffer == nil {
+			break
+		}
+		if p.ID != "" {
+			// The payout came back in the same moment as the confirmation.
+			if p.Status == store.PayoutPaid || p.ID != c.feeOffer.PayoutID {
+				break // judged below, like any confirmation of a known row
+			}
+			c.acceptFeeOffer(ctx)
+			return c.recordPayment(ctx)
+		}
+		taken, err := c.takeFeeOffer(ctx)
+		if err != nil || taken {
+			return err
+		}
+		// Refused (not this collaboration's fee, or paid otherwise): the fee is still
+		// owed, so the payout runs again and, if refused again, ops are asked again.
+	}
+	if off := c.feeOffer; off != nil {
+		fee := c.feePayout()
+		switch {
+		case fee.Status == store.PayoutPaid:
+			c.refuseFeeOffer(fmt.Sprintf("the fee was already paid (payout %s, reference %q)", fee.ID, fee.Reference))
+		case fee.ID != off.PayoutID:
+			c.refuseFeeOffer(fmt.Sprintf("payout %s is not this collaboration's fee", off.PayoutID))
+		default:
+			c.acceptFeeOffer(ctx)
+		}
+	}
+	fee := c.feePayout()
+	switch {
+	case c.confirmed != nil:
+	case fee == nil:
+		if r := c.overridden; r != nil {
+			return c.settleByHand(ctx, activities.PayoutFee, r)
+		}
+		return nil
+	case fee.Status == store.PayoutPaid:
+		c.confirmed = &PayoutConfirmation{Actor: system, PayoutID: fee.ID, Reference: fee.Reference}
+		return nil
+	}
+	if err := workflow.Await(ctx, func() bool { return c.confirmed != nil || c.ending() }); err != nil || c.confirmed == nil {
+		return err
+	}
+	return c.recordPayment(ctx)
+}
+
+// acceptFeeOffer takes finance's confirmation of a fee row the workflow knows.
+func (c *collaboration) acceptFeeOffer(ctx workflow.Context) {
+	c.confirmed, c.feeOffer = c.feeOffer, nil
+	fee := c.feePayout()
+	fee.Status, fee.Reference = store.PayoutPaid, c.confirmed.Reference
+}
+
+// takeFeeOffer writes finance's confirmation of a fee row the workflow never saw to the
+// ledger, which checks that the row is this collaboration's fee and still pending. taken
+// reports that the confirmation settled the fee; otherwise it was refused.
+func (c *collaboration) takeFeeOffer(ctx workflow.Context) (taken bool, err error) {
+	off := c.feeOffer
+	var (
+		row     store.Payout
+		refusal string
+	)
+	_, err = c.act(ctx, "record_payment", true, func() error {
+		err := workflow.ExecuteActivity(ctx, a.RecordPayment, activities.PaymentInput{
+			PayoutID: off.PayoutID, Reference: off.Reference, By: off.Actor.Name,
+			CollaborationID: c.state.ID, Kind: activities.PayoutFee,
+		}).Get(ctx, &row)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.Type() == activities.ErrNotThisPayout || appErr.Type() == activities.ErrPaidOtherwise) {
+			refusal = appErr.Message()
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if refusal != "" {
+		c.refuseFeeOffer(refusal)
+		c.record(ctx, Event{Kind: EventPayoutRefused, Actor: &off.Actor, Detail: "confirmation of payout " + off.PayoutID + " refused: " + refusal})
+		return false, nil
+	}
+	// Taken (also when ops overrode a failing ledger write: they answered for it).
+	c.confirmed, c.feeOffer = off, nil
+	if row.ID != "" {
+		c.addPayout(ctx, row)
+	}
+	return true, nil
+}
+
+// settleByHand marks the ledger row of a payout ops settled outside collabflow (override
+// with their reason) paid, so that finance do not see it owed and pay it again; the fee is
+// then settled by it. A collaboration with no such row has nothing to mark.
+func (c *collaboration) settleByHand(ctx workflow.Context, kind string, r *ResolveRequest) error {
+	ref := "settled outside collabflow: " + r.Reason
+	var (
+		row     store.Payout
+		already string
+	)
+	_, err := c.act(ctx, "record_payment", true, func() error {
+		err := workflow.ExecuteActivity(ctx, a.RecordPayment, activities.PaymentInput{
+			Reference: ref, By: r.Actor.Name, CollaborationID: c.state.ID, Kind: kind,
+		}).Get(ctx, &row)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrPaidOtherwise {
+			already = appErr.Message()
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if already != "" {
+		c.record(ctx, Event{Kind: EventPayoutCreated, Actor: &r.Actor, Detail: kind + " payout was already paid in the ledger: " + already})
+	}
+	if row.ID != "" {
+		c.addPayout(ctx, row)
+	}
+	if !c.finishing {
+		c.confirmed = &PayoutConfirmation{Actor: r.Actor, PayoutID: row.ID, Reference: ref}
+	}
+	return nil
+}
+
+// addPayout puts a ledger row the workflow learnt of late into the state.
+func (c *collaboration) addPayout(ctx workflow.Context, row store.Payout) {
+	p := PayoutState{ID: row.ID, Kind: row.Kind, Currency: row.Currency, Amount: row.Amount, Status: row.Status, Reference: row.Reference}
+	c.state.Payouts = append(c.state.Payouts, p)
+	c.record(ctx, Event{Kind: EventPayoutCreated, Detail: fmt.Sprintf("%s payout %s of %s, %s, reference %q", p.Kind, p.ID, contract.Money(p.Currency, p.Amount), p.Status, p.Reference)})
+}
+
+// refuseFeeOffer answers a confirmation still waiting for a judgement with why it was
+// refused; "" says the fee was settled otherwise.
+func (c *collaboration) refuseFeeOffer(why string) {
+	if c.feeOffer == nil {
+		return
+	}
+	if why == "" {
+		why = "the fee was settled otherwise"
+		if k := c.confirmed; k != nil {
+			why += fmt.Sprintf(" (reference %q)", k.Reference)
+		}
+	}
+	c.feeOffer, c.feeRefusal = nil, why
 }
 
 // payoutOptions fit a payment provider: an outage is retried for an hour with backoff; a
@@ -520,20 +699,36 @@ var payoutOptions = workflow.ActivityOptions{
 // createPayout writes a payout of kind to the ledger. The returned row has no ID when the
 // collaboration ended before it could be written.
 func (c *collaboration) createPayout(ctx workflow.Context, kind string) (PayoutState, error) {
+	return c.createPayoutUnless(ctx, kind, nil)
+}
+
+// createPayoutUnless is createPayout that abandons the payout (a running attempt, a retry,
+// an escalation) once settled holds; the row then has no ID.
+func (c *collaboration) createPayoutUnless(ctx workflow.Context, kind string, settled func() bool) (PayoutState, error) {
 	var p PayoutState
 	pctx := ctx
 	if c.v1 {
 		pctx = workflow.WithActivityOptions(ctx, payoutOptions)
 	}
+	in := activities.PayoutInput{CollaborationID: c.state.ID, Kind: kind, Terms: *c.state.AgreedTerms}
 	// A payout that cannot be written may be settled by hand: ops override with a reason
 	// (paid outside collabflow, waived); otherwise a refused kill fee would hold a cancel.
-	_, err := c.act(ctx, "payout_"+kind, true, func() error {
-		return workflow.ExecuteActivity(pctx, a.CreatePayout, activities.PayoutInput{
-			CollaborationID: c.state.ID, Kind: kind, Terms: *c.state.AgreedTerms,
-		}).Get(ctx, &p)
+	overridden, err := c.actUnless(ctx, "payout_"+kind, true, settled, func() error {
+		if settled != nil {
+			_, err := c.runUnless(pctx, settled, a.CreatePayout, in, &p)
+			return err
+		}
+		return workflow.ExecuteActivity(pctx, a.CreatePayout, in).Get(ctx, &p)
 	})
 	if err != nil {
 		return p, fmt.Errorf("create %s payout: %w", kind, err)
+	}
+	if overridden && c.finishing {
+		// A kill fee (or the fee owed on a cancel after the posts went live) that ops
+		// settled by hand; settleFee does the same for the fee in payout.
+		if workflow.GetVersion(ctx, changePayoutSettle, workflow.DefaultVersion, 1) >= 1 && c.v1 {
+			return p, c.settleByHand(ctx, kind, c.overridden)
+		}
 	}
 	if p.ID == "" {
 		return p, nil
@@ -631,13 +826,19 @@ func (c *collaboration) handleOverride(ctx workflow.Context, req OverrideRequest
 
 // validateConfirm accepts finance's confirmation in payout. It may arrive before the
 // workflow has seen the ledger row its activity wrote (finance list the row as soon as it
-// is stored); the handler then waits for it and matches the id.
+// is stored, and a row the provider refused stays pending while ops are asked); the
+// handler then waits for the workflow to judge it (changePayoutSettle) or for the row.
 func (c *collaboration) validateConfirm(req PayoutConfirmation) error {
 	if err := validateActor(req.Actor); err != nil {
 		return err
 	}
-	if c.state.Stage != StagePayout || c.confirmed != nil || c.ending() {
+	switch {
+	case c.confirmed != nil:
+		return fmt.Errorf("the fee is already settled (reference %q): this confirmation is refused", c.confirmed.Reference)
+	case c.state.Stage != StagePayout || c.ending():
 		return fmt.Errorf("collaboration is in %s, not waiting for a payout", c.state.Stage)
+	case c.feeOffer != nil:
+		return fmt.Errorf("a confirmation of payout %s is being recorded", c.feeOffer.PayoutID)
 	}
 	if fee := c.feePayout(); fee != nil && fee.ID != req.PayoutID {
 		return fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
@@ -646,8 +847,16 @@ func (c *collaboration) validateConfirm(req PayoutConfirmation) error {
 }
 
 func (c *collaboration) handleConfirm(ctx workflow.Context, req PayoutConfirmation) (CollaborationState, error) {
-	if err := workflow.Await(ctx, func() bool { return c.feePayout() != nil || c.ending() }); err != nil {
+	if c.settle && c.feePayout() == nil {
+		return c.offerConfirm(ctx, &req)
+	}
+	// Before changePayoutSettle: wait for the row; the run may also settle the fee
+	// otherwise (ops' override) or end, and then nothing will come.
+	if err := c.awaitMain(ctx, func() bool { return c.feePayout() != nil || c.ending() || c.confirmed != nil }); err != nil {
 		return CollaborationState{}, err
+	}
+	if k := c.confirmed; k != nil {
+		return CollaborationState{}, fmt.Errorf("the fee was settled otherwise (reference %q): this confirmation is refused", k.Reference)
 	}
 	if fee := c.feePayout(); fee == nil || fee.ID != req.PayoutID {
 		return CollaborationState{}, fmt.Errorf("payout %s is not this collaboration's fee", req.PayoutID)
@@ -659,6 +868,31 @@ func (c *collaboration) handleConfirm(ctx workflow.Context, req PayoutConfirmati
 	}
 	return c.stateOnce(ctx, func() bool { return c.state.Stage.Terminal() })
 }
+
+// offerConfirm hands finance's confirmation of a fee row the workflow has not seen to the
+// main coroutine (settleFee) and answers with its judgement: the state once the
+// collaboration completes with it, or a refusal (the fee was settled otherwise).
+func (c *collaboration) offerConfirm(ctx workflow.Context, req *PayoutConfirmation) (CollaborationState, error) {
+	c.feeOffer, c.feeRefusal = req, ""
+	if err := c.awaitMain(ctx, func() bool { return c.feeOffer != req }); err != nil {
+		return CollaborationState{}, err
+	}
+	if c.confirmed != req {
+		why := c.feeRefusal
+		if c.feeOffer == req {
+			// The run ended before judging it.
+			c.feeOffer = nil
+			why = fmt.Sprintf("the collaboration ended as %s without taking this payment", c.state.Stage)
+		}
+		return CollaborationState{}, temporal.NewApplicationError(why+": this confirmation is refused", PayoutSettledOtherwise)
+	}
+	return c.stateOnce(ctx, func() bool { return c.state.Stage.Terminal() })
+}
+
+// PayoutSettledOtherwise is the error type of a confirmation refused because the fee was
+// settled otherwise (the provider paid it, ops settled it by hand) or the row is not this
+// collaboration's fee; the API answers 409.
+const PayoutSettledOtherwise = "PayoutSettledOtherwise"
 
 // feePayout is the fee's ledger row once the payout activity has returned it.
 func (c *collaboration) feePayout() *PayoutState {

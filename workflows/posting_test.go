@@ -15,6 +15,7 @@ import (
 
 	"github.com/collabflow/collabflow/activities"
 	"github.com/collabflow/collabflow/contract"
+	"github.com/collabflow/collabflow/store"
 )
 
 const postURL = "https://instagram.com/p/abc"
@@ -208,7 +209,9 @@ func (s *collaborationSuite) TestPostDeadlineFromTheTermsDueDates() {
 // the activity stored it and may confirm before the activity has returned; the
 // confirmation waits for it instead of being lost.
 func (s *collaborationSuite) TestConfirmationBeforeTheWorkflowSeesItsPayout() {
-	s.mockDeal(time.Hour)
+	m := s.mockDeal(time.Hour)
+	// The activity stores the row first, and finance see it at once.
+	m.ledger[activities.PayoutFee] = &store.Payout{ID: "p-fee", CollaborationID: testWorkflowID, Kind: activities.PayoutFee, Currency: "USD", Amount: 100000, Status: store.PayoutPending}
 	at := s.driveTo(StageAwaitingPost)
 	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
 	// The live window ends 30 days after verification; the payout activity then takes an hour.
@@ -218,7 +221,13 @@ func (s *collaborationSuite) TestConfirmationBeforeTheWorkflowSeesItsPayout() {
 	final := s.result()
 	s.Equal(StageCompleted, final.Stage)
 	s.Equal(StageCompleted, done.Stage)
+	s.Equal([]activities.PaymentInput{{PayoutID: "p-fee", Reference: "EARLY", By: "fin", CollaborationID: testWorkflowID, Kind: activities.PayoutFee}}, m.payments)
+	s.Require().Len(final.Payouts, 1)
+	s.Equal(PayoutState{ID: "p-fee", Kind: activities.PayoutFee, Currency: "USD", Amount: 100000, Status: store.PayoutPaid, Reference: "EARLY"}, final.Payouts[0])
 }
+
+// testWorkflowID is the workflow ID the SDK's test environment gives a run.
+const testWorkflowID = "default-test-workflow-id"
 
 // TestRightsTellsOpsBeforeAndWhenEachWindowEnds: usage rights of 30 days and exclusivity
 // of 10: ops hear of the exclusivity's end 5 days before it (half its length, under a

@@ -29,15 +29,7 @@ func TestHistoryCorpusReplays(t *testing.T) {
 	ends := map[workflows.Stage]bool{}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			histories, err := audit.Parse(data, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res := audit.Replay(nil, histories)
+			res := replayFile(t, f)
 			if !res.Deterministic {
 				t.Fatalf("%s: %s", f, res.Mismatch)
 			}
@@ -52,6 +44,20 @@ func TestHistoryCorpusReplays(t *testing.T) {
 			t.Errorf("no history in the corpus ends %s", stage)
 		}
 	}
+}
+
+// replayFile replays a recorded history file against the current workflow code.
+func replayFile(t *testing.T, file string) audit.Result {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	histories, err := audit.Parse(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audit.Replay(nil, histories)
 }
 
 // TestAlteredWorkflowFailsReplay is the guard working: a workflow that schedules something

@@ -67,22 +67,38 @@ func Rights(ctx workflow.Context, in RightsInput) error {
 				text: fmt.Sprintf("The %s ended on %s.", w.name, w.until.Format("2 January 2006 15:04 MST"))})
 	}
 	slices.SortStableFunc(moments, func(a, b rightsMoment) int { return a.at.Compare(b.at) })
+	queued := workflow.GetVersion(ctx, changeRightsNotice, workflow.DefaultVersion, 1) >= 1
 	actx := workflow.WithActivityOptions(ctx, attentionOptions)
+	if queued {
+		actx = workflow.WithActivityOptions(ctx, noticeQueueOptions)
+	}
 	for _, m := range moments {
 		if d := m.at.Sub(workflow.Now(ctx)); d > 0 {
 			if err := workflow.Sleep(ctx, d); err != nil {
 				return err
 			}
 		}
+		var res activities.SendEmailResult
 		err := workflow.ExecuteActivity(actx, a.NotifyOps, activities.OpsNoteInput{
-			CollaborationID: in.CollaborationID, Key: m.key, Subject: m.subject, Text: m.text,
-		}).Get(ctx, nil)
+			CollaborationID: in.CollaborationID, Key: m.key, Subject: m.subject, Text: m.text, UnlessCancelled: queued,
+		}).Get(ctx, &res)
 		if err != nil {
 			workflow.GetLogger(ctx).Warn("rights notice not sent", "key", m.key, "error", err)
+		}
+		if queued && res.Status == activities.SendStopped {
+			// The collaboration was cancelled: it has no rights left to remind of.
+			workflow.GetLogger(ctx).Info("rights notices stop with their collaboration", "key", m.key, "reason", res.Reason)
+			return nil
 		}
 	}
 	return nil
 }
+
+// changeRightsNotice is the version from which a rights notice waits out an email outage
+// like any notice (noticeQueueOptions: a day, on the notice task queue) rather than giving
+// up after minutes, and is not sent once the collaboration was cancelled (the activity
+// asks the read model right before sending).
+const changeRightsNotice = "rights-notice-1"
 
 // changeRights is the version from which a collaboration that goes live starts the Rights
 // workflow for its usage-rights and exclusivity windows.

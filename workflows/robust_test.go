@@ -400,6 +400,8 @@ func TestMaySend(t *testing.T) {
 		{"cancel accepted", &collaboration{state: running, cancel: &CancelRequest{}}, activities.SendCheck{Kind: "outreach"}, false},
 		{"ended", &collaboration{state: CollaborationState{Stage: StageCancelled}}, activities.SendCheck{Kind: activities.NoticeBrief}, false},
 		{"contract reminder after signing", &collaboration{state: signed}, activities.SendCheck{Kind: activities.NoticeContractReminder}, false},
+		{"contract reminder while out for signature", &collaboration{state: CollaborationState{Stage: StageContracting, Contract: &ContractState{}}}, activities.SendCheck{Kind: activities.NoticeContractReminder}, true},
+		{"contract reminder after the contract expired", &collaboration{state: CollaborationState{Stage: StageNegotiating, Contract: &ContractState{}}}, activities.SendCheck{Kind: activities.NoticeContractReminder}, false},
 		{"brief", &collaboration{state: CollaborationState{Stage: StageInProduction}}, activities.SendCheck{Kind: activities.NoticeBrief}, true},
 		{"draft reminder with a draft in", &collaboration{state: CollaborationState{Stage: StageInProduction}, pendingDraft: true}, activities.SendCheck{Kind: activities.NoticeDraftReminder}, false},
 	} {

@@ -155,7 +155,13 @@ func (f *fakeActivities) StopEmail(context.Context, activities.StopEmailInput) (
 	return activities.StopEmailResult{}, nil
 }
 
-func (f *fakeActivities) RecordPayment(context.Context, activities.PaymentInput) error { return nil }
+func (f *fakeActivities) RecordPayment(_ context.Context, in activities.PaymentInput) (store.Payout, error) {
+	id := in.PayoutID
+	if id == "" {
+		id = in.CollaborationID + "/" + in.Kind
+	}
+	return store.Payout{ID: id, Kind: in.Kind, Status: store.PayoutPaid, Reference: in.Reference}, nil
+}
 
 // startWorkers runs the workflow and the fakes on both task queues until the test ends
 // or stop is called.
@@ -325,6 +331,17 @@ func (s *scenario) events(file string) (int, int) {
 		}
 	}
 	return n, len(runs)
+}
+
+// toRefusedFee drives the scenario to payout with its fee refused by the provider: the
+// collaboration waits for ops.
+func (s *scenario) toRefusedFee(f *fakeActivities) {
+	s.t.Helper()
+	f.set(f.failPayout, s.id, true)
+	s.toProduction()
+	s.toAwaitingPost()
+	s.post()
+	s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
 }
 
 func (s *scenario) sign() {
@@ -545,15 +562,22 @@ func TestRecordedPaths(t *testing.T) {
 			s.cancel()
 		}},
 		{"payout-escalated-and-retried.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
-			f.set(f.failPayout, s.id, true)
-			s.toProduction()
-			s.toAwaitingPost()
-			s.post()
-			s.until("the payout escalation", func(st workflows.CollaborationState) bool { return st.Attention != nil })
+			s.toRefusedFee(f)
 			f.set(f.failPayout, s.id, false)
 			s.update(workflows.UpdateResolve, workflows.ResolveRequest{Actor: opsActor, Decision: workflows.ResolveRetry, Reason: "account reopened"})
 			st := s.until("the fee payout", func(st workflows.CollaborationState) bool { return len(st.Payouts) > 0 })
 			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: st.Payouts[0].ID, Reference: "R"})
+		}},
+		{"payout-confirmed-during-escalation.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
+			// payout-settle-1: finance confirm the refused fee's pending row while ops are
+			// asked; the confirmation settles the escalation and goes to the ledger.
+			s.toRefusedFee(f)
+			s.update(workflows.UpdateConfirmPayout, workflows.PayoutConfirmation{Actor: opsActor, PayoutID: s.id + "/" + activities.PayoutFee, Reference: "BANK-42"})
+		}},
+		{"payout-settled-by-hand.json", 0, 0, workflows.StageCompleted, func(s *scenario) {
+			// payout-settle-1: ops override the refused fee; its ledger row is marked paid.
+			s.toRefusedFee(f)
+			s.update(workflows.UpdateResolve, workflows.ResolveRequest{Actor: opsActor, Decision: workflows.ResolveOverride, Reason: "paid by wire W-1"})
 		}},
 		{"cancelled-while-contracting.json", 0, 0, workflows.StageCancelled, func(s *scenario) {
 			s.update(workflows.UpdateRecordReply, workflows.ReplyRequest{Actor: opsActor})
