@@ -19,7 +19,7 @@ import (
 // batch begins four seconds in; the launch is finished once.
 func TestLaunchPacesBatchesToTheEmailRate(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv(&suite)
 	env.RegisterWorkflowWithOptions(Launch, workflow.RegisterOptions{Name: LaunchWorkflow})
 	start := env.Now()
 	var begun []time.Duration
@@ -57,7 +57,7 @@ func TestLaunchPacesBatchesToTheEmailRate(t *testing.T) {
 // failed with the reason and the launch finishes rather than hanging.
 func TestLaunchThatKeepsFailingMarksTheRestFailed(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv(&suite)
 	env.RegisterWorkflowWithOptions(Launch, workflow.RegisterOptions{Name: LaunchWorkflow})
 	calls := 0
 	env.OnActivity(a.StartLaunchBatch, mock.Anything, mock.Anything).Return(
@@ -87,7 +87,7 @@ func TestLaunchThatKeepsFailingMarksTheRestFailed(t *testing.T) {
 // pausing and finishes once, counting each collaboration's answer.
 func TestBulkAppliesBatchesAndFinishes(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv(&suite)
 	env.RegisterWorkflowWithOptions(Bulk, workflow.RegisterOptions{Name: BulkWorkflow})
 	env.OnActivity(a.ApplyBulkBatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.BulkBatchInput) (activities.BulkBatchResult, error) {

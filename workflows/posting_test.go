@@ -234,7 +234,7 @@ const testWorkflowID = "default-test-workflow-id"
 // week), then when it ends, then of the usage rights a week before and when they end.
 func TestRightsTellsOpsBeforeAndWhenEachWindowEnds(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestWorkflowEnvironment()
+	env := newTestEnv(&suite)
 	start := time.Date(2027, 1, 4, 12, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)
 	env.RegisterWorkflowWithOptions(Rights, workflow.RegisterOptions{Name: RightsWorkflow})

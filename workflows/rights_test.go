@@ -38,7 +38,7 @@ func TestRightsNoticesOutlastAnOutageAndStopWithACancel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var suite testsuite.WorkflowTestSuite
-			env := suite.NewTestWorkflowEnvironment()
+			env := newTestEnv(&suite)
 			env.SetStartTime(start)
 			env.RegisterWorkflowWithOptions(Rights, workflow.RegisterOptions{Name: RightsWorkflow})
 			var sent []string
