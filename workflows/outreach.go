@@ -203,14 +203,15 @@ func IsOutreachKey(key string) bool {
 // attempt had handed it over before a reply or cancel stopped the send (its SendGrid
 // answer was lost, or it was still waiting for it). The log learns it from the attempt or
 // SendGrid's events; the workflow from the log at the stop (markStopped) or from the
-// webhook afterwards (OutreachSentAfterStop). Each outreach key counts once, across
-// Continue-As-New too: lateSent holds this run's keys, and the events carried in the
-// state show the earlier runs' (lateSendCounted).
+// webhook afterwards (OutreachSentAfterStop). Only this collaboration's outreach emails
+// count, each key once, across Continue-As-New too: lateSent holds this run's keys, and
+// the events carried in the state show the earlier runs' (lateSendCounted).
 func (c *collaboration) countLateSend(ctx workflow.Context, key, how string) {
 	if key == "" || slices.Contains(c.lateSent, key) {
 		return
 	}
-	if (!IsOutreachKey(key) || c.lateSendCounted(key)) && c.outreachKindChecked(ctx) {
+	own := IsOutreachKey(key) && strings.HasPrefix(key, c.state.ID+"/")
+	if (!own || c.lateSendCounted(key)) && c.outreachKindChecked(ctx) {
 		return
 	}
 	c.lateSent = append(c.lateSent, key)

@@ -13,7 +13,7 @@ func (s *collaborationSuite) TestSentAfterStopCountsOnlyOutreachEmails() {
 	s.sendErr = func() error { return outage }
 	id := "default-test-workflow-id"
 	s.update(2*time.Minute, UpdateRecordReply, "r", ReplyRequest{Actor: ops})
-	for i, key := range []string{id + "/contract/1", id + "/ops/attention/2", id + "/outreach/1", id + "/outreach/1"} {
+	for i, key := range []string{id + "/contract/1", id + "/ops/attention/2", "collab-other/outreach/1", id + "/outreach/1", id + "/outreach/1"} {
 		s.signal(150*time.Second+time.Duration(i)*time.Second, OutreachEvent{Kind: OutreachSentAfterStop, MessageKey: key, Ref: "provider event x"})
 	}
 	s.update(3*time.Minute, UpdateCancel, "c", CancelRequest{Actor: ops, Reason: "test over"})
@@ -25,6 +25,7 @@ func (s *collaborationSuite) TestSentAfterStopCountsOnlyOutreachEmails() {
 	s.Equal(1, countEvents(final, EventEmailSent, "went out before it was stopped"))
 	s.Equal(0, countEvents(final, EventEmailSent, "/contract/1"))
 	s.Equal(0, countEvents(final, EventEmailSent, "/ops/"))
+	s.Equal(0, countEvents(final, EventEmailSent, "collab-other/"), "another collaboration's email is not this one's")
 }
 
 // N-3: a key counted before Continue-As-New is not counted again by the next run.
