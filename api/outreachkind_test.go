@@ -165,3 +165,35 @@ func TestNoticeBounceStopsOtherSequencesToTheAddress(t *testing.T) {
 		t.Fatalf("the notice's own collaboration is in %s", stage)
 	}
 }
+
+// TestDropOfAStoppedEmailCountsItSent: SendGrid took an outreach email whose answer was
+// lost, a reply stopped the retry, and SendGrid's first word of it is that it dropped it.
+// SendGrid had accepted it, which the log counts as sent (as it does any email SendGrid
+// accepted and then dropped), so the collaboration counts it too; the drop itself, after
+// outreach, only goes on record.
+func TestDropOfAStoppedEmailCountsItSent(t *testing.T) {
+	id := start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	addr := sentTo(id)[0].To[0]
+	ctx := context.Background()
+	key := id + "/outreach/2"
+	logEmail(t, id, key, "outreach", addr)
+	if stopped, err := st.StopEmail(ctx, key, "outreach ended: replied"); err != nil || !stopped {
+		t.Fatalf("stop: %v %v", stopped, err)
+	}
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{"note":"by phone"}`))
+
+	must(t, 200, postEvents(t, []map[string]any{providerEvent(id, key, addr, "dropped", "drop-ev-1", "reason", "Bounced Address")}, webhookKey))
+	eventually(t, "the dropped email counted sent", func() bool { n, _ := emailsSent(t, id); return n == 2 })
+	logged, err := st.EmailByKey(ctx, key)
+	if err != nil || !logged.WentOut() {
+		t.Fatalf("log row %+v, %v: want it counted as gone out", logged, err)
+	}
+	eventually(t, "the drop on record", func() bool {
+		_, raw := emailsSent(t, id)
+		return strings.Contains(raw, "dropped on "+key)
+	})
+	if stage := stageOf(t, id); stage != "negotiating" {
+		t.Fatalf("stage %s", stage)
+	}
+}

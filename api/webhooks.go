@@ -148,9 +148,6 @@ func parseEventBatch(body []byte, now time.Time) ([]sendgridEvent, error) {
 	return events, nil
 }
 
-// wentOutEvents are the Event Webhook events that say SendGrid took an email.
-var wentOutEvents = map[string]bool{"processed": true, "delivered": true, "deferred": true, "open": true, "click": true}
-
 // providerMessageID is the send's X-Message-Id within an event's sg_message_id.
 func providerMessageID(sgMessageID string) string {
 	id, _, _ := strings.Cut(sgMessageID, ".")
@@ -187,6 +184,26 @@ func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error)
 	// The workflow hears the event's kind and where its details are, never the details:
 	// a bounce's reason and the receiving server's answer quote the address.
 	news := workflows.OutreachEvent{At: at, MessageKey: ev.MessageKey, Ref: "provider event " + truncate(ev.EventID, 100)}
+	if isLogged && logged.Kind == outreachKind && workflows.IsOutreachKey(ev.MessageKey) {
+		// Any event of an email says SendGrid took it. Of an outreach email its
+		// collaboration recorded stopped, that is news: the send's answer was lost and a
+		// reply or cancel stopped the retry before it learned the outcome (the row says
+		// stopped), or the attempt was in SendGrid's call when the stop came (the row says
+		// sent). The first event tells the collaboration, which counts it sent as the log
+		// does, once; a bounce or drop is told after it. Later events are no news. Notices
+		// and ops notices are not outreach emails and are never counted.
+		unheard, err := s.store.LateSendUnheard(ctx, ev.MessageKey)
+		if err != nil {
+			return false, err
+		}
+		if unheard {
+			late := news
+			late.Kind = workflows.OutreachSentAfterStop
+			if err := s.signalOutreach(ctx, ev.CollaborationID, late); err != nil {
+				return false, err
+			}
+		}
+	}
 	if ev.Event == "bounce" && (ev.Type == "bounce" || ev.Type == "blocked") {
 		news.Detail = ev.Type
 	}
@@ -210,21 +227,6 @@ func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error)
 		news.Kind = workflows.OutreachUnsubscribe
 		if err := s.suppress(ctx, ev.Email, "unsubscribed", ev.CollaborationID, news); err != nil {
 			return false, err
-		}
-	}
-	if news.Kind == "" && wentOutEvents[ev.Event] && isLogged && logged.Kind == outreachKind && workflows.IsOutreachKey(ev.MessageKey) {
-		// SendGrid took an outreach email its collaboration recorded stopped: the send's
-		// answer was lost and a reply or cancel stopped the retry before it learned the
-		// outcome (the row says stopped), or the attempt was at SendGrid when the stop
-		// came (the row says sent). The first such event tells the collaboration, which
-		// counts it once; later events of the email are no news. Notices are not outreach
-		// emails and are never counted.
-		unheard, err := s.store.LateSendUnheard(ctx, ev.MessageKey)
-		if err != nil {
-			return false, err
-		}
-		if unheard {
-			news.Kind = workflows.OutreachSentAfterStop
 		}
 	}
 	if news.Kind != "" {
