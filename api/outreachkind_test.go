@@ -36,21 +36,30 @@ func emailsSent(t *testing.T, id string) (float64, string) {
 	return r.Body["outreach"].(map[string]any)["emails_sent"].(float64), string(r.Raw)
 }
 
+// stoppedFollowUp starts a collaboration whose second email a reply stopped (the log says
+// stopped) after its first went out; it returns the collaboration, the stopped email's key
+// and the creator's address.
+func stoppedFollowUp(t *testing.T) (id, key, addr string) {
+	t.Helper()
+	id = start(t, newCampaign(t), newCreator(t))
+	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
+	addr = sentTo(id)[0].To[0]
+	key = id + "/outreach/2"
+	logEmail(t, id, key, "outreach", addr)
+	if stopped, err := st.StopEmail(context.Background(), key, "outreach ended: replied"); err != nil || !stopped {
+		t.Fatalf("stop: %v %v", stopped, err)
+	}
+	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{"note":"by phone"}`))
+	return id, key, addr
+}
+
 // TestEventOfAnEmailSentOverItsStopCountsItSent is N-4: the attempt was at SendGrid when a
 // reply stopped its email, and marked it sent afterwards, so the row no longer says
 // stopped. SendGrid's first event of it still tells the collaboration, which counts it:
 // log and state both say sent. A later event tells nothing more.
 func TestEventOfAnEmailSentOverItsStopCountsItSent(t *testing.T) {
-	id := start(t, newCampaign(t), newCreator(t))
-	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
-	addr := sentTo(id)[0].To[0]
+	id, key, addr := stoppedFollowUp(t)
 	ctx := context.Background()
-	key := id + "/outreach/2"
-	logEmail(t, id, key, "outreach", addr)
-	if stopped, err := st.StopEmail(ctx, key, "outreach ended: replied"); err != nil || !stopped {
-		t.Fatalf("stop: %v %v", stopped, err)
-	}
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{"note":"by phone"}`))
 	if overrode, err := st.MarkEmailSent(ctx, key, "over-0001", time.Now()); err != nil || !overrode {
 		t.Fatalf("the attempt's mark: %v %v", overrode, err)
 	}
@@ -172,16 +181,8 @@ func TestNoticeBounceStopsOtherSequencesToTheAddress(t *testing.T) {
 // accepted and then dropped), so the collaboration counts it too; the drop itself, after
 // outreach, only goes on record.
 func TestDropOfAStoppedEmailCountsItSent(t *testing.T) {
-	id := start(t, newCampaign(t), newCreator(t))
-	eventually(t, "the first email", func() bool { return len(sentTo(id)) == 1 })
-	addr := sentTo(id)[0].To[0]
+	id, key, addr := stoppedFollowUp(t)
 	ctx := context.Background()
-	key := id + "/outreach/2"
-	logEmail(t, id, key, "outreach", addr)
-	if stopped, err := st.StopEmail(ctx, key, "outreach ended: replied"); err != nil || !stopped {
-		t.Fatalf("stop: %v %v", stopped, err)
-	}
-	must(t, 200, call(t, "POST", "/v1/collaborations/"+id+"/replies", opsKey, `{"note":"by phone"}`))
 
 	must(t, 200, postEvents(t, []map[string]any{providerEvent(id, key, addr, "dropped", "drop-ev-1", "reason", "Bounced Address")}, webhookKey))
 	eventually(t, "the dropped email counted sent", func() bool { n, _ := emailsSent(t, id); return n == 2 })

@@ -1,10 +1,7 @@
 package workflows
 
 import (
-	"errors"
 	"time"
-
-	"go.temporal.io/sdk/workflow"
 )
 
 // N-3: sent_after_stop counts outreach emails only. The webhook once signalled it for any
@@ -30,21 +27,9 @@ func (s *collaborationSuite) TestSentAfterStopCountsOnlyOutreachEmails() {
 
 // N-3: a key counted before Continue-As-New is not counted again by the next run.
 func (s *collaborationSuite) TestSentAfterStopIsCountedOnceAcrossContinueAsNew() {
-	m := s.mockDeal()
-	m.postOK = func(string) bool { return false }
 	key := "default-test-workflow-id/outreach/2"
 	late := OutreachEvent{Kind: OutreachSentAfterStop, MessageKey: key, Ref: "provider event x"}
-	at := s.driveTo(StageAwaitingPost)
-	s.signal(at+time.Minute, late)
-	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
-	s.at(at+2*time.Hour, func() { s.env.SetCurrentHistoryLength(DefaultContinueAsNewAfter) })
-
-	s.env.ExecuteWorkflow(Collaboration, dealInput())
-
-	var can *workflow.ContinueAsNewError
-	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
-	var next CollaborationInput
-	s.Require().NoError(converterFor().FromPayloads(can.Input, &next))
+	next := s.continueInVerifying(func(at time.Duration) { s.signal(at+time.Minute, late) })
 	s.Require().Equal(2, next.Resume.Outreach.EmailsSent, "the first email and the late one")
 
 	s.SetupTest()
