@@ -30,7 +30,7 @@ type Store interface {
 	ReplyToken(ctx context.Context, collaborationID string) (string, error)
 	EmailByKey(ctx context.Context, key string) (store.Email, error)
 	BeginEmail(ctx context.Context, e store.Email) (store.Email, error)
-	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error
+	MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) (bool, error)
 	MarkEmailFailed(ctx context.Context, key, reason string) error
 	StopEmail(ctx context.Context, key, reason string) (bool, error)
 	MarkSendAttempt(ctx context.Context, key string, at time.Time) error

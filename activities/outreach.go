@@ -219,9 +219,13 @@ func (a *Activities) deliver(ctx context.Context, e store.Email, msg mailer.Mess
 		return res, fmt.Errorf("send %s: %w", key, err)
 	}
 	accepted := time.Now()
-	if err := a.markSent(ctx, key, providerID, accepted); err != nil {
+	overrodeStop, err := a.markSent(ctx, key, providerID, accepted)
+	if err != nil {
 		return res, fmt.Errorf("SendGrid accepted %s as %s, but the log does not say so yet (a retry looks for its provider events before sending again): %w",
 			key, providerID, err)
+	}
+	if overrodeStop {
+		a.lateSend(ctx, key)
 	}
 	// The duplicate window: a crash before the mark commits leaves the retry to the
 	// provider events.
@@ -250,8 +254,12 @@ func (a *Activities) outcomeOfLostAttempt(ctx context.Context, logged store.Emai
 	at, err := a.Store.FirstProviderEvent(ctx, key)
 	switch {
 	case err == nil:
-		if err := a.markSent(ctx, key, "", at); err != nil {
+		overrodeStop, err := a.markSent(ctx, key, "", at)
+		if err != nil {
 			return SendEmailResult{}, false, err
+		}
+		if overrodeStop {
+			a.lateSend(ctx, key)
 		}
 		// The attempt that sent it never learned so; this one is the first to log it.
 		a.Metrics.emailSent(logged.Kind)
@@ -277,22 +285,33 @@ func (a *Activities) outcomeOfLostAttempt(ctx context.Context, logged store.Emai
 
 // markSent logs SendGrid's acceptance, retrying a failed write a few times in process: a
 // database blip right after SendGrid accepted is the commonest cause of a duplicate, and a
-// Temporal retry would have to wait out ProviderEventWait.
-func (a *Activities) markSent(ctx context.Context, key, providerID string, at time.Time) error {
+// Temporal retry would have to wait out ProviderEventWait. overrodeStop reports that the
+// workflow had stopped the email meanwhile (store.MarkEmailSent).
+func (a *Activities) markSent(ctx context.Context, key, providerID string, at time.Time) (overrodeStop bool, err error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := a.Store.MarkEmailSent(ctx, key, providerID, at)
+		overrodeStop, err = a.Store.MarkEmailSent(ctx, key, providerID, at)
 		if err == nil || attempt == markSentAttempts {
-			return err
+			return overrodeStop, err
 		}
 		activity.GetLogger(ctx).Warn("marking an email sent failed; trying again", "message_key", key, "attempt", attempt, "error", err)
 		select {
 		case <-ctx.Done():
-			return err
+			return false, err
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// lateSend notes an email SendGrid took after its collaboration stopped it: the attempt
+// was past may_send, at SendGrid, when a reply or cancel came. The log says sent, which is
+// what happened; the collaboration, which recorded it not sent, learns it from the first
+// SendGrid event of it (the webhook's sent_after_stop, store.LateSendUnheard) and counts
+// it once.
+func (a *Activities) lateSend(ctx context.Context, key string) {
+	activity.GetLogger(ctx).Warn("email went out after its collaboration stopped it; the log says sent, SendGrid's events tell the collaboration",
+		"message_key", key)
 }
 
 // markSentAttempts bounds markSent: about 2.5 s of retries in all.

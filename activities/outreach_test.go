@@ -326,10 +326,10 @@ type blipStore struct {
 	failures int
 }
 
-func (b *blipStore) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error {
+func (b *blipStore) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) (bool, error) {
 	if b.failures > 0 {
 		b.failures--
-		return errors.New("connection reset by peer")
+		return false, errors.New("connection reset by peer")
 	}
 	return b.Store.MarkEmailSent(ctx, key, providerID, at)
 }
@@ -381,7 +381,7 @@ func TestStopEmailSaysWhetherItWentOut(t *testing.T) {
 	}
 	logEmail("collab-went/sending")
 	logEmail("collab-went/marked")
-	if err := st.MarkEmailSent(ctx, "collab-went/marked", "sg-1", time.Now()); err != nil {
+	if _, err := st.MarkEmailSent(ctx, "collab-went/marked", "sg-1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	logEmail("collab-went/event")
@@ -417,5 +417,49 @@ func TestStopEmailSaysWhetherItWentOut(t *testing.T) {
 				t.Fatalf("log row %+v %v, want status %s", e, err, tc.wantStatus)
 			}
 		})
+	}
+}
+
+// TestAnAttemptAtSendGridWhenItsEmailIsStoppedLogsItSent is N-4: the attempt had passed
+// may_send and was inside Send when a reply stopped the email (StopEmail marks the row
+// stopped). SendGrid took it, so the log says sent, keeps the stop in its history, and
+// leaves SendGrid's first event of it to tell the collaboration (LateSendUnheard), which
+// recorded it not sent.
+func TestAnAttemptAtSendGridWhenItsEmailIsStoppedLogsItSent(t *testing.T) {
+	o := newOutreachEnv(t)
+	ctx := context.Background()
+	key := o.in.MessageKey()
+	stopped := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The workflow's stop lands while SendGrid has the request.
+		ok, err := o.st.StopEmail(ctx, key, "outreach ended: replied")
+		stopped = ok && err == nil
+		o.sink.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	sg, err := mailer.NewSendGrid("SG.test", srv.URL, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.acts.Mailer = sg
+
+	res, err := o.send(t)
+	if err != nil || res.Status != activities.SendSent || !stopped {
+		t.Fatalf("send: %+v %v (stopped meanwhile: %v)", res, err, stopped)
+	}
+	emails, err := o.st.Emails(ctx, o.in.CollaborationID)
+	if err != nil || len(emails) != 1 {
+		t.Fatalf("log: %+v %v", emails, err)
+	}
+	e := emails[0]
+	if e.Status != store.EmailSent || e.ProviderMessageID != o.sink.Messages()[0].MessageID || len(e.Events) != 1 || e.Events[0].Event != store.EmailStopped {
+		t.Fatalf("log row %+v: want sent, with the stop in its history", e)
+	}
+	if unheard, err := o.st.LateSendUnheard(ctx, key); err != nil || !unheard {
+		t.Fatalf("SendGrid's first event of it must tell the collaboration: %v %v", unheard, err)
+	}
+	// A retry finds it sent and sends nothing more.
+	if again, err := o.send(t); err != nil || again.Status != activities.SendSent || len(o.sink.Messages()) != 1 {
+		t.Fatalf("retry: %+v %v, %d sent", again, err, len(o.sink.Messages()))
 	}
 }

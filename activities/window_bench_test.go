@@ -31,7 +31,7 @@ func BenchmarkDuplicateWindow(b *testing.B) {
 		}
 		b.StartTimer()
 		accepted := time.Now()
-		if err := st.MarkEmailSent(ctx, key, "msg-"+key, accepted); err != nil {
+		if _, err := st.MarkEmailSent(ctx, key, "msg-"+key, accepted); err != nil {
 			b.Fatal(err)
 		}
 		windows = append(windows, time.Since(accepted))

@@ -148,9 +148,6 @@ func parseEventBatch(body []byte, now time.Time) ([]sendgridEvent, error) {
 	return events, nil
 }
 
-// wentOutEvents are the Event Webhook events that say SendGrid took an email.
-var wentOutEvents = map[string]bool{"processed": true, "delivered": true, "deferred": true, "open": true, "click": true}
-
 // providerMessageID is the send's X-Message-Id within an event's sg_message_id.
 func providerMessageID(sgMessageID string) string {
 	id, _, _ := strings.Cut(sgMessageID, ".")
@@ -166,11 +163,47 @@ func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error)
 	if seen, err := s.store.EmailEventRecorded(ctx, ev.EventID); err != nil || seen {
 		return false, err
 	}
+	logged, err := s.store.EmailByKey(ctx, ev.MessageKey)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	isLogged := err == nil
+	if isOpsEmail(ev.MessageKey, logged, isLogged) {
+		// An escalation sent to ops, not to the creator: news of it says nothing about
+		// the creator, so it neither stops outreach nor suppresses anything (notices to
+		// ops are never checked against the suppression list, and suppressing the ops
+		// address could stop a creator's outreach). The log keeps the event; a bounce or
+		// drop is worth a warning, as ops did not get the notice.
+		if ev.Event == "bounce" || ev.Event == "dropped" {
+			s.logger.Warn("event webhook: an ops notice did not reach ops; check COLLABFLOW_OPS_EMAIL", "message_key", ev.MessageKey,
+				"event", ev.Event, "sg_event_id", ev.EventID)
+		}
+		return s.recordEvent(ctx, ev)
+	}
 	at := time.Unix(ev.Timestamp, 0).UTC()
-	detail := strings.TrimSpace(strings.Join(nonEmpty(ev.Type, ev.Reason, ev.Response), ": "))
 	// The workflow hears the event's kind and where its details are, never the details:
 	// a bounce's reason and the receiving server's answer quote the address.
 	news := workflows.OutreachEvent{At: at, MessageKey: ev.MessageKey, Ref: "provider event " + truncate(ev.EventID, 100)}
+	if isLogged && logged.Kind == outreachKind && workflows.IsOutreachKey(ev.MessageKey) {
+		// Any event of an email says SendGrid took it. Of an outreach email its
+		// collaboration recorded stopped, that is news: the send's answer was lost and a
+		// reply or cancel stopped the retry before it learned the outcome (the row says
+		// stopped), or the attempt was in SendGrid's call when the stop came (the row says
+		// sent). The first event tells the collaboration, which counts it sent as the log
+		// does, once; a bounce or drop is told after it. Later events are no news. Notices
+		// and ops notices are not outreach emails and are never counted.
+		unheard, err := s.store.LateSendUnheard(ctx, ev.MessageKey)
+		if err != nil {
+			return false, err
+		}
+		if unheard {
+			late := news
+			late.Kind = workflows.OutreachSentAfterStop
+			if err := s.signalOutreach(ctx, ev.CollaborationID, late); err != nil {
+				return false, err
+			}
+		}
+	}
 	if ev.Event == "bounce" && (ev.Type == "bounce" || ev.Type == "blocked") {
 		news.Detail = ev.Type
 	}
@@ -196,25 +229,32 @@ func (s *Server) applyEvent(ctx context.Context, ev sendgridEvent) (bool, error)
 			return false, err
 		}
 	}
-	if news.Kind == "" && wentOutEvents[ev.Event] {
-		// SendGrid took an email its collaboration recorded stopped: the send's answer
-		// was lost, and a reply or cancel stopped the retry before it learned the outcome.
-		// The collaboration counts it (once, however many such events come).
-		logged, err := s.store.EmailByKey(ctx, ev.MessageKey)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return false, err
-		}
-		if err == nil && logged.Status == store.EmailStopped {
-			news.Kind = workflows.OutreachSentAfterStop
-		}
-	}
 	if news.Kind != "" {
 		if err := s.signalOutreach(ctx, ev.CollaborationID, news); err != nil {
 			return false, err
 		}
 	}
-	_, err := s.store.RecordEmailEvent(ctx, ev.MessageKey, store.EmailEvent{EventID: ev.EventID, Event: ev.Event, Detail: detail, OccurredAt: at,
-		ProviderMessageID: providerMessageID(ev.SGMessageID)})
+	return s.recordEvent(ctx, ev)
+}
+
+// outreachKind is the email log's kind of a sequence email (store.Email.Kind).
+const outreachKind = "outreach"
+
+// isOpsEmail reports whether an event is about a notice to ops: the log's kind when the
+// email is logged, else its key's ("<collaboration>/ops/<key>").
+func isOpsEmail(key string, logged store.Email, isLogged bool) bool {
+	if isLogged {
+		return logged.Kind == "ops"
+	}
+	_, rest, _ := strings.Cut(key, "/")
+	return strings.HasPrefix(rest, "ops/")
+}
+
+// recordEvent adds the event to its email's history, the last step of applying it.
+func (s *Server) recordEvent(ctx context.Context, ev sendgridEvent) (bool, error) {
+	detail := strings.TrimSpace(strings.Join(nonEmpty(ev.Type, ev.Reason, ev.Response), ": "))
+	_, err := s.store.RecordEmailEvent(ctx, ev.MessageKey, store.EmailEvent{EventID: ev.EventID, Event: ev.Event, Detail: detail,
+		OccurredAt: time.Unix(ev.Timestamp, 0).UTC(), ProviderMessageID: providerMessageID(ev.SGMessageID)})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil // an email this database never logged
 	}
@@ -234,8 +274,14 @@ func (s *Server) suppress(ctx context.Context, address, reason, from string, new
 }
 
 // stopOutreachTo signals every collaboration still in outreach with the creator at
-// address, except the one named by skip (the caller signals it itself).
+// address, except the one named by skip (the caller signals it itself). News of a notice
+// (a contract email that bounced) goes without its key: a workflow lets only its outreach
+// emails' news stop it, and this news is about the address, not about a notice of theirs.
 func (s *Server) stopOutreachTo(ctx context.Context, address, skip string, news workflows.OutreachEvent) error {
+	if news.MessageKey != "" && !workflows.IsOutreachKey(news.MessageKey) {
+		news.Ref += " of " + news.MessageKey
+		news.MessageKey = ""
+	}
 	creatorID, err := s.store.CreatorIDByEmail(ctx, address)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

@@ -134,16 +134,40 @@ func (s *Store) FirstProviderEvent(ctx context.Context, key string) (time.Time, 
 // MarkEmailSent records the provider's acceptance. A provider event that came first keeps
 // its status; an empty providerID keeps one already known. A row marked stopped meanwhile
 // (the workflow abandoned the send while this attempt was already at the provider) says
-// sent: the log tells what happened.
-func (s *Store) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE emails SET provider_message_id = CASE WHEN $2 = '' THEN provider_message_id ELSE $2 END,
+// sent, as the log tells what happened, and keeps its stopped entry in its history;
+// overrodeStop reports that case, in which the collaboration recorded the email not sent
+// and must be told (LateSendUnheard is the webhook's side of it).
+func (s *Store) MarkEmailSent(ctx context.Context, key, providerID string, at time.Time) (overrodeStop bool, err error) {
+	// One statement, as it sits in the window between SendGrid's answer and the log (the
+	// DuplicateWindow benchmark): the subquery locks the row and yields its status before
+	// the update, also when a concurrent StopEmail committed just before.
+	err = s.pool.QueryRow(ctx, `UPDATE emails e SET provider_message_id = CASE WHEN $2 = '' THEN e.provider_message_id ELSE $2 END,
 		sent_at = $3, send_attempted_at = NULL,
-		status = CASE WHEN status IN ('sending', 'failed', 'stopped') THEN 'sent' ELSE status END
-		WHERE message_key = $1`, key, providerID, at.UTC())
-	if err != nil {
-		return fmt.Errorf("mark email %s sent: %w", key, err)
+		status = CASE WHEN e.status IN ('sending', 'failed', 'stopped') THEN 'sent' ELSE e.status END
+		FROM (SELECT message_key, status FROM emails WHERE message_key = $1 FOR UPDATE) old
+		WHERE e.message_key = old.message_key RETURNING old.status = 'stopped'`, key, providerID, at.UTC()).Scan(&overrodeStop)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("mark email %s sent: %w", key, err)
+	}
+	return overrodeStop, nil
+}
+
+// LateSendUnheard reports whether an email its collaboration stopped (its history has the
+// stopped entry) has no provider event yet. A provider event saying it went out is then
+// the first news of it, which the collaboration must hear (sent_after_stop); a later event
+// of the same email is not news. This holds whether the row still says stopped (the send's
+// answer was lost) or sent (the attempt was at SendGrid when the stop came: MarkEmailSent).
+func (s *Store) LateSendUnheard(ctx context.Context, key string) (bool, error) {
+	var unheard bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_events WHERE message_key = $1 AND event = 'stopped')
+		AND NOT EXISTS (SELECT 1 FROM email_events WHERE message_key = $1 AND event NOT IN ('failed', 'stopped'))`, key).Scan(&unheard)
+	if err != nil {
+		return false, fmt.Errorf("stopped email %s: %w", key, err)
+	}
+	return unheard, nil
 }
 
 // MarkEmailFailed records that the provider refused the email for good.

@@ -43,7 +43,7 @@ func TestHistoriesAcrossCampaigns(t *testing.T) {
 		if _, err := s.BeginEmail(ctx, store.Email{MessageKey: id + "/0", CollaborationID: id, ToEmail: "ada@example.com", Subject: "hi", BodyText: "hi"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.MarkEmailSent(ctx, id+"/0", "sg-"+stage, base); err != nil {
+		if _, err := s.MarkEmailSent(ctx, id+"/0", "sg-"+stage, base); err != nil {
 			t.Fatal(err)
 		}
 		return id

@@ -219,18 +219,61 @@ func (c *collaboration) markStopped(ctx workflow.Context, key, reason string) {
 	}
 }
 
+// changeOutreachKind is the version from which only outreach emails' news stops a
+// sequence or counts as a late send: a bounce, drop, spam report or unsubscribe naming an
+// ops notice (or a notice) is recorded and stops nothing, sent_after_stop for a notice or
+// an ops notice is not counted, and a key counted in an earlier run (before
+// Continue-As-New) is not counted again. Runs recorded before it (no marker) applied such
+// news as they did. The version is asked only when such news arrives, so histories without
+// it replay untouched.
+const changeOutreachKind = "outreach-kind-1"
+
+// outreachKindChecked reports whether this run judges email news by its key's kind
+// (changeOutreachKind).
+func (c *collaboration) outreachKindChecked(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changeOutreachKind, workflow.DefaultVersion, 1) >= 1
+}
+
+// IsOutreachKey reports whether a message key names an email of an outreach sequence,
+// "<collaboration>/outreach/<step>" (activities.SendEmailInput.MessageKey), rather than a
+// notice ("<collaboration>/<kind>/<seq>") or an ops notice ("<collaboration>/ops/<key>").
+func IsOutreachKey(key string) bool {
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] != "outreach" || parts[2] == "" {
+		return false
+	}
+	return strings.Trim(parts[2], "0123456789") == ""
+}
+
 // countLateSend counts an outreach email sent that the workflow had recorded stopped: an
-// attempt whose SendGrid answer was lost had handed it over before a reply or cancel
-// stopped the send. The log learns it from SendGrid's events; the workflow from the
-// log at the stop (markStopped) or from the webhook afterwards (OutreachSentAfterStop).
-// Each key counts once.
+// attempt had handed it over before a reply or cancel stopped the send (its SendGrid
+// answer was lost, or it was still waiting for it). The log learns it from the attempt or
+// SendGrid's events; the workflow from the log at the stop (markStopped) or from the
+// webhook afterwards (OutreachSentAfterStop). Only this collaboration's outreach emails
+// count, each key once, across Continue-As-New too: lateSent holds this run's keys, and
+// the events carried in the state show the earlier runs' (lateSendCounted).
 func (c *collaboration) countLateSend(ctx workflow.Context, key, how string) {
 	if key == "" || slices.Contains(c.lateSent, key) {
 		return
 	}
+	own := IsOutreachKey(key) && strings.HasPrefix(key, c.state.ID+"/")
+	if (!own || c.lateSendCounted(key)) && c.outreachKindChecked(ctx) {
+		return
+	}
 	c.lateSent = append(c.lateSent, key)
 	c.state.Outreach.EmailsSent++
-	c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("%s went out before it was stopped (%s)", key, how)})
+	c.record(ctx, Event{Kind: EventEmailSent, Detail: fmt.Sprintf("%s%s (%s)", key, lateSendDetail, how)})
+}
+
+// lateSendDetail follows the key in the event countLateSend records.
+const lateSendDetail = " went out before it was stopped"
+
+// lateSendCounted reports whether the state already counts the email under key sent: an
+// event of sendStep ("email n of m (<key>)") or of countLateSend, in any run.
+func (c *collaboration) lateSendCounted(key string) bool {
+	return slices.ContainsFunc(c.state.Events, func(e Event) bool {
+		return e.Kind == EventEmailSent && (strings.HasPrefix(e.Detail, key+lateSendDetail) || strings.HasSuffix(e.Detail, "("+key+")"))
+	})
 }
 
 // outreachOver reports whether the sequence must send nothing more.
@@ -310,8 +353,9 @@ func (c *collaboration) applyOutreachEvents(ctx workflow.Context, evs []Outreach
 	}
 }
 
-// onOutreachEvent stops a running sequence for a reply or a stop event; news that comes
-// after the sequence ended is only recorded.
+// onOutreachEvent stops a running sequence for a reply or a stop event about one of its
+// emails; news that comes after the sequence ended, or is about another email, is only
+// recorded.
 func (c *collaboration) onOutreachEvent(ctx workflow.Context, ev OutreachEvent) {
 	if ev.Kind == OutreachSentAfterStop {
 		// News of the past, not a reason to stop anything.
@@ -320,8 +364,14 @@ func (c *collaboration) onOutreachEvent(ctx workflow.Context, ev OutreachEvent) 
 	}
 	status := c.state.Outreach.Status
 	if (status == OutreachRunning || status == OutreachFailed) && c.state.Stage == StageOutreach && !c.ending() {
-		c.stopOutreach(ctx, ev)
-		return
+		// Only news of one of the sequence's emails stops it: a bounce or drop of an ops
+		// notice (an escalation sent during outreach) says nothing about the creator.
+		// News naming no email (a reply, the unsubscribe link, another collaboration's
+		// suppression) stops it as before.
+		if ev.MessageKey == "" || IsOutreachKey(ev.MessageKey) || !c.outreachKindChecked(ctx) {
+			c.stopOutreach(ctx, ev)
+			return
+		}
 	}
 	c.record(ctx, Event{Kind: EventEmailNews, Actor: ev.Actor, Detail: describe(ev)})
 }

@@ -316,12 +316,16 @@ func (s *collaborationSuite) TestUnreachablePostHostEscalates() {
 	}
 }
 
-// M-8: verifying continues as new when its history is long, and the next run picks up
-// verifying where it was.
-func (s *collaborationSuite) TestVerifyingContinuesAsNew() {
+// continueInVerifying drives a deal to verifying, with every post check failing, until its
+// history is long enough to continue as new, and returns the next run's input. before,
+// when set, schedules more at offsets from when the approved draft awaits its post (at).
+func (s *collaborationSuite) continueInVerifying(before func(at time.Duration)) CollaborationInput {
 	m := s.mockDeal()
 	m.postOK = func(string) bool { return false }
 	at := s.driveTo(StageAwaitingPost)
+	if before != nil {
+		before(at)
+	}
 	s.mustUpdate(at+time.Hour, UpdateSubmitPost, PostRequest{URL: postURL})
 	s.at(at+2*time.Hour, func() { s.env.SetCurrentHistoryLength(DefaultContinueAsNewAfter) })
 
@@ -331,6 +335,13 @@ func (s *collaborationSuite) TestVerifyingContinuesAsNew() {
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
 	var next CollaborationInput
 	s.Require().NoError(converterFor().FromPayloads(can.Input, &next))
+	return next
+}
+
+// M-8: verifying continues as new when its history is long, and the next run picks up
+// verifying where it was.
+func (s *collaborationSuite) TestVerifyingContinuesAsNew() {
+	next := s.continueInVerifying(nil)
 	s.Equal(StageVerifying, next.Resume.Stage)
 
 	s.Require().NotEmpty(next.AppliedUpdates, "the update IDs were not carried")
