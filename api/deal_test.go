@@ -262,3 +262,46 @@ func TestFromReplyToApprovedContent(t *testing.T) {
 	}
 	exportHistory(t, id, "revision-loop-cancelled-with-kill-fee")
 }
+
+// TestPortalTakesCSRFFromBodyOnly (I-N1, as for the console): a portal form's CSRF token
+// counts only in the POST body. One in the query string is refused like a missing one,
+// since a token in a URL ends up in logs and browser history. The link is not a valid
+// one, so a request past the CSRF check is answered "Link not valid" (400) and changes
+// nothing.
+func TestPortalTakesCSRFFromBodyOnly(t *testing.T) {
+	const path = "/portal/contracts/not-a-link"
+	b := newBrowser(t)
+	b.get(path)
+	u, _ := url.Parse(baseURL + path)
+	var token string
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "_csrf" {
+			token = c.Value
+		}
+	}
+	if token == "" {
+		t.Fatal("the portal set no CSRF cookie")
+	}
+	q := "?_csrf=" + url.QueryEscape(token)
+	for _, tc := range []struct {
+		name, query, body string
+		want              int
+	}{
+		{"query only", q, "", http.StatusForbidden},
+		{"query right, body wrong", q, "wrong", http.StatusForbidden},
+		{"body", "", token, http.StatusBadRequest},
+		{"neither", "", "", http.StatusForbidden},
+	} {
+		fields := url.Values{"name": {"Ada Lovelace"}, "agree": {"yes"}}
+		if tc.body != "" {
+			fields.Set("_csrf", tc.body)
+		}
+		status, page := b.post(path+tc.query, fields)
+		if status != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.name, status, tc.want, page)
+		}
+		if tc.want == http.StatusForbidden && !strings.Contains(page, "Form expired") {
+			t.Errorf("%s: not the portal's own refusal: %s", tc.name, page)
+		}
+	}
+}

@@ -102,10 +102,17 @@ func portalFail(c echo.Context, err error) error {
 	return err
 }
 
+// portalCSRFHeader carries the portal form's body token (formCSRF) to Echo's CSRF
+// middleware. Its own "form:" lookup reads c.FormValue, which also takes the token from
+// the query string; a client's own header of this name is dropped first.
+const portalCSRFHeader = "X-Collabflow-Form-Csrf"
+
 // portalCSRF guards the portal's forms with a double-submit cookie scoped to /portal.
+// Echo's middleware issues the cookie and compares; the token it compares is the one in
+// the POST body, as the console's (formCSRF), never one in the URL.
 func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf",
+	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "header:" + portalCSRFHeader,
 		CookiePath:     "/portal",
 		CookieHTTPOnly: true,
 		CookieSecure:   secureCookie,
@@ -114,6 +121,19 @@ func portalCSRF(secureCookie bool) echo.MiddlewareFunc {
 			return portalError(c, http.StatusForbidden, "Form expired", "Reload the page from the link in your email and try again.")
 		},
 	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := check(next)
+		return func(c echo.Context) error {
+			r := c.Request()
+			r.Header.Del(portalCSRFHeader)
+			if r.Method == http.MethodPost {
+				if t := formCSRF(c); t != "" {
+					r.Header.Set(portalCSRFHeader, t)
+				}
+			}
+			return h(c)
+		}
+	}
 }
 
 // contractFromToken checks a contract link and loads the contract it names. A forged,

@@ -170,7 +170,15 @@ func TestDeployManifestsCatchMistakes(t *testing.T) {
 		{"compose not read by the subcommand", true, "      COLLABFLOW_LOG_FORMAT: json\n", "      COLLABFLOW_LOG_FORMAT: json\n      TEMPORAL_ADDRESS: temporal:7233\n", "TEMPORAL_ADDRESS is not read by migrate"},
 		{"compose required missing", true, "      SENDGRID_API_KEY: ${SENDGRID_API_KEY:?}\n", "", "SENDGRID_API_KEY"},
 		{"compose literal secret", true, "SENDGRID_API_KEY: ${SENDGRID_API_KEY:?}", "SENDGRID_API_KEY: SG.abc", "secret SENDGRID_API_KEY"},
-		{"compose API port", true, `ports: ["8080:8080"]`, `ports: ["8080:8000"]`, "8080"},
+		{"compose API port", true, `ports: ["127.0.0.1:8080:8080"]`, `ports: ["127.0.0.1:8080:8000"]`, "8080"},
+		{"compose published on all interfaces", true, `ports: ["127.0.0.1:8080:8080"]`, `ports: ["8080:8080"]`, "all interfaces"},
+		{"compose published on 0.0.0.0", true, `ports: ["127.0.0.1:8080:8080"]`, `ports: ["0.0.0.0:8080:8080"]`, "all interfaces"},
+		{"compose published on a random host port", true, `ports: ["127.0.0.1:8080:8080"]`, `ports: ["8080"]`, "all interfaces"},
+		{"compose long form on all interfaces", true, `ports: ["127.0.0.1:8080:8080"]`, `ports: [{target: 8080, published: "8080"}]`, "all interfaces"},
+		{"compose other image on all interfaces", true, "    image: postgres:16.6\n", "    image: postgres:16.6\n    ports: [\"5432:5432\"]\n", "service db: port 5432:5432 is published on all interfaces"},
+		{"compose local image not built", true, "    build: {context: .., dockerfile: deploy/Dockerfile}\n    pull_policy: build\n    command: [\"worker\"]", "    command: [\"worker\"]", "service worker: collabflow:0.1.0 is a local image"},
+		{"compose local image pulled first", true, "    pull_policy: build\n    command: [\"worker\"]", "    pull_policy: missing\n    command: [\"worker\"]", "service worker: collabflow:0.1.0 is a local image"},
+		{"compose waits for health no check gives", true, "    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready\"]\n", "", "service migrate waits for db to be healthy, but db has no healthcheck"},
 		{"compose loopback API", true, `COLLABFLOW_ADDR: ":8080"`, `COLLABFLOW_ADDR: "127.0.0.1:8080"`, "loopback"},
 		{"compose no migrate dependency", true, "      migrate: {condition: service_completed_successfully}\n  api:", "      db: {condition: service_healthy}\n  api:", "worker does not wait for migrate"},
 	}
@@ -210,15 +218,23 @@ x-env: &env
 services:
   db:
     image: postgres:16.6
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready"]
     restart: unless-stopped
   migrate:
     image: collabflow:0.1.0
+    build: {context: .., dockerfile: deploy/Dockerfile}
+    pull_policy: build
     command: ["migrate"]
     environment:
       DATABASE_URL: postgres://u:${PW:?}@db/c
       COLLABFLOW_LOG_FORMAT: json
+    depends_on:
+      db: {condition: service_healthy}
   worker:
     image: collabflow:0.1.0
+    build: {context: .., dockerfile: deploy/Dockerfile}
+    pull_policy: build
     command: ["worker"]
     environment:
       <<: *env
@@ -230,12 +246,13 @@ services:
       migrate: {condition: service_completed_successfully}
   api:
     image: collabflow:0.1.0
+    pull_policy: never
     command: ["api"]
     environment:
       <<: *env
       COLLABFLOW_ADDR: ":8080"
       COLLABFLOW_API_KEYS: ${KEYS:?}
-    ports: ["8080:8080"]
+    ports: ["127.0.0.1:8080:8080"]
     depends_on:
       migrate: {condition: service_completed_successfully}
 `
@@ -614,6 +631,7 @@ type composeService struct {
 	Expose          []any          `yaml:"expose"`
 	DependsOn       map[string]any `yaml:"depends_on"`
 	Healthcheck     map[string]any `yaml:"healthcheck"`
+	PullPolicy      string         `yaml:"pull_policy"`
 	Volumes         []any          `yaml:"volumes"`
 	Restart         string         `yaml:"restart"`
 	Profiles        []string       `yaml:"profiles"`
@@ -643,8 +661,20 @@ func checkCompose(data []byte, readFile func(string) ([]byte, error), images map
 		svc := f.Services[name]
 		where := "compose.yaml service " + name
 		problems = append(problems, checkImage(where, svc.Image, images)...)
+		problems = append(problems, checkPublished(where, svc.Ports)...)
+		for _, dep := range sortedKeys(svc.DependsOn) {
+			c, _ := svc.DependsOn[dep].(map[string]any)
+			if c["condition"] == "service_healthy" && f.Services[dep].Healthcheck == nil {
+				problems = append(problems, fmt.Sprintf("%s waits for %s to be healthy, but %s has no healthcheck", where, dep, dep))
+			}
+		}
 		if !collabflowImage(svc.Image) {
 			continue
+		}
+		// collabflow's image is in no registry: a pull of it fails, or finds someone
+		// else's.
+		if svc.PullPolicy != "never" && (svc.Build == nil || svc.PullPolicy != "build") {
+			problems = append(problems, fmt.Sprintf("%s: %s is a local image: give it build: with pull_policy: build, or pull_policy: never (built by another service), so that compose never pulls it", where, svc.Image))
 		}
 		if svc.Entrypoint != nil {
 			problems = append(problems, where+": entrypoint replaces the image's collabflow binary")
@@ -709,6 +739,30 @@ func checkCompose(data []byte, readFile func(string) ([]byte, error), images map
 		}
 		if !waits {
 			problems = append(problems, fmt.Sprintf("compose.yaml service %s does not wait for migrate (depends_on … condition: service_completed_successfully)", name))
+		}
+	}
+	return problems
+}
+
+// checkPublished requires every port a compose service publishes to be bound to loopback:
+// the stack speaks plain HTTP, so a server reaches it only through a TLS proxy or a tunnel.
+func checkPublished(where string, ports []any) []string {
+	var problems []string
+	for _, p := range ports {
+		var host string
+		if m, ok := p.(map[string]any); ok {
+			host, _ = m["host_ip"].(string)
+		} else if s := fmt.Sprint(p); strings.HasPrefix(s, "[") {
+			host, _, _ = strings.Cut(s[1:], "]")
+		} else if parts := strings.Split(s, ":"); len(parts) == 3 {
+			host = parts[0]
+		}
+		ip := net.ParseIP(host)
+		switch {
+		case ip == nil && host != "", ip != nil && !ip.IsLoopback() && !ip.IsUnspecified():
+			problems = append(problems, fmt.Sprintf("%s: port %v is published on %s, not on 127.0.0.1 only", where, p, host))
+		case ip == nil || !ip.IsLoopback():
+			problems = append(problems, fmt.Sprintf("%s: port %v is published on all interfaces, not on 127.0.0.1 only", where, p))
 		}
 	}
 	return problems
