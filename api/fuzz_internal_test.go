@@ -34,6 +34,7 @@ func FuzzRawInbound(f *testing.F) {
 	f.Add("From: ada@example.com\r\nSubject: hi\r\n\r\nyes please")
 	f.Add("Content-Type: multipart/alternative; boundary=x\n\n--x\nContent-Type: text/plain\n\nhello\n--x--")
 	f.Add("no blank line at all")
+	f.Add("Subject: =?KOI8-R?B?6dfBzg==?=\nContent-Type: text/html; charset=Shift_JIS\nContent-Transfer-Encoding: base64\n\nPHA+iuyC8YLFPC9wPg==")
 	f.Fuzz(func(t *testing.T, raw string) {
 		if _, err := mail.ReadMessage(strings.NewReader(raw)); err != nil {
 			return

@@ -155,3 +155,23 @@ func TestInboundFormSpillsLargeFields(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressesWithEncodedNames (issue 19 item 3): a From: whose display name is RFC 2047
+// encoded in a charset net/mail does not know (KOI8-R, Shift_JIS) still yields its
+// address, so a reply matched by its DKIM-checked sender is not lost.
+func TestAddressesWithEncodedNames(t *testing.T) {
+	for _, tc := range []struct{ header, want string }{
+		{"=?KOI8-R?B?6dfBzg==?= <ivan@example.com>", "ivan@example.com"},
+		{"=?Shift_JIS?B?iuyC8YLF?= <taro@example.jp>", "taro@example.jp"},
+		{"=?ISO-8859-1?Q?Ren=E9?= <rene@example.fr>", "rene@example.fr"},
+		{"=?x-unknown?Q?abc?= <x@example.com>", ""},
+	} {
+		got := strings.Join(addressList(tc.header), ",")
+		if got != tc.want {
+			t.Errorf("addressList(%q) = %q, want %q", tc.header, got, tc.want)
+		}
+	}
+	if !senderAuthenticated("=?KOI8-R?B?6dfBzg==?= <ivan@example.com>", "", "{@example.com : pass}", "") {
+		t.Error("a DKIM pass for the sender's domain did not vouch for a sender with a KOI8-R name")
+	}
+}
