@@ -29,17 +29,21 @@ func FuzzInboundSender(f *testing.F) {
 }
 
 // FuzzRawInbound: a raw message in the Inbound Parse "email" field, however malformed,
-// is read without a panic (security review L11).
+// is read without a panic (security review L11), into valid UTF-8 within the limits.
 func FuzzRawInbound(f *testing.F) {
 	f.Add("From: ada@example.com\r\nSubject: hi\r\n\r\nyes please")
 	f.Add("Content-Type: multipart/alternative; boundary=x\n\n--x\nContent-Type: text/plain\n\nhello\n--x--")
 	f.Add("no blank line at all")
+	f.Add("Subject: =?KOI8-R?B?6dfBzg==?=\nContent-Type: text/html; charset=Shift_JIS\nContent-Transfer-Encoding: base64\n\nPHA+iuyC8YLFPC9wPg==")
 	f.Fuzz(func(t *testing.T, raw string) {
-		msg, err := mail.ReadMessage(strings.NewReader(raw))
-		if err != nil {
+		if _, err := mail.ReadMessage(strings.NewReader(raw)); err != nil {
 			return
 		}
-		_ = rawText(msg)
+		got := readRawEmail(strings.NewReader(raw))
+		if len(got.Text) > maxStoredText || len(got.Subject) > maxInboundField || len(got.MessageID) > maxInboundField ||
+			!utf8.ValidString(got.Text) || !utf8.ValidString(got.Subject) || !utf8.ValidString(got.MessageID) {
+			t.Fatalf("read %q into %+v", raw, got)
+		}
 	})
 }
 

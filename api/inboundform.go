@@ -2,20 +2,23 @@ package api
 
 import (
 	"bytes"
-	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"os"
 	"strings"
 
+	"github.com/inbucket/html2text"
+	"github.com/jhillyerd/enmime/v2"
 	"github.com/sendgrid/sendgrid-go/helpers/inbound"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
 )
 
 // Limits of the SendGrid webhooks. Both check credentials from the headers before they
@@ -193,9 +196,10 @@ var inboundParse = inbound.Parse
 // parseInbound hands the form to sendgrid-go's parser. The raw MIME message ("email",
 // when "send raw" is on) is kept from it: its raw branch panics on CRLF line endings, on a
 // message without a blank line and on a message that is not multipart. The raw message is
-// read with net/mail instead. Any other panic in the parser answers 400 naming the field,
+// read with enmime instead (see readRawEmail), once net/mail has found it has a header.
+// Any other panic in the parser answers 400 naming the field,
 // never 500: SendGrid would only post the same email again.
-func parseInbound(form *inboundForm, header http.Header) (parsed *inbound.ParsedEmail, raw *mail.Message, err error) {
+func parseInbound(form *inboundForm, header http.Header) (parsed *inbound.ParsedEmail, raw *rawEmail, err error) {
 	values := make(map[string][]string, len(form.values))
 	for k, v := range form.values {
 		if k != "email" {
@@ -214,9 +218,14 @@ func parseInbound(form *inboundForm, header http.Header) (parsed *inbound.Parsed
 	if r, err := form.reader("email"); err != nil {
 		return nil, nil, err
 	} else if r != nil {
-		if raw, err = mail.ReadMessage(r); err != nil {
+		if _, err := mail.ReadMessage(r); err != nil {
 			return nil, nil, badRequest("email", "not a MIME message: "+err.Error())
 		}
+		if r, err = form.reader("email"); err != nil {
+			return nil, nil, err
+		}
+		email := readRawEmail(r)
+		raw = &email
 	}
 	req := &http.Request{Method: http.MethodPost, Header: header, Form: url.Values{}, PostForm: url.Values{},
 		MultipartForm: &multipart.Form{Value: values}}
@@ -243,68 +252,136 @@ func panicField(values map[string][]string) string {
 	return "body"
 }
 
-// rawText is the plain-text body of a raw MIME message: the body itself, or its first
-// text/plain part (one level of nesting is followed).
-func rawText(msg *mail.Message) string {
-	if msg == nil {
+// maxRawRead bounds how much of a raw MIME message is parsed: enmime holds every part in
+// memory, and a reply's text comes before its attachments, so the rest (up to 30 MB of
+// attachments) is never read into memory.
+const maxRawRead = 4*maxStoredText + maxInboundField
+
+// rawParser reads raw messages: the charset a part declares is trusted (detection guesses
+// wrong on short replies), a malformed part is skipped rather than failing the message.
+var rawParser = enmime.NewParser(enmime.DisableCharacterDetection(true), enmime.SkipMalformedParts(true))
+
+// rawEmail is what is kept of a raw MIME message: its text (the text/plain parts, else
+// its HTML turned into text) in UTF-8, cut at maxStoredText, and its decoded headers.
+type rawEmail struct {
+	Text, Subject, MessageID string
+}
+
+// readRawEmail parses a raw MIME message with enmime, which decodes transfer encodings and
+// charsets, turns an HTML-only reply into text and decodes RFC 2047 headers. A message it
+// cannot read yields no text; the caller has already checked it has a header.
+func readRawEmail(r io.Reader) (raw rawEmail) {
+	defer func() {
+		// A parser bug must not lose the reply: it is recorded without its text.
+		if p := recover(); p != nil {
+			raw = rawEmail{}
+		}
+	}()
+	env, err := rawParser.ReadEnvelope(io.LimitReader(r, maxRawRead))
+	if err != nil {
+		return rawEmail{}
+	}
+	return rawEmail{
+		Text:      clipText(env.Text),
+		Subject:   clipField(env.GetHeader("Subject")),
+		MessageID: clipField(strings.TrimSpace(env.Root.Header.Get("Message-ID"))),
+	}
+}
+
+// formText is the reply text of a parsed Inbound Parse form: the text field decoded from
+// the charset SendGrid declares for it in "charsets", else the html field decoded the same
+// way and turned into plain text.
+func formText(parsed *inbound.ParsedEmail, charsets map[string]string) string {
+	if text := decodeCharset(parsed.TextBody, charsets["text"]); strings.TrimSpace(text) != "" {
+		return clipText(text)
+	}
+	html := decodeCharset(parsed.ParsedValues["html"], charsets["html"])
+	if strings.TrimSpace(html) == "" {
 		return ""
 	}
-	text, _ := mimeText(msg.Header, msg.Body, 0)
-	return text
-}
-
-type headerGetter interface {
-	Get(string) string
-}
-
-func mimeText(h headerGetter, body io.Reader, depth int) (string, bool) {
-	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	text, err := html2text.FromString(html)
 	if err != nil {
-		mediaType = "text/plain"
+		// html2text only fails on a reader error; keep the markup rather than nothing.
+		text = html
 	}
-	if strings.HasPrefix(mediaType, "multipart/") && depth < 3 {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err != nil {
-				return "", false
-			}
-			if text, ok := mimeText(p.Header, p, depth+1); ok {
-				return text, true
-			}
-		}
-	}
-	if mediaType != "text/plain" {
-		return "", false
-	}
-	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, newlineStripper{body})
-	}
-	data, err := io.ReadAll(io.LimitReader(body, maxStoredText))
-	if err != nil && len(data) == 0 {
-		return "", false
-	}
-	if len(data) == maxStoredText {
-		return strings.ToValidUTF8(string(data), ""), true
-	}
-	return string(data), true
+	return clipText(text)
 }
 
-// newlineStripper drops CR and LF, which base64 bodies are wrapped with.
-type newlineStripper struct{ r io.Reader }
+// formSubject is the subject field decoded from its declared charset, then from any RFC
+// 2047 encoded words left in it.
+func formSubject(parsed *inbound.ParsedEmail, charsets map[string]string) string {
+	return clipField(decodeHeader(decodeCharset(parsed.ParsedValues["subject"], charsets["subject"])))
+}
 
-func (s newlineStripper) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	out := p[:0]
-	for _, b := range p[:n] {
-		if b != '\r' && b != '\n' {
-			out = append(out, b)
+// formCharsets reads the "charsets" field, field name → charset; a missing or broken field
+// means every field is taken as UTF-8.
+func formCharsets(parsed *inbound.ParsedEmail) map[string]string {
+	out := map[string]string{}
+	if field := parsed.ParsedValues["charsets"]; field != "" {
+		_ = json.Unmarshal([]byte(field), &out)
+	}
+	return out
+}
+
+// decodeCharset converts s from the named charset to UTF-8. UTF-8, an unknown charset or
+// none leave s as it is; invalid UTF-8 is dropped either way (PostgreSQL takes only UTF-8).
+func decodeCharset(s, charset string) string {
+	if enc := charsetEncoding(charset); enc != nil {
+		if out, err := enc.NewDecoder().String(s); err == nil {
+			s = out
 		}
 	}
-	return len(out), err
+	return strings.ToValidUTF8(s, "")
+}
+
+// charsetEncoding is the decoder of a charset named in a form or header (WHATWG names and
+// aliases, as mail clients write them); nil for UTF-8 and for names it does not know.
+func charsetEncoding(charset string) encoding.Encoding {
+	charset = strings.ToLower(strings.Trim(strings.TrimSpace(charset), `"`))
+	if charset == "" || charset == "utf-8" || charset == "utf8" || charset == "us-ascii" {
+		return nil
+	}
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return nil
+	}
+	return enc
+}
+
+// headerDecoder decodes RFC 2047 encoded words in any charset charsetEncoding knows.
+var headerDecoder = &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
+	enc := charsetEncoding(charset)
+	if enc == nil {
+		return nil, fmt.Errorf("unknown charset %q", charset)
+	}
+	return enc.NewDecoder().Reader(input), nil
+}}
+
+// decodeHeader decodes the encoded words of a header value; a value it cannot decode is
+// kept as it is.
+func decodeHeader(s string) string {
+	out, err := headerDecoder.DecodeHeader(s)
+	if err != nil {
+		return s
+	}
+	return out
+}
+
+// clipText cuts a text at maxStoredText bytes, on a character boundary.
+func clipText(s string) string {
+	return clip(s, maxStoredText)
+}
+
+// clipField cuts a header at maxInboundField bytes, on a character boundary.
+func clipField(s string) string {
+	return clip(s, maxInboundField)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
 }
 
 // senderAuthenticated reports whether SendGrid's checks vouch for the domain of the From:

@@ -351,21 +351,24 @@ func (s *Server) sendgridInbound(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Each field is read in the charset SendGrid declares for it; an HTML-only reply is
+	// kept as text. The raw message, when there is one, fills what the fields lack.
+	charsets := formCharsets(parsed)
 	msg := store.InboundMessage{
 		CollaborationID: collabID, FromEmail: from, ToEmail: strings.Join(to, ", "),
-		Subject: parsed.ParsedValues["subject"], BodyText: parsed.TextBody, ReceivedAt: time.Now(),
-		MessageID: header(parsed.Headers, "Message-ID"),
+		Subject: formSubject(parsed, charsets), BodyText: formText(parsed, charsets), ReceivedAt: time.Now(),
+		MessageID: clipField(header(parsed.Headers, "Message-ID")),
 	}
 	if raw != nil {
-		if msg.BodyText == "" {
-			msg.BodyText = rawText(raw)
+		if strings.TrimSpace(msg.BodyText) == "" {
+			msg.BodyText = raw.Text
+		}
+		if msg.Subject == "" {
+			msg.Subject = raw.Subject
 		}
 		if msg.MessageID == "" {
-			msg.MessageID = strings.TrimSpace(raw.Header.Get("Message-ID"))
+			msg.MessageID = raw.MessageID
 		}
-	}
-	if msg.BodyText == "" {
-		msg.BodyText = parsed.ParsedValues["html"]
 	}
 	rec, err := s.store.RecordInbound(ctx, msg)
 	if err != nil {
@@ -464,7 +467,9 @@ func addressList(header string) []string {
 	if strings.TrimSpace(header) == "" {
 		return nil
 	}
-	list, err := mail.ParseAddressList(header)
+	// A display name may be RFC 2047 encoded in any charset (=?KOI8-R?B?…?=): net/mail
+	// alone knows only UTF-8 and ISO-8859-1 and would fail the whole list.
+	list, err := (&mail.AddressParser{WordDecoder: headerDecoder}).ParseList(header)
 	if err != nil {
 		return nil
 	}

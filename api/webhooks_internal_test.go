@@ -6,7 +6,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"os"
 	"strings"
 	"testing"
@@ -89,20 +88,28 @@ func TestInboundParserPanicIs400(t *testing.T) {
 	}
 }
 
-// TestRawText: the text of a raw MIME message, plain or multipart, CRLF or LF.
+// TestRawText: the text and headers of a raw MIME message, plain or multipart, CRLF or LF,
+// in any charset, HTML-only or with RFC 2047 headers, read as UTF-8 (issue 19 item 3).
 func TestRawText(t *testing.T) {
-	for _, tc := range []struct{ raw, want string }{
-		{"Subject: x\r\n\r\nhello\r\n", "hello\r\n"},
-		{"Subject: x", ""},
-		{"Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nyes =\nplease\n--b--\n", "yes please"},
-		{"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVs\r\nbG8=\n", "hello"},
+	for _, tc := range []struct{ raw, want, subject string }{
+		{"Subject: x\r\n\r\nhello\r\n", "hello\r\n", "x"},
+		{"Subject: x", "", "x"},
+		{"Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nyes =\nplease\n--b--\n", "yes please", ""},
+		{"Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVs\r\nbG8=\n", "hello", ""},
+		{"Content-Type: text/plain; charset=ISO-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nTr=E8s bien", "Très bien", ""},
+		{"Content-Type: text/plain; charset=Shift_JIS\nContent-Transfer-Encoding: base64\n\niuyC8YLFgqiO84KvgrWC3IK3gUI=", "喜んでお受けします。", ""},
+		{"Content-Type: text/plain; charset=koi8-r\n\n\xe4\xc1", "Да", ""},
+		{"Content-Type: text/html; charset=utf-8\n\n<p>Hello <b>there</b></p>", "Hello *there*", ""},
+		{"Subject: =?ISO-8859-1?Q?d=E9j=E0?= vu\n\nok", "ok", "déjà vu"},
+		{"Subject: =?Shift_JIS?B?iuyC8YLF?=\n\nok", "ok", "喜んで"},
+		// The text before an attachment too large to read whole (maxRawRead) is kept.
+		{"Subject: att\nContent-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain\n\nsee attached\n--m\n" +
+			"Content-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\nContent-Transfer-Encoding: base64\n\n" +
+			strings.Repeat("QUJD\n", 2*maxRawRead/5) + "--m--\n", "see attached", "att"},
 	} {
-		msg, err := mail.ReadMessage(strings.NewReader(tc.raw))
-		if err != nil {
-			t.Fatalf("%q: %v", tc.raw, err)
-		}
-		if got := rawText(msg); got != tc.want {
-			t.Errorf("rawText(%q) = %q, want %q", tc.raw, got, tc.want)
+		got := readRawEmail(strings.NewReader(tc.raw))
+		if got.Text != tc.want || got.Subject != tc.subject {
+			t.Errorf("readRawEmail(%q) = %q, subject %q; want %q, subject %q", tc.raw, got.Text, got.Subject, tc.want, tc.subject)
 		}
 	}
 }
@@ -138,13 +145,33 @@ func TestInboundFormSpillsLargeFields(t *testing.T) {
 	if n := len(parsed.TextBody); n > maxStoredText || n < maxStoredText-4 || !utf8.ValidString(parsed.TextBody) {
 		t.Fatalf("text of %d bytes (valid UTF-8 %v), want it cut at %d", n, utf8.ValidString(parsed.TextBody), maxStoredText)
 	}
-	if text := rawText(msg); len(text) != maxStoredText || msg.Header.Get("Subject") != "big" {
-		t.Fatalf("raw text of %d bytes, subject %q", len(text), msg.Header.Get("Subject"))
+	if len(msg.Text) != maxStoredText || msg.Subject != "big" {
+		t.Fatalf("raw text of %d bytes, subject %q", len(msg.Text), msg.Subject)
 	}
 	form.close()
 	for _, name := range names {
 		if _, err := os.Stat(name); !os.IsNotExist(err) {
 			t.Errorf("temporary file %s left behind: %v", name, err)
 		}
+	}
+}
+
+// TestAddressesWithEncodedNames (issue 19 item 3): a From: whose display name is RFC 2047
+// encoded in a charset net/mail does not know (KOI8-R, Shift_JIS) still yields its
+// address, so a reply matched by its DKIM-checked sender is not lost.
+func TestAddressesWithEncodedNames(t *testing.T) {
+	for _, tc := range []struct{ header, want string }{
+		{"=?KOI8-R?B?6dfBzg==?= <ivan@example.com>", "ivan@example.com"},
+		{"=?Shift_JIS?B?iuyC8YLF?= <taro@example.jp>", "taro@example.jp"},
+		{"=?ISO-8859-1?Q?Ren=E9?= <rene@example.fr>", "rene@example.fr"},
+		{"=?x-unknown?Q?abc?= <x@example.com>", ""},
+	} {
+		got := strings.Join(addressList(tc.header), ",")
+		if got != tc.want {
+			t.Errorf("addressList(%q) = %q, want %q", tc.header, got, tc.want)
+		}
+	}
+	if !senderAuthenticated("=?KOI8-R?B?6dfBzg==?= <ivan@example.com>", "", "{@example.com : pass}", "") {
+		t.Error("a DKIM pass for the sender's domain did not vouch for a sender with a KOI8-R name")
 	}
 }
